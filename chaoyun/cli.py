@@ -1,0 +1,91 @@
+"""Command line: ``chaoyun serve | demo | db upgrade | audit verify | user ...``."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chaoyun.settings import get_settings
+
+app = typer.Typer(help="Chaoyun (潮云) industrial internet platform", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit log", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every context's migrations (alembic upgrade heads)."""
+    from chaoyun import migrate
+
+    migrate.upgrade()
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def demo(
+    enterprises: int = typer.Option(300, help="How many demo enterprises to seed."),
+    serve: bool = typer.Option(False, help="Start the server after seeding."),
+) -> None:
+    """Seed the demo Shantou cluster (deterministic, idempotent) and print the demo logins."""
+    from chaoyun import migrate
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.identity import demo as demo_data
+
+    migrate.upgrade()
+    with get_sessionmaker()() as db:
+        logins = demo_data.seed(db, enterprises=enterprises, progress=True)
+    table = Table(title="演示账号 / Demo logins")
+    for col in ("role", "username", "password", "organisation"):
+        table.add_column(col)
+    for row in logins:
+        table.add_row(row.role, row.username, row.password, row.org_name)
+    console.print(table)
+    s = get_settings()
+    console.print(f"Open http://{s.host}:{s.port}/ and sign in with one of the accounts above.")
+    if serve:
+        _serve(s.host, s.port, 1)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default CHAOYUN_HOST)."),
+    port: int = typer.Option(None, help="Port (default CHAOYUN_PORT)."),
+    workers: int = typer.Option(1, help="Uvicorn worker processes."),
+) -> None:
+    """Run the web server (migrates first)."""
+    from chaoyun import migrate
+
+    migrate.upgrade()
+    s = get_settings()
+    _serve(host or s.host, port or s.port, workers)
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run("chaoyun.web.main:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; exit 1 if any entry was edited, inserted or deleted."""
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.identity import audit
+
+    with get_sessionmaker()() as db:
+        result = audit.verify(db)
+    if result.ok:
+        console.print(f"[green]audit log intact: {result.checked} entries verified[/green]")
+        return
+    console.print(f"[red]audit log tampered: {len(result.problems)} problem(s) in {result.checked} entries[/red]")
+    for p in result.problems[:50]:
+        console.print(f"  - {p}")
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Identity context: organisations, people, roles, sessions, API tokens and the audit log."""

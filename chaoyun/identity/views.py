@@ -1,0 +1,613 @@
+"""HTML pages of the identity context: login, registration, account, organisations, directory, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chaoyun.db import get_db
+from chaoyun.errors import AppError
+from chaoyun.i18n import N_, normalise
+from chaoyun.identity import audit, exports, service
+from chaoyun.identity.models import AuditEntry, Organisation
+from chaoyun.identity.permissions import Actor, Permission, visible_orgs
+from chaoyun.identity.reference import (
+    GOVERNMENT_ROLES,
+    INDUSTRIES,
+    ROLE_ORG_KIND,
+    Cluster,
+    District,
+    OrgKind,
+    OrgStatus,
+    Role,
+    SizeClass,
+)
+from chaoyun.identity.schemas import EnterpriseUpdate, RegistrationIn
+from chaoyun.settings import get_settings
+from chaoyun.web import nav
+from chaoyun.web.deps import LANG_COOKIE, SESSION_COOKIE, public, requires
+from chaoyun.web.render import render
+from chaoyun.web.validation import field_errors
+
+router = APIRouter(include_in_schema=False)
+
+P = Permission
+nav.register(
+    nav.NavItem("any", N_("Home"), "/home", P.AUTHENTICATED, 0),
+    nav.NavItem("government", N_("Enterprise directory"), "/gov/enterprises", P.DIRECTORY_READ, 10),
+    nav.NavItem("government", N_("Registrations"), "/gov/registrations", P.ORG_APPROVE, 20),
+    nav.NavItem("government", N_("Audit log"), "/gov/audit", P.AUDIT_READ, 90),
+)
+
+FLASH = {
+    "saved": N_("Saved."),
+    "registered": N_("Registration received. A district officer will review it; you can sign in meanwhile."),
+    "password": N_("Password changed."),
+    "approved": N_("Registration approved."),
+    "rejected": N_("Registration rejected."),
+    "invited": N_("Invitation created."),
+    "joined": N_("Welcome! Your account is ready; sign in."),
+    "revoked": N_("Token revoked."),
+    "updated": N_("Updated."),
+}
+
+
+def _flash(request: Request) -> str | None:
+    return FLASH.get(request.query_params.get("msg", ""))
+
+
+def _safe_next(url: str | None) -> str:
+    # Only same-site relative paths, so the login form cannot be used as an open redirect.
+    if url and url.startswith("/") and not url.startswith("//"):
+        return url
+    return "/home"
+
+
+def _form_ctx() -> dict[str, Any]:
+    return {
+        "districts": list(District),
+        "industries": INDUSTRIES,
+        "clusters": list(Cluster),
+        "size_classes": list(SizeClass),
+    }
+
+
+@router.get("/")
+def index(actor: Actor | None = public()) -> Response:
+    return RedirectResponse("/home" if actor else "/login", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, actor: Actor | None = public()) -> Response:
+    if actor is not None:
+        return RedirectResponse("/home", status_code=303)
+    expired = request.query_params.get("expired") == "1"
+    return render(
+        request,
+        "identity/login.html",
+        {
+            "next": _safe_next(request.query_params.get("next")),
+            "error": AppError(N_("Your session has expired; sign in again.")) if expired else None,
+            "flash": _flash(request),
+        },
+    )
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    username: str = Form("", max_length=64),
+    password: str = Form("", max_length=128),
+    next: str = Form("/home"),
+    db: Session = Depends(get_db),
+    actor: Actor | None = public(),
+) -> Response:
+    try:
+        user = service.authenticate(db, username, password)
+        raw = service.start_session(db, user)
+    except AppError as exc:
+        return render(
+            request,
+            "identity/login.html",
+            {"error": exc, "next": _safe_next(next), "username": username},
+            status=exc.status,
+        )
+    resp = RedirectResponse(_safe_next(next), status_code=303)
+    s = get_settings()
+    resp.set_cookie(
+        SESSION_COOKIE, raw, httponly=True, samesite="lax", secure=s.cookie_secure, max_age=s.session_hours * 3600
+    )
+    resp.set_cookie(LANG_COOKIE, user.locale, samesite="lax", max_age=365 * 86400)
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)) -> Response:
+    service.end_session(db, request.cookies.get(SESSION_COOKIE))
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE)
+    return resp
+
+
+@router.post("/lang")
+def set_language(
+    request: Request,
+    lang: str = Form(...),
+    back: str = Form("/home"),
+    db: Session = Depends(get_db),
+    actor: Actor | None = public(),
+) -> Response:
+    locale = normalise(lang)
+    if actor is not None:
+        service.set_locale(db, actor.user, locale)
+    resp = RedirectResponse(_safe_next(back), status_code=303)
+    resp.set_cookie(LANG_COOKIE, locale, samesite="lax", max_age=365 * 86400)
+    return resp
+
+
+@router.get("/register")
+def register_page(request: Request, actor: Actor | None = public()) -> Response:
+    return render(request, "identity/register.html", {**_form_ctx(), "values": {}, "errors": {}})
+
+
+@router.post("/register")
+async def register_submit(request: Request, actor: Actor | None = public(), db: Session = Depends(get_db)) -> Response:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
+    errors: dict[str, str] = {}
+    error: AppError | None = None
+    try:
+        data = RegistrationIn.model_validate(values)
+        service.register_enterprise(db, data)
+        return RedirectResponse("/login?msg=registered", status_code=303)
+    except ValidationError as exc:
+        for fe in field_errors(exc.errors()):
+            errors[fe["field"]] = fe["message_en"] if request.state.locale == "en" else fe["message_zh"]
+        error = AppError(N_("Some fields are invalid; nothing was saved."))
+    except AppError as exc:
+        error = exc
+        if exc.field:
+            errors[exc.field] = exc.message()
+    values.pop("password", None)
+    return render(
+        request,
+        "identity/register.html",
+        {**_form_ctx(), "values": values, "errors": errors, "error": error},
+        status=422,
+    )
+
+
+@router.get("/home")
+def home(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)) -> Response:
+    ctx: dict[str, Any] = {"flash": _flash(request)}
+    if actor.audience == OrgKind.GOVERNMENT.value:
+        base = select(func.count()).select_from(Organisation)
+        scope = visible_orgs(actor)
+        ctx["counts"] = {
+            "enterprises": db.execute(
+                base.where(scope, Organisation.kind == "enterprise", Organisation.status == "active")
+            ).scalar_one(),
+            "pending": db.execute(
+                base.where(scope, Organisation.kind == "enterprise", Organisation.status == "pending")
+            ).scalar_one(),
+            "providers": db.execute(base.where(scope, Organisation.kind == "provider")).scalar_one(),
+        }
+        by_district = db.execute(
+            select(Organisation.district, func.count())
+            .where(scope, Organisation.kind == "enterprise", Organisation.status == "active")
+            .group_by(Organisation.district)
+        ).all()
+        ctx["by_district"] = [(d, n) for d, n in by_district if d]
+    return render(request, f"identity/home_{actor.audience}.html", ctx)
+
+
+@router.get("/account")
+def account(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)) -> Response:
+    return render(
+        request,
+        "identity/account.html",
+        {
+            "tokens": service.list_tokens(db, actor),
+            "new_token": None,
+            "flash": _flash(request),
+        },
+    )
+
+
+@router.post("/account/password")
+def account_password(
+    request: Request,
+    old_password: str = Form("", max_length=128),
+    new_password: str = Form("", max_length=128),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(P.AUTHENTICATED),
+) -> Response:
+    try:
+        if len(new_password) < 8:
+            raise AppError(N_("The new password needs at least 8 characters."), field="new_password")
+        service.change_password(db, actor, old_password, new_password)
+    except AppError as exc:
+        return render(
+            request, "identity/account.html", {"tokens": service.list_tokens(db, actor), "error": exc}, status=422
+        )
+    return RedirectResponse("/account?msg=password", status_code=303)
+
+
+@router.post("/account/membership")
+def account_membership(
+    request: Request,
+    membership_id: int = Form(...),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(P.AUTHENTICATED),
+) -> Response:
+    ws = request.state.web_session
+    service.switch_membership(db, ws, actor, membership_id)
+    return RedirectResponse("/home", status_code=303)
+
+
+@router.post("/account/tokens")
+def account_token_create(
+    request: Request,
+    name: str = Form("", max_length=100),
+    write: bool = Form(False),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(P.AUTHENTICATED),
+) -> Response:
+    error = None
+    raw = None
+    try:
+        if not name.strip():
+            raise AppError(N_("Give the token a name."), field="name")
+        _, raw = service.create_token(db, actor, name.strip(), ["read", "write"] if write else ["read"], None)
+    except AppError as exc:
+        error = exc
+    return render(
+        request,
+        "identity/account.html",
+        {"tokens": service.list_tokens(db, actor), "new_token": raw, "error": error},
+        status=422 if error else 200,
+    )
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def account_token_revoke(
+    token_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)
+) -> Response:
+    service.revoke_token(db, actor, token_id)
+    return RedirectResponse("/account?msg=revoked", status_code=303)
+
+
+# ---------------------------------------------------------------- organisations
+
+
+@router.get("/orgs/{org_id}")
+def org_page(
+    request: Request, org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)
+) -> Response:
+    org = service.get_org(db, actor, org_id)
+    history = (
+        db.execute(
+            select(AuditEntry)
+            .where(AuditEntry.object_type == "organisation", AuditEntry.object_id == str(org.id))
+            .order_by(AuditEntry.id.desc())
+            .limit(20)
+        )
+        .scalars()
+        .all()
+        if actor.has(P.AUDIT_READ) or actor.org_id == org.id
+        else []
+    )
+    return render(
+        request,
+        "identity/org.html",
+        {
+            "org": org,
+            "industries": INDUSTRIES,
+            "history": history,
+            "flash": _flash(request),
+            "can_edit": _can_edit(actor, org),
+        },
+    )
+
+
+def _can_edit(actor: Actor, org: Organisation) -> bool:
+    if not service.has_perm(actor, P.ORG_WRITE) or org.enterprise is None:
+        return False
+    return actor.role in (Role.PLATFORM_ADMIN, Role.CITY_OFFICER) or actor.org_id == org.id
+
+
+@router.get("/orgs/{org_id}/edit")
+def org_edit_page(
+    request: Request, org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_WRITE)
+) -> Response:
+    org = service.get_org(db, actor, org_id)
+    if not _can_edit(actor, org):
+        raise AppError(N_("Your role may not change this organisation."))
+    assert org.enterprise is not None
+    values = {
+        "name": org.name,
+        "district": org.district,
+        "industry_code": org.enterprise.industry_code,
+        "employees": org.enterprise.employees,
+        "annual_revenue": org.enterprise.annual_revenue,
+        "address": org.address,
+        "contact_name": org.contact_name,
+        "contact_phone": org.contact_phone,
+        "is_doubling": org.enterprise.is_doubling,
+        "is_lead": org.enterprise.is_lead,
+    }
+    return render(request, "identity/org_edit.html", {**_form_ctx(), "org": org, "values": values, "errors": {}})
+
+
+@router.post("/orgs/{org_id}/edit")
+async def org_edit_submit(
+    request: Request, org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_WRITE)
+) -> Response:
+    org = service.get_org(db, actor, org_id)
+    form = await request.form()
+    values: dict[str, Any] = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
+    city = actor.role in (Role.PLATFORM_ADMIN, Role.CITY_OFFICER)
+    if city:
+        values["is_doubling"] = "is_doubling" in values
+        values["is_lead"] = "is_lead" in values
+    else:
+        values.pop("is_doubling", None)
+        values.pop("is_lead", None)
+    errors: dict[str, str] = {}
+    try:
+        data = EnterpriseUpdate.model_validate(values)
+        service.update_enterprise(db, actor, org_id, data)
+        return RedirectResponse(f"/orgs/{org_id}?msg=saved", status_code=303)
+    except ValidationError as exc:
+        for fe in field_errors(exc.errors()):
+            errors[fe["field"]] = fe["message_en"] if request.state.locale == "en" else fe["message_zh"]
+        error: AppError = AppError(N_("Some fields are invalid; nothing was saved."))
+    except AppError as exc:
+        db.rollback()
+        error = exc
+        if exc.field:
+            errors[exc.field] = exc.message()
+    return render(
+        request,
+        "identity/org_edit.html",
+        {**_form_ctx(), "org": org, "values": values, "errors": errors, "error": error},
+        status=422,
+    )
+
+
+@router.get("/orgs/{org_id}/people")
+def org_people(
+    request: Request, org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)
+) -> Response:
+    org = service.get_org(db, actor, org_id)
+    members = service.list_members(db, actor, org_id)
+    can_manage = service.has_perm(actor, P.USERS_MANAGE) and (
+        actor.role == Role.PLATFORM_ADMIN or actor.org_id == org.id
+    )
+    roles = [r for r in Role if ROLE_ORG_KIND[r].value == org.kind and r != Role.PLATFORM_ADMIN]
+    return render(
+        request,
+        "identity/people.html",
+        {
+            "org": org,
+            "members": members,
+            "can_manage": can_manage,
+            "roles": roles,
+            "invite_url": request.query_params.get("invite"),
+            "flash": _flash(request),
+        },
+    )
+
+
+@router.post("/orgs/{org_id}/people/invite")
+def org_invite(
+    request: Request,
+    org_id: int,
+    display_name: str = Form("", max_length=100),
+    email: str = Form("", max_length=200),
+    role: str = Form(""),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(P.USERS_MANAGE),
+) -> Response:
+    if not display_name.strip():
+        raise AppError(N_("Enter the person's name."), field="display_name")
+    _, raw = service.invite(db, actor, org_id, display_name.strip(), email.strip(), role)
+    link = f"/invite/{raw}"
+    return RedirectResponse(f"/orgs/{org_id}/people?msg=invited&invite={quote(link)}", status_code=303)
+
+
+@router.post("/orgs/{org_id}/people/{user_id}/deactivate")
+def org_deactivate(
+    org_id: int, user_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.USERS_MANAGE)
+) -> Response:
+    service.set_user_active(db, actor, org_id, user_id, False)
+    return RedirectResponse(f"/orgs/{org_id}/people?msg=updated", status_code=303)
+
+
+@router.post("/orgs/{org_id}/people/{user_id}/activate")
+def org_activate(
+    org_id: int, user_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.USERS_MANAGE)
+) -> Response:
+    service.set_user_active(db, actor, org_id, user_id, True)
+    return RedirectResponse(f"/orgs/{org_id}/people?msg=updated", status_code=303)
+
+
+@router.get("/invite/{token}")
+def invite_page(
+    request: Request, token: str, db: Session = Depends(get_db), actor: Actor | None = public()
+) -> Response:
+    inv = service.find_invitation(db, token)
+    org = db.get(Organisation, inv.org_id)
+    return render(request, "identity/invite.html", {"inv": inv, "org": org, "token": token, "errors": {}})
+
+
+@router.post("/invite/{token}")
+def invite_accept(
+    request: Request,
+    token: str,
+    username: str = Form("", max_length=64),
+    password: str = Form("", max_length=128),
+    db: Session = Depends(get_db),
+    actor: Actor | None = public(),
+) -> Response:
+    inv = service.find_invitation(db, token)
+    org = db.get(Organisation, inv.org_id)
+    try:
+        from chaoyun.identity.schemas import AcceptInviteIn
+
+        data = AcceptInviteIn.model_validate({"username": username, "password": password})
+        service.accept_invitation(db, token, data.username, data.password)
+    except ValidationError as exc:
+        errs = {
+            fe["field"]: fe["message_en"] if request.state.locale == "en" else fe["message_zh"]
+            for fe in field_errors(exc.errors())
+        }
+        return render(
+            request,
+            "identity/invite.html",
+            {"inv": inv, "org": org, "token": token, "errors": errs, "username": username},
+            status=422,
+        )
+    except AppError as exc:
+        return render(
+            request,
+            "identity/invite.html",
+            {
+                "inv": inv,
+                "org": org,
+                "token": token,
+                "errors": {exc.field or "username": exc.message()},
+                "username": username,
+            },
+            status=exc.status,
+        )
+    return RedirectResponse("/login?msg=joined", status_code=303)
+
+
+# ---------------------------------------------------------------- government console
+
+
+def directory_filter(request: Request) -> service.DirectoryFilter:
+    qp = request.query_params
+    return service.DirectoryFilter(
+        q=qp.get("q", "")[:100],
+        district=qp.get("district", ""),
+        cluster=qp.get("cluster", ""),
+        industry_code=qp.get("industry_code", ""),
+        size_class=qp.get("size_class", ""),
+        doubling=qp.get("doubling") == "1",
+        lead=qp.get("lead") == "1",
+        status=qp.get("status", OrgStatus.ACTIVE.value),
+    )
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@router.get("/gov/enterprises")
+def directory(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.DIRECTORY_READ)) -> Response:
+    f = directory_filter(request)
+    page = _page_number(request)
+    per_page = 25
+    rows, total = service.list_orgs(db, actor, f, page, per_page)
+    pages = max(1, (total + per_page - 1) // per_page)
+    tpl = "identity/_directory_table.html" if request.headers.get("hx-request") else "identity/directory.html"
+    return render(
+        request,
+        tpl,
+        {
+            **_form_ctx(),
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "f": f,
+            "district_locked": actor.role == Role.DISTRICT_OFFICER,
+        },
+    )
+
+
+@router.get("/gov/enterprises.xlsx")
+def directory_export(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.DIRECTORY_READ)
+) -> Response:
+    f = directory_filter(request)
+    data = exports.directory_xlsx(db, actor, f)
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    audit.record_by(db, actor, "export", "directory", "", None, {"filter": f.__dict__})
+    db.commit()
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="enterprises-{stamp}.xlsx"'},
+    )
+
+
+@router.get("/gov/registrations")
+def registrations(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)) -> Response:
+    return render(
+        request,
+        "identity/registrations.html",
+        {"rows": service.pending_registrations(db, actor), "flash": _flash(request)},
+    )
+
+
+@router.post("/gov/registrations/{org_id}/approve")
+def registration_approve(
+    org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)
+) -> Response:
+    service.decide_registration(db, actor, org_id, True)
+    return RedirectResponse("/gov/registrations?msg=approved", status_code=303)
+
+
+@router.post("/gov/registrations/{org_id}/reject")
+def registration_reject(
+    org_id: int,
+    reason: str = Form("", max_length=500),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(P.ORG_APPROVE),
+) -> Response:
+    service.decide_registration(db, actor, org_id, False, reason)
+    return RedirectResponse("/gov/registrations?msg=rejected", status_code=303)
+
+
+@router.get("/gov/audit")
+def audit_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUDIT_READ)) -> Response:
+    qp = request.query_params
+
+    def _date(name: str) -> datetime | None:
+        try:
+            return datetime.fromisoformat(qp[name]).replace(tzinfo=UTC) if qp.get(name) else None
+        except ValueError:
+            return None
+
+    q = audit.query(
+        action=qp.get("action") or None,
+        object_type=qp.get("object_type") or None,
+        actor=qp.get("actor") or None,
+        since=_date("since"),
+        until=_date("until"),
+    )
+    page = _page_number(request)
+    rows = db.execute(q.offset((page - 1) * 50).limit(51)).scalars().all()
+    actions = [a for (a,) in db.execute(select(AuditEntry.action).distinct()).all()]
+    return render(
+        request,
+        "identity/audit.html",
+        {"rows": rows[:50], "has_more": len(rows) > 50, "page": page, "actions": sorted(actions)},
+    )
+
+
+def government_roles() -> set[Role]:
+    return set(GOVERNMENT_ROLES)

@@ -1,0 +1,1 @@
+"""Web shell: app factory, request context, rendering, navigation, static assets."""

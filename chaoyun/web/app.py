@@ -1,0 +1,104 @@
+"""Application factory: routers of every context, error handling, static assets, language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chaoyun import __version__, i18n
+from chaoyun.errors import AppError
+from chaoyun.i18n import N_
+from chaoyun.settings import get_settings
+from chaoyun.web.deps import CSRF_COOKIE, LoginRequired, anon_csrf, is_api
+from chaoyun.web.render import render
+from chaoyun.web.validation import validation_payload
+
+STATIC = Path(__file__).resolve().parent / "static"
+# npm packages served under /static/vendor/<name>/ (installed at set-up, never committed).
+VENDOR = {"bootstrap": "bootstrap/dist", "htmx": "htmx.org/dist", "echarts": "echarts/dist"}
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Chaoyun 潮云",
+        version=__version__,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+
+    from chaoyun.identity import api as identity_api
+    from chaoyun.identity import views as identity_views
+
+    app.include_router(identity_views.router)
+    app.include_router(identity_api.router)
+
+    app.mount("/static/app", StaticFiles(directory=STATIC), name="static")
+    for name, rel in VENDOR.items():
+        path = settings.static_vendor_dir / rel
+        if path.is_dir():
+            app.mount(f"/static/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
+
+    @app.middleware("http")
+    async def _language_and_csrf_cookie(request: Request, call_next: Any) -> Response:
+        request.state.locale = i18n.normalise(request.cookies.get("cy_lang"))
+        i18n.set_locale(request.state.locale)
+        response: Response = await call_next(request)
+        if not is_api(request) and CSRF_COOKIE not in request.cookies:
+            response.set_cookie(
+                CSRF_COOKIE,
+                anon_csrf(request),
+                httponly=True,
+                samesite="lax",
+                secure=settings.cookie_secure,
+            )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        if is_api(request):
+            return JSONResponse(exc.payload(), status_code=exc.status)
+        return render(request, "error.html", {"error": exc}, status=exc.status)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        url = f"/login?next={exc.next_url}"
+        if exc.expired:
+            url += "&expired=1"
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        payload = validation_payload(exc.errors())
+        if is_api(request):
+            return JSONResponse(payload, status_code=422)
+        err = AppError(
+            N_("The request is malformed: %(detail)s"),
+            detail="; ".join(f"{e['field']}: {e['message_en']}" for e in payload["error"]["fields"]),
+        )
+        return render(request, "error.html", {"error": err}, status=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        msgid = N_("Not found.") if exc.status_code == 404 else N_("Request failed.")
+        err = AppError(msgid)
+        err.status = exc.status_code
+        if is_api(request):
+            body = err.payload()
+            body["error"]["code"] = "not_found" if exc.status_code == 404 else "http_error"
+            return JSONResponse(body, status_code=exc.status_code)
+        return render(request, "error.html", {"error": err}, status=exc.status_code)
+
+    return app

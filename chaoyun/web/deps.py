@@ -1,0 +1,137 @@
+"""Request dependencies: who is asking, and the one permission check every route declares.
+
+``requires(Permission.X)`` is the only way a route gets an ``Actor``; the route-table test
+fails for any route without it (``public()`` is the explicit declaration for open routes).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from chaoyun.db import get_db
+from chaoyun.errors import AppError, Forbidden, Unauthorized
+from chaoyun.i18n import N_, normalise
+from chaoyun.identity import service
+from chaoyun.identity.permissions import Actor, Permission
+
+SESSION_COOKIE = "cy_session"
+CSRF_COOKIE = "cy_csrf"
+LANG_COOKIE = "cy_lang"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class LoginRequired(Exception):
+    """Raised for page requests without a valid session; answered with a redirect to /login."""
+
+    def __init__(self, next_url: str, expired: bool) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+        self.expired = expired
+
+
+class CsrfFailed(AppError):
+    status = 403
+    code = "csrf"
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def submitted_csrf(request: Request) -> str | None:
+    """The CSRF token sent with an unsafe request: header first, then the form field."""
+    if request.method not in UNSAFE:
+        return None
+    header = request.headers.get("x-csrf-token")
+    if header:
+        return header
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def anon_csrf(request: Request) -> str:
+    """Double-submit token for forms shown before login (set as a cookie by the middleware)."""
+    token = getattr(request.state, "anon_csrf", None)
+    if token is None:
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        request.state.anon_csrf = token
+    return str(token)
+
+
+def _check_csrf(expected: str, submitted: str | None) -> None:
+    if not submitted or not hmac.compare_digest(expected, submitted):
+        raise CsrfFailed(
+            N_(
+                "The form has expired or did not come from this site (CSRF check failed). "
+                "Reload the page and try again."
+            )
+        )
+
+
+class Requires:
+    """Dependency that authenticates the request and checks one permission."""
+
+    def __init__(self, perm: Permission) -> None:
+        self.perm = perm
+
+    def __call__(
+        self,
+        request: Request,
+        db: Session = Depends(get_db),
+        csrf: str | None = Depends(submitted_csrf),
+    ) -> Actor | None:
+        request.state.locale = normalise(request.cookies.get(LANG_COOKIE))
+        actor = self._authenticate(request, db, csrf)
+        if actor is not None:
+            request.state.actor = actor
+            request.state.locale = normalise(actor.user.locale)
+        if self.perm == Permission.PUBLIC:
+            if actor is None and request.method in UNSAFE and not is_api(request):
+                _check_csrf(anon_csrf(request), csrf)
+            return actor
+        if actor is None:
+            expired = bool(getattr(request.state, "session_expired", False))
+            if is_api(request):
+                if expired:
+                    raise Unauthorized(N_("Your session has expired; sign in again."))
+                raise Unauthorized(N_("Sign in, or send an API token, to use this."))
+            raise LoginRequired(str(request.url.path), expired)
+        if not service.has_perm(actor, self.perm):
+            raise Forbidden(N_("Your role does not allow this."))
+        return actor
+
+    def _authenticate(self, request: Request, db: Session, csrf: str | None) -> Actor | None:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return service.resolve_token(db, auth[7:].strip())
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            if request.method in UNSAFE and self.perm != Permission.PUBLIC:
+                # No session at all: answer "sign in" before complaining about CSRF.
+                return None
+            return None
+        state = service.resolve_session(db, raw)
+        if state.actor is None or state.session is None:
+            request.state.session_expired = state.expired
+            return None
+        request.state.web_session = state.session
+        if request.method in UNSAFE:
+            _check_csrf(state.session.csrf_token, csrf)
+        return state.actor
+
+
+def requires(perm: Permission) -> Any:
+    return Depends(Requires(perm))
+
+
+def public() -> Any:
+    return Depends(Requires(Permission.PUBLIC))

@@ -1,0 +1,88 @@
+"""Jinja2 rendering with per-request language; templates live in each context's templates/."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from chaoyun import i18n
+from chaoyun.identity.reference import CLUSTER_EN, CLUSTER_ZH, DISTRICT_EN, DISTRICT_ZH, Cluster, District
+from chaoyun.web import nav
+
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def template_dirs() -> list[str]:
+    dirs = [PACKAGE / "web" / "templates"]
+    dirs += sorted(p for p in PACKAGE.glob("*/templates") if p.parent.name != "web")
+    return [str(d) for d in dirs]
+
+
+def district_name(code: str | None) -> str:
+    if not code:
+        return ""
+    try:
+        d = District(code)
+    except ValueError:
+        return code
+    return DISTRICT_EN[d] if i18n.get_locale() == "en" else DISTRICT_ZH[d]
+
+
+def cluster_name(code: str | None) -> str:
+    if not code:
+        return ""
+    try:
+        c = Cluster(code)
+    except ValueError:
+        return code
+    return CLUSTER_EN[c] if i18n.get_locale() == "en" else CLUSTER_ZH[c]
+
+
+def _query(request: Request, **changes: Any) -> str:
+    params = dict(request.query_params)
+    for k, v in changes.items():
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = str(v)
+    return "?" + urlencode(params)
+
+
+@lru_cache(maxsize=1)
+def env() -> Environment:
+    e = Environment(
+        loader=FileSystemLoader(template_dirs()),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        auto_reload=False,
+    )
+    e.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    e.globals.update(district_name=district_name, cluster_name=cluster_name, query=_query)
+    return e
+
+
+def render(request: Request, name: str, ctx: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
+    from chaoyun.web.deps import anon_csrf
+
+    locale = getattr(request.state, "locale", None) or i18n.normalise(request.cookies.get("cy_lang"))
+    i18n.set_locale(locale)
+    actor = getattr(request.state, "actor", None)
+    ws = getattr(request.state, "web_session", None)
+    csrf = ws.csrf_token if ws is not None else anon_csrf(request)
+    context: dict[str, Any] = {
+        "request": request,
+        "actor": actor,
+        "locale": locale,
+        "csrf_token": csrf,
+        "nav_items": nav.for_actor(actor),
+        "path": request.url.path,
+    }
+    context.update(ctx or {})
+    html = env().get_template(name).render(context)
+    return HTMLResponse(html, status_code=status)
