@@ -89,12 +89,15 @@ def get_sessionmaker() -> sessionmaker[Session]:
 
 
 def get_db() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, rolled back unless a service committed."""
+    """FastAPI dependency: one session per request; what no service committed is discarded.
+
+    close() (not rollback()) so loaded objects stay readable, detached, for error pages rendered
+    after the dependency has finished.
+    """
     db = get_sessionmaker()()
     try:
         yield db
     finally:
-        db.rollback()
         db.close()
 
 

@@ -21,6 +21,7 @@ from chaoyun.identity.schemas import (
     OrgPage,
     ProviderOut,
     RegistrationIn,
+    RejectIn,
     TokenCreated,
     TokenIn,
     TokenOut,
@@ -156,12 +157,9 @@ def approve(org_id: int, db: Session = Depends(get_db), actor: Actor = requires(
 
 @router.post("/organisations/{org_id}/reject", response_model=OrgOut)
 def reject(
-    org_id: int,
-    reason: str = Query(..., min_length=1, max_length=500),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(P.ORG_APPROVE),
+    org_id: int, body: RejectIn, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)
 ) -> OrgOut:
-    return org_out(service.decide_registration(db, actor, org_id, False, reason))
+    return org_out(service.decide_registration(db, actor, org_id, False, body.reason))
 
 
 @router.get("/organisations/{org_id}/users", response_model=list[UserOut])

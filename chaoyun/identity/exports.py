@@ -36,7 +36,7 @@ def directory_xlsx(db: Session, actor: Actor, f: service.DirectoryFilter) -> byt
     ws.append([gettext(h) for h in HEADERS])
     q = service.directory_query(actor, f).order_by(Organisation.id)
     yes, no = gettext(N_("Yes")), gettext(N_("No"))
-    for org in db.execute(q.execution_options(yield_per=1000)).unique().scalars():
+    for org in db.execute(q).unique().scalars():
         e = org.enterprise
         ws.append(
             [

@@ -7,6 +7,7 @@ helpers that service functions call.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,22 +31,47 @@ class Permission(StrEnum):
 
 
 _ALL_READ = {Permission.AUTHENTICATED, Permission.ORG_READ}
-ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PLATFORM_ADMIN: frozenset(Permission) - {Permission.PUBLIC},
-    Role.CITY_OFFICER: frozenset(
-        _ALL_READ | {Permission.ORG_WRITE, Permission.ORG_APPROVE, Permission.DIRECTORY_READ} | {Permission.AUDIT_READ}
-    ),
-    Role.DISTRICT_OFFICER: frozenset(_ALL_READ | {Permission.ORG_APPROVE, Permission.DIRECTORY_READ}),
-    Role.EXPERT: frozenset(_ALL_READ | {Permission.DIRECTORY_READ}),
+_ROLE_PERMISSIONS: dict[Role, set[str]] = {
+    Role.PLATFORM_ADMIN: {str(p) for p in Permission} - {Permission.PUBLIC},
+    Role.CITY_OFFICER: {
+        *_ALL_READ,
+        Permission.ORG_WRITE,
+        Permission.ORG_APPROVE,
+        Permission.DIRECTORY_READ,
+        Permission.AUDIT_READ,
+    },
+    Role.DISTRICT_OFFICER: {*_ALL_READ, Permission.ORG_APPROVE, Permission.DIRECTORY_READ},
+    Role.EXPERT: {*_ALL_READ, Permission.DIRECTORY_READ},
     # Evaluators read all programme data and change nothing.
-    Role.EVALUATOR: frozenset(_ALL_READ | {Permission.DIRECTORY_READ, Permission.AUDIT_READ}),
-    Role.ENTERPRISE_ADMIN: frozenset(_ALL_READ | {Permission.ORG_WRITE, Permission.USERS_MANAGE}),
-    Role.ENTERPRISE_MEMBER: frozenset(_ALL_READ),
-    Role.PROVIDER_ADMIN: frozenset(_ALL_READ | {Permission.ORG_WRITE, Permission.USERS_MANAGE}),
-    Role.PROVIDER_MEMBER: frozenset(_ALL_READ),
+    Role.EVALUATOR: {*_ALL_READ, Permission.DIRECTORY_READ, Permission.AUDIT_READ},
+    Role.ENTERPRISE_ADMIN: {*_ALL_READ, Permission.ORG_WRITE, Permission.USERS_MANAGE},
+    Role.ENTERPRISE_MEMBER: set(_ALL_READ),
+    Role.PROVIDER_ADMIN: {*_ALL_READ, Permission.ORG_WRITE, Permission.USERS_MANAGE},
+    Role.PROVIDER_MEMBER: set(_ALL_READ),
 }
-READ_ONLY_ROLES = {Role.EVALUATOR, Role.EXPERT}
+# Permissions that change state: API tokens need the "write" scope for them, evaluators never get them.
+WRITE_PERMISSIONS: set[str] = {Permission.ORG_WRITE, Permission.ORG_APPROVE, Permission.USERS_MANAGE}
+READ_ONLY_ROLES = {Role.EVALUATOR}
 CITY_WIDE_ROLES = {Role.PLATFORM_ADMIN, Role.CITY_OFFICER, Role.EVALUATOR, Role.EXPERT}
+
+
+def grant(name: str, roles: Iterable[Role], *, write: bool) -> str:
+    """Declare a permission of another context: which roles hold it and whether it changes state.
+
+    Platform admins hold every permission. A write permission can never be granted to evaluators.
+    """
+    roles = set(roles) | {Role.PLATFORM_ADMIN}
+    if write:
+        if roles & READ_ONLY_ROLES:
+            raise ValueError(f"write permission {name} granted to a read-only role")
+        WRITE_PERMISSIONS.add(name)
+    for role in roles:
+        _ROLE_PERMISSIONS[role].add(name)
+    return name
+
+
+def role_permissions(role: Role) -> frozenset[str]:
+    return frozenset(_ROLE_PERMISSIONS[role])
 
 
 @dataclass
@@ -81,22 +107,15 @@ class Actor:
     def is_city_wide(self) -> bool:
         return self.role in CITY_WIDE_ROLES
 
-    def has(self, perm: Permission) -> bool:
-        if perm not in ROLE_PERMISSIONS[self.role]:
+    def has(self, perm: str) -> bool:
+        if perm not in _ROLE_PERMISSIONS[self.role]:
             return False
         if self.token is not None and perm not in (Permission.PUBLIC, Permission.AUTHENTICATED):
             return _token_allows(self.token, perm)
         return True
 
 
-WRITE_PERMISSIONS = {
-    Permission.ORG_WRITE,
-    Permission.ORG_APPROVE,
-    Permission.USERS_MANAGE,
-}
-
-
-def _token_allows(token: ApiToken, perm: Permission) -> bool:
+def _token_allows(token: ApiToken, perm: str) -> bool:
     scopes = set(token.scopes or [])
     if perm in WRITE_PERMISSIONS:
         return "write" in scopes

@@ -62,6 +62,12 @@ class TokenIn(BaseModel):
     expires_days: int | None = Field(default=None, ge=1, le=3650)
 
 
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class PasswordChangeIn(BaseModel):
     old_password: str = Field(max_length=128)
     new_password: Password

@@ -584,7 +584,7 @@ def resolve_token(db: Session, raw: str) -> Actor:
     return actor
 
 
-def has_perm(actor: Actor, perm: Permission) -> bool:
+def has_perm(actor: Actor, perm: str) -> bool:
     if actor.org.status != OrgStatus.ACTIVE.value and perm not in (
         Permission.PUBLIC,
         Permission.AUTHENTICATED,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -24,6 +25,20 @@ STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = {"bootstrap": "bootstrap/dist", "htmx": "htmx.org/dist", "echarts": "echarts/dist"}
 
 
+def context_routers() -> list[APIRouter]:
+    """Every context's ``views.router`` and ``api.router``; identity first, the rest by name."""
+    package = Path(__file__).resolve().parent.parent
+    names = sorted(p.name for p in package.iterdir() if (p / "__init__.py").exists() and p.name != "web")
+    names.sort(key=lambda n: n != "identity")
+    routers = []
+    for name in names:
+        for role in ("views", "api"):
+            if (package / name / f"{role}.py").exists():
+                module = importlib.import_module(f"chaoyun.{name}.{role}")
+                routers.append(module.router)
+    return routers
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(
@@ -32,13 +47,11 @@ def create_app() -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
 
-    from chaoyun.identity import api as identity_api
-    from chaoyun.identity import views as identity_views
-
-    app.include_router(identity_views.router)
-    app.include_router(identity_api.router)
+    for router in context_routers():
+        app.include_router(router)
 
     app.mount("/static/app", StaticFiles(directory=STATIC), name="static")
     for name, rel in VENDOR.items():
@@ -102,3 +115,18 @@ def create_app() -> FastAPI:
         return render(request, "error.html", {"error": err}, status=exc.status_code)
 
     return app
+
+
+def flat_routes(routes: list[Any]) -> list[Any]:
+    """All routes, looking inside included routers (FastAPI ≥ 0.16x keeps them nested).
+
+    Routers are included without an extra prefix, so each route's own path is its full path.
+    """
+    out: list[Any] = []
+    for r in routes:
+        inner = getattr(r, "original_router", None)
+        if inner is not None:
+            out.extend(flat_routes(list(inner.routes)))
+        else:
+            out.append(r)
+    return out

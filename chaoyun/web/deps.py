@@ -80,7 +80,7 @@ def _check_csrf(expected: str, submitted: str | None) -> None:
 class Requires:
     """Dependency that authenticates the request and checks one permission."""
 
-    def __init__(self, perm: Permission) -> None:
+    def __init__(self, perm: str) -> None:
         self.perm = perm
 
     def __call__(
@@ -124,12 +124,13 @@ class Requires:
             request.state.session_expired = state.expired
             return None
         request.state.web_session = state.session
+        request.state.csrf_token = state.session.csrf_token
         if request.method in UNSAFE:
             _check_csrf(state.session.csrf_token, csrf)
         return state.actor
 
 
-def requires(perm: Permission) -> Any:
+def requires(perm: str) -> Any:
     return Depends(Requires(perm))
 
 

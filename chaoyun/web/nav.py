@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chaoyun.identity.permissions import Actor, Permission
+from chaoyun.identity.permissions import Actor
 
 
 @dataclass(frozen=True)
@@ -12,7 +12,7 @@ class NavItem:
     audience: str  # government | enterprise | provider | any
     label: str  # English msgid
     path: str
-    perm: Permission
+    perm: str
     order: int = 100
 
 

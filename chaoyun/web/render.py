@@ -73,8 +73,7 @@ def render(request: Request, name: str, ctx: dict[str, Any] | None = None, statu
     locale = getattr(request.state, "locale", None) or i18n.normalise(request.cookies.get("cy_lang"))
     i18n.set_locale(locale)
     actor = getattr(request.state, "actor", None)
-    ws = getattr(request.state, "web_session", None)
-    csrf = ws.csrf_token if ws is not None else anon_csrf(request)
+    csrf = getattr(request.state, "csrf_token", None) or anon_csrf(request)
     context: dict[str, Any] = {
         "request": request,
         "actor": actor,
