@@ -13,7 +13,17 @@ db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit log", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
-console = Console()
+console = Console(width=max(Console().width, 120))
+
+
+def _register_context_commands() -> None:
+    """Each context may add commands in ``chaoyun/<context>/cli.py`` via ``register(app)``."""
+    import importlib
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    for ctx in sorted(p for p in package.iterdir() if (p / "cli.py").exists()):
+        importlib.import_module(f"chaoyun.{ctx.name}.cli").register(app)
 
 
 @db_app.command("upgrade")
@@ -38,6 +48,9 @@ def demo(
     migrate.upgrade()
     with get_sessionmaker()() as db:
         logins = demo_data.seed(db, enterprises=enterprises, progress=True)
+        # Other contexts seed after identity (devices, programme, ...): ``chaoyun/<ctx>/demo.py: seed(db)``.
+        for seed in demo_data.context_seeders():
+            seed(db)
     table = Table(title="演示账号 / Demo logins")
     for col in ("role", "username", "password", "organisation"):
         table.add_column(col)
@@ -86,6 +99,8 @@ def audit_verify() -> None:
         console.print(f"  - {p}")
     raise typer.Exit(1)
 
+
+_register_context_commands()
 
 if __name__ == "__main__":
     app()

@@ -47,6 +47,7 @@ class Settings:
     login_lockout_minutes: int
     static_vendor_dir: Path
     sql_echo: bool
+    background: bool
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -70,4 +71,5 @@ def get_settings() -> Settings:
         login_lockout_minutes=int(_env("LOGIN_LOCKOUT_MINUTES", "15")),
         static_vendor_dir=Path(_env("NODE_MODULES", str(ROOT / "node_modules"))),
         sql_echo=_env("SQL_ECHO", "0") == "1",
+        background=_env("BACKGROUND", "1") == "1",
     )

@@ -35,6 +35,7 @@ os.environ["CHAOYUN_DATABASE_URL"] = _configure_database()
 os.environ["CHAOYUN_VAR_DIR"] = str(_TMP / "var")
 os.environ.setdefault("CHAOYUN_SECRET_KEY", "test-secret")
 os.environ["CHAOYUN_LOGIN_MAX_FAILURES"] = "5"
+os.environ["CHAOYUN_BACKGROUND"] = "0"
 
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402

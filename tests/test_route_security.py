@@ -164,9 +164,11 @@ def test_provider_cannot_reach_an_enterprise(app: Any, db: Session, login: Any) 
 def test_district_officer_sees_only_their_district(app: Any, db: Session, login: Any) -> None:
     client = login("chenghai")
     client.role = "district_officer"
-    foreign = db.execute(
-        select(Organisation).where(Organisation.kind == "enterprise", Organisation.district == "chaonan")
-    ).scalars().first()
+    foreign = (
+        db.execute(select(Organisation).where(Organisation.kind == "enterprise", Organisation.district == "chaonan"))
+        .scalars()
+        .first()
+    )
     assert foreign is not None
     own = org_of(db, "factory")  # a Chenghai enterprise: in scope
     assert own.district == "chenghai"

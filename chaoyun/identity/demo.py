@@ -7,7 +7,7 @@ idempotent (existing credit codes and usernames are left alone).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -140,6 +140,18 @@ PROVIDERS = [
     ("汕头市设备健康科技有限公司", ProviderType.SERVICE, ["ai", "iiot"]),
     ("汕头市供应链协同科技有限公司", ProviderType.SERVICE, ["solutions"]),
 ]
+
+
+def context_seeders() -> list[Callable[[Session], object]]:
+    """``seed(db)`` of every other context that has a demo.py, in name order."""
+    import importlib
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent
+    out = []
+    for ctx in sorted(p for p in package.iterdir() if (p / "demo.py").exists() and p.name != "identity"):
+        out.append(importlib.import_module(f"chaoyun.{ctx.name}.demo").seed)
+    return out
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,30 @@ def context_routers() -> list[APIRouter]:
     return routers
 
 
+def background_tasks() -> list[Callable[[], Coroutine[Any, Any, None]]]:
+    """Long-running jobs of the contexts (``chaoyun/<ctx>/background.py: tasks() -> list``)."""
+    package = Path(__file__).resolve().parent.parent
+    jobs: list[Callable[[], Coroutine[Any, Any, None]]] = []
+    for ctx in sorted(p for p in package.iterdir() if (p / "background.py").exists()):
+        jobs.extend(importlib.import_module(f"chaoyun.{ctx.name}.background").tasks())
+    return jobs
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    running = [asyncio.create_task(job()) for job in background_tasks()] if get_settings().background else []
+    try:
+        yield
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(
+        lifespan=lifespan,
         title="Chaoyun 潮云",
         version=__version__,
         docs_url="/api/docs",

@@ -34,8 +34,14 @@ def user_id(db: Session, owner: Organisation) -> str:
 
 def token_id(db: Session, owner: Organisation) -> str:
     m = _member(db, owner)
-    tok = ApiToken(user_id=m.user_id, membership_id=m.id, name="route-test", prefix="cy_test",
-                   token_hash=token_hash(secrets.token_hex(16)), scopes=["read"])
+    tok = ApiToken(
+        user_id=m.user_id,
+        membership_id=m.id,
+        name="route-test",
+        prefix="cy_test",
+        token_hash=token_hash(secrets.token_hex(16)),
+        scopes=["read"],
+    )
     db.add(tok)
     db.commit()
     return str(tok.id)
@@ -49,8 +55,16 @@ def invite_token(db: Session, owner: Organisation) -> str:
 
     raw = secrets.token_urlsafe(16)
     m = _member(db, owner)
-    db.add(Invitation(org_id=owner.id, role=m.role, display_name="x", token_hash=token_hash(raw),
-                      invited_by=m.user_id, expires_at=utcnow() + timedelta(days=1)))
+    db.add(
+        Invitation(
+            org_id=owner.id,
+            role=m.role,
+            display_name="x",
+            token_hash=token_hash(raw),
+            invited_by=m.user_id,
+            expires_at=utcnow() + timedelta(days=1),
+        )
+    )
     db.commit()
     return raw
 
@@ -61,21 +75,31 @@ PATH_PARAMS = {"org_id": org_id, "user_id": user_id, "token_id": token_id, "toke
 def _enterprise_form(owner: Organisation) -> dict[str, Any]:
     e = owner.enterprise
     return {
-        "name": owner.name, "district": owner.district or "chenghai",
-        "industry_code": e.industry_code if e else "C2452", "employees": e.employees if e else 10,
-        "annual_revenue": str(e.annual_revenue) if e else "100", "address": owner.address,
-        "contact_name": "", "contact_phone": "",
+        "name": owner.name,
+        "district": owner.district or "chenghai",
+        "industry_code": e.industry_code if e else "C2452",
+        "employees": e.employees if e else 10,
+        "annual_revenue": str(e.annual_revenue) if e else "100",
+        "address": owner.address,
+        "contact_name": "",
+        "contact_phone": "",
     }
 
 
 BODIES = {
     ("POST", "/orgs/{org_id}/edit"): _enterprise_form,
     ("PATCH", "/api/v1/organisations/{org_id}"): _enterprise_form,
-    ("POST", "/orgs/{org_id}/people/invite"): lambda o: {"display_name": "新同事", "email": "",
-                                                         "role": "enterprise_member" if o.kind == "enterprise"
-                                                         else ("provider_member" if o.kind == "provider" else "expert")},
+    ("POST", "/orgs/{org_id}/people/invite"): lambda o: {
+        "display_name": "新同事",
+        "email": "",
+        "role": "enterprise_member"
+        if o.kind == "enterprise"
+        else ("provider_member" if o.kind == "provider" else "expert"),
+    },
     ("POST", "/api/v1/organisations/{org_id}/invitations"): lambda o: {
-        "display_name": "新同事", "role": "enterprise_member" if o.kind == "enterprise" else "expert"},
+        "display_name": "新同事",
+        "role": "enterprise_member" if o.kind == "enterprise" else "expert",
+    },
     ("POST", "/gov/registrations/{org_id}/reject"): lambda o: {"reason": "测试"},
     ("POST", "/api/v1/organisations/{org_id}/reject"): lambda o: {"reason": "测试"},
     ("POST", "/api/v1/registrations"): lambda o: factories.registration(),
