@@ -186,7 +186,7 @@ async def register_submit(request: Request, actor: Actor | None = public(), db: 
 
 @router.get("/home")
 def home(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)) -> Response:
-    ctx: dict[str, Any] = {"flash": _flash(request)}
+    ctx: dict[str, Any] = {"flash": _flash(request), "panels": nav.panels_for(db, actor)}
     if actor.audience == OrgKind.GOVERNMENT.value:
         base = select(func.count()).select_from(Organisation)
         scope = visible_orgs(actor)
