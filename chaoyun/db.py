@@ -104,10 +104,10 @@ def get_db() -> Iterator[Session]:
 def import_all_models() -> None:
     """Import every context's models.py so Base.metadata knows all tables."""
     import importlib
-    import pkgutil
     from pathlib import Path
 
     root = Path(__file__).resolve().parent
-    for mod in pkgutil.iter_modules([str(root)]):
-        if mod.ispkg and (root / mod.name / "models.py").exists():
-            importlib.import_module(f"chaoyun.{mod.name}.models")
+    # Discovery is by file, so sub-packages (e.g. devices/connectors) can own tables too.
+    for path in sorted(root.glob("**/models.py")):
+        rel = path.relative_to(root.parent).with_suffix("")
+        importlib.import_module(".".join(rel.parts))

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent
 
 
 def version_locations() -> list[str]:
-    found = sorted(PACKAGE.glob("*/migrations"))
+    found = sorted(PACKAGE.glob("*/**/migrations"))
     return [str(p) for p in found if p.parent != PACKAGE and (p / "__init__.py").exists()]
 
 
