@@ -44,7 +44,7 @@ def test_login_sets_httponly_samesite_cookie_and_audits(app: Any, db: Session, l
         },
     )
     assert r.status_code == 303 and r.headers["location"] == "/gov/enterprises"
-    cookie = [h for h in r.headers.get_list("set-cookie") if h.startswith("cy_session=")][0]
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("cy_session="))
     assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
     assert _audit(db, "login", "city") == before + 1
 
