@@ -5,7 +5,7 @@ SQLite (WAL) is the embedded default; PostgreSQL (psycopg 3) is chosen by URL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -88,8 +88,11 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_db() -> Iterator[Session]:
+async def get_db() -> AsyncIterator[Session]:
     """FastAPI dependency: one session per request; what no service committed is discarded.
+
+    An async generator so FastAPI runs it on the event loop instead of two thread-pool hops per
+    request; opening and closing a session does no blocking work worth a thread.
 
     close() (not rollback()) so loaded objects stay readable, detached, for error pages rendered
     after the dependency has finished.

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from chaoyun.db import utcnow
@@ -120,31 +120,38 @@ class DirectoryFilter:
     kind: str = OrgKind.ENTERPRISE.value
 
 
-def directory_query(actor: Actor, f: DirectoryFilter) -> Select[Organisation]:
-    q = select(Organisation).where(visible_orgs(actor))
+def _directory_where(actor: Actor, f: DirectoryFilter) -> tuple[list[ColumnElement[bool]], bool]:
+    """The WHERE conditions of a directory filter, and whether they need the enterprise profile."""
+    conds: list[ColumnElement[bool]] = [visible_orgs(actor)]
     if f.kind:
-        q = q.where(Organisation.kind == f.kind)
+        conds.append(Organisation.kind == f.kind)
+    if f.cluster:
+        conds.append(EnterpriseProfile.cluster == f.cluster)
+    if f.industry_code:
+        conds.append(EnterpriseProfile.industry_code == f.industry_code)
+    if f.size_class:
+        conds.append(EnterpriseProfile.size_class == f.size_class)
+    if f.doubling:
+        conds.append(EnterpriseProfile.is_doubling.is_(True))
+    if f.lead:
+        conds.append(EnterpriseProfile.is_lead.is_(True))
+    if f.district:
+        conds.append(Organisation.district == f.district)
+    if f.status:
+        conds.append(Organisation.status == f.status)
+    if f.q.strip():
+        like = f"%{f.q.strip()}%"
+        conds.append(or_(Organisation.name.like(like), Organisation.credit_code.like(like.upper())))
     needs_profile = any([f.cluster, f.industry_code, f.size_class, f.doubling, f.lead])
+    return conds, needs_profile
+
+
+def directory_query(actor: Actor, f: DirectoryFilter) -> Select[Organisation]:
+    conds, needs_profile = _directory_where(actor, f)
+    q = select(Organisation)
     if needs_profile:
         q = q.join(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
-        if f.cluster:
-            q = q.where(EnterpriseProfile.cluster == f.cluster)
-        if f.industry_code:
-            q = q.where(EnterpriseProfile.industry_code == f.industry_code)
-        if f.size_class:
-            q = q.where(EnterpriseProfile.size_class == f.size_class)
-        if f.doubling:
-            q = q.where(EnterpriseProfile.is_doubling.is_(True))
-        if f.lead:
-            q = q.where(EnterpriseProfile.is_lead.is_(True))
-    if f.district:
-        q = q.where(Organisation.district == f.district)
-    if f.status:
-        q = q.where(Organisation.status == f.status)
-    if f.q:
-        like = f"%{f.q.strip()}%"
-        q = q.where(or_(Organisation.name.like(like), Organisation.credit_code.like(like.upper())))
-    return q
+    return q.where(*conds)
 
 
 def list_orgs(
@@ -152,12 +159,23 @@ def list_orgs(
 ) -> tuple[list[Organisation], int]:
     page = max(page, 1)
     per_page = min(max(per_page, 1), 200)
-    q = directory_query(actor, f)
-    total = db.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar_one()
-    rows = (
-        db.execute(q.order_by(Organisation.id).offset((page - 1) * per_page).limit(per_page)).unique().scalars().all()
+    conds, needs_profile = _directory_where(actor, f)
+    count = select(func.count(Organisation.id))
+    if needs_profile:
+        count = count.join(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
+    total = db.execute(count.where(*conds)).scalar_one()
+    # Page the ids first, then load just those rows with their profiles: cheap even on deep pages.
+    ids_q = select(Organisation.id)
+    if needs_profile:
+        ids_q = ids_q.join(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
+    ids = list(
+        db.execute(ids_q.where(*conds).order_by(Organisation.id).offset((page - 1) * per_page).limit(per_page))
+        .scalars()
     )
-    return list(rows), int(total)
+    if not ids:
+        return [], int(total)
+    rows = db.execute(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.id)).unique()
+    return list(rows.scalars().all()), int(total)
 
 
 def get_org(db: Session, actor: Actor, org_id: int) -> Organisation:

@@ -13,19 +13,52 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chaoyun import __version__, i18n
 from chaoyun.errors import AppError
 from chaoyun.i18n import N_
 from chaoyun.settings import get_settings
 from chaoyun.web.deps import CSRF_COOKIE, LoginRequired, anon_csrf, is_api
-from chaoyun.web.render import render
+from chaoyun.web.render import render, warm_templates
 from chaoyun.web.validation import validation_payload
 
 STATIC = Path(__file__).resolve().parent / "static"
 # npm packages served under /static/vendor/<name>/ (installed at set-up, never committed).
 VENDOR = {"bootstrap": "bootstrap/dist", "htmx": "htmx.org/dist", "echarts": "echarts/dist"}
+
+
+class ShellHeadersMiddleware:
+    """Pure ASGI (cheaper than BaseHTTPMiddleware): language from the cookie, security headers, and
+    the pre-login CSRF cookie for pages."""
+
+    def __init__(self, app: ASGIApp, secure_cookies: bool) -> None:
+        self.app = app
+        self.secure = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        request.state.locale = i18n.normalise(request.cookies.get("cy_lang"))
+        i18n.set_locale(request.state.locale)
+        needs_cookie = not is_api(request) and CSRF_COOKIE not in request.cookies
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if needs_cookie:
+                    cookie = f"{CSRF_COOKIE}={anon_csrf(request)}; HttpOnly; Path=/; SameSite=lax"
+                    headers.append("set-cookie", cookie + ("; Secure" if self.secure else ""))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def context_routers() -> list[APIRouter]:
@@ -39,6 +72,11 @@ def context_routers() -> list[APIRouter]:
             if (package / name / f"{role}.py").exists():
                 module = importlib.import_module(f"chaoyun.{name}.{role}")
                 routers.append(module.router)
+        # Sub-packages of a context (e.g. devices/connectors) may bring their own routers too.
+        for sub in sorted(p for p in (package / name).iterdir() if (p / "__init__.py").exists()):
+            for role in ("views", "api"):
+                if (sub / f"{role}.py").exists():
+                    routers.append(importlib.import_module(f"chaoyun.{name}.{sub.name}.{role}").router)
     return routers
 
 
@@ -76,6 +114,7 @@ def create_app() -> FastAPI:
 
     for router in context_routers():
         app.include_router(router)
+    warm_templates()
 
     app.mount("/static/app", StaticFiles(directory=STATIC), name="static")
     for name, rel in VENDOR.items():
@@ -83,23 +122,7 @@ def create_app() -> FastAPI:
         if path.is_dir():
             app.mount(f"/static/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
 
-    @app.middleware("http")
-    async def _language_and_csrf_cookie(request: Request, call_next: Any) -> Response:
-        request.state.locale = i18n.normalise(request.cookies.get("cy_lang"))
-        i18n.set_locale(request.state.locale)
-        response: Response = await call_next(request)
-        if not is_api(request) and CSRF_COOKIE not in request.cookies:
-            response.set_cookie(
-                CSRF_COOKIE,
-                anon_csrf(request),
-                httponly=True,
-                samesite="lax",
-                secure=settings.cookie_secure,
-            )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.add_middleware(ShellHeadersMiddleware, secure_cookies=settings.cookie_secure)
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:

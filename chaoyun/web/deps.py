@@ -83,7 +83,9 @@ class Requires:
     def __init__(self, perm: str) -> None:
         self.perm = perm
 
-    def __call__(
+    # Async so it runs on the event loop: the session and token look-ups are short, indexed reads,
+    # cheaper than a thread-pool hop under load.
+    async def __call__(
         self,
         request: Request,
         db: Session = Depends(get_db),

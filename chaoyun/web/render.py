@@ -67,6 +67,15 @@ def env() -> Environment:
     return e
 
 
+def warm_templates() -> int:
+    """Compile every template once at start-up, so the first concurrent requests don't all compile."""
+    e = env()
+    names = e.list_templates(filter_func=lambda n: n.endswith(".html"))
+    for name in names:
+        e.get_template(name)
+    return len(names)
+
+
 def render(request: Request, name: str, ctx: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
     from chaoyun.web.deps import anon_csrf
 
