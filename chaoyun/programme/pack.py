@@ -220,6 +220,9 @@ class CloudAdoptionRules(_Strict):
 class DiagnosisRules(_Strict):
     questionnaire: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     items: list[str] = Field(default_factory=list)
+    # An enterprise counts as upgraded (digital-upgrade target) in the first year a completed diagnosis
+    # puts it at least this many levels above its first completed diagnosis.
+    upgrade_min_rise: int = Field(default=1, ge=1, le=4)
 
 
 class Pack(_Strict):

@@ -1,0 +1,72 @@
+"""Target rules fed by other contexts (resource pool) and rules whose data source is not on the platform.
+
+Demonstration projects, bases and centres are registered by the demonstration workflow module; cloud
+adoption and diagnosis rules live next to their records (``cloud_adoption.py``, ``diagnosis.py``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from chaoyun.i18n import N_
+from chaoyun.programme.evidence import optional_fn
+from chaoyun.programme.pack import get_pack
+from chaoyun.programme.targets import RuleResult, register_rule, unavailable
+
+NO_POOL = N_("Data source not available yet: the resource pool (marketplace) does not report its counts.")
+NOT_BY_AREA = N_("The resource pool is city-wide: this figure is not broken down by district or industry.")
+
+
+def _pool_rule(field: str, cumulative_by_year: bool = False) -> object:
+    def fn(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
+        pool_counts = optional_fn("chaoyun.marketplace.service", "pool_counts")
+        if pool_counts is None:
+            return unavailable(NO_POOL)
+        if district or cluster:
+            return unavailable(NOT_BY_AREA)
+        if cumulative_by_year:
+            # Recommendations are reported per year; the target is the total over the period so far.
+            start = get_pack().period.start
+            total = sum(int(getattr(pool_counts(db, y), field)) for y in range(start, year + 1))
+            return RuleResult(value=total)
+        counts = pool_counts(db, year)
+        if field == "pool_total":
+            value = int(counts.admitted_service_providers) + int(counts.admitted_platforms)
+        else:
+            value = int(getattr(counts, field))
+        return RuleResult(value=value)
+
+    return fn
+
+
+register_rule("marketplace.leading_platforms", _pool_rule("leading_platforms"))  # type: ignore[arg-type]
+register_rule("marketplace.city_pool_providers", _pool_rule("pool_total"))  # type: ignore[arg-type]
+register_rule(
+    "marketplace.recommended_to_province",
+    _pool_rule("recommended_to_province", cumulative_by_year=True),  # type: ignore[arg-type]
+)
+
+
+def _supply_collaboration(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
+    fn = optional_fn("chaoyun.supplychain.service", "collaborating_enterprises")
+    if fn is None:
+        return unavailable(
+            N_("Data source not available yet: order collaboration (supply chain) is not on the platform so far.")
+        )
+    ids = [int(i) for i in fn(db, year, district, cluster)]
+    return RuleResult(value=len(ids), enterprise_ids=ids)
+
+
+register_rule("supplychain.platform_collaboration", _supply_collaboration)
+register_rule(
+    "network.tariff_reduction",
+    lambda db, year, district, cluster: unavailable(
+        N_("Data source not available yet: carriers' tariff figures are not recorded on the platform.")
+    ),
+)
+register_rule(
+    "cloud.public_discount",
+    lambda db, year, district, cluster: unavailable(
+        N_("Data source not available yet: public cloud price agreements are not recorded on the platform.")
+    ),
+)
