@@ -1,0 +1,83 @@
+"""Commands of the devices context: ``chaoyun ingest-worker | broker-config | gateway`` (and, where the devices
+core provides ``register(app)`` in ``chaoyun/devices/simulator.py``, ``chaoyun simulate``)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest-worker")(ingest_worker)
+    app.command("broker-config")(broker_config)
+    app.command("gateway")(gateway)
+    # Commands that live with the devices core (simulator) register themselves through the same hook.
+    for name in ("chaoyun.devices.simulator",):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        hook = getattr(module, "register", None)
+        if callable(hook):
+            hook(app)
+
+
+def ingest_worker(
+    client_id: str = typer.Option(None, help="MQTT client id (unique per worker; default CHAOYUN_MQTT_CLIENT_ID)."),
+    batch: int = typer.Option(None, help="Messages per database transaction (default CHAOYUN_MQTT_BATCH)."),
+) -> None:
+    """Standalone MQTT ingest worker; run several (distinct --client-id) to share the load."""
+    import asyncio
+    import logging
+    import signal
+
+    from chaoyun.devices.connectors.mqtt_ingest import IngestWorker
+    from chaoyun.devices.connectors.sink import PlatformSink
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = IngestWorker(PlatformSink(), client_id=client_id, batch_max=batch)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, worker.stop)
+        await worker.run()
+
+    asyncio.run(main())
+
+
+def broker_config(
+    out: Path = typer.Option(..., help="Folder for passwd, acl and mosquitto.conf."),
+    port: int = typer.Option(1883, help="Listener port written into mosquitto.conf."),
+    bind: str = typer.Option("127.0.0.1", help="Listener address."),
+    persistence_dir: Path = typer.Option(None, help="Mosquitto persistence folder (enables persistence)."),
+    platform_password: str = typer.Option(
+        None, help="Password of the platform's ingest user (default: the one in CHAOYUN_MQTT_URL)."
+    ),
+) -> None:
+    """Write Mosquitto's password file, ACL (deny by default) and a config from the device registry."""
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.devices.connectors import broker
+
+    with get_sessionmaker()() as db:
+        accounts = broker.collect_accounts(db, platform_password=platform_password)
+    paths = broker.write_files(out.resolve(), accounts, port=port, bind=bind, persistence_dir=persistence_dir)
+    for p in paths:
+        typer.echo(f"wrote {p}")
+    typer.echo(f"{len(accounts)} accounts. Reload a running Mosquitto with: kill -HUP <pid>")
+
+
+def gateway(config: Path = typer.Option(..., "--config", "-c", help="The gateway's YAML file.")) -> None:
+    """Run the edge gateway: read OPC UA / Modbus devices and forward through the store-and-forward buffer."""
+    import logging
+
+    from chaoyun.devices.connectors.gateway import ConfigError, run_gateway
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run_gateway(str(config))
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None

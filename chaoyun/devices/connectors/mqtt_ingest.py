@@ -1,0 +1,252 @@
+"""The platform's MQTT ingest worker.
+
+- MQTT 5, QoS 1, a persistent session (``clean_start=False`` + session expiry), so messages the broker
+  holds while the worker (or the whole platform) is down are delivered when it comes back;
+- shared subscriptions (``$share/<group>/...``): several workers split the load;
+- messages are collected into batches; each batch is stored in one transaction (``ingest_batch``)
+  and only then acknowledged (PUBACK sent after the commit, gmqtt's ``optimistic_acknowledgement=False``),
+  so a message the broker considers delivered is always in the database;
+- the broker's in-flight window (``receive_maximum``) bounds what the worker holds in memory: when the
+  database is slower than the devices, the backlog stays in the broker (back-pressure), not in RAM;
+- if the database is unavailable, the batch is retried with back-off and nothing is acknowledged;
+- the connection is re-established with exponential back-off and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chaoyun.devices.connectors import topics
+from chaoyun.devices.connectors.config import BrokerAddress, MqttSettings, mqtt_settings
+
+log = logging.getLogger("chaoyun.mqtt.ingest")
+
+
+@dataclass(slots=True)
+class RawMessage:
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
+# A sink stores one batch of messages and returns normally once they are durable (committed);
+# raising makes the worker retry the same batch later without acknowledging anything.
+Sink = Callable[[list[RawMessage]], None]
+
+
+@dataclass
+class WorkerStats:
+    received: int = 0
+    committed: int = 0
+    batches: int = 0
+    sink_errors: int = 0
+    connects: int = 0
+    connect_failures: int = 0
+    last_batch_s: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def backoff_delays(first: float = 0.5, cap: float = 30.0) -> Any:
+    """Exponential back-off with full jitter: 0.5, 1, 2, 4 ... capped, each randomised to [d/2, d]."""
+    delay = first
+    while True:
+        yield random.uniform(delay / 2, delay)
+        delay = min(cap, delay * 2)
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        address: BrokerAddress | None = None,
+        client_id: str | None = None,
+        group: str | None = None,
+        filters: Sequence[str] = topics.INGEST_FILTERS,
+        batch_max: int | None = None,
+        batch_wait_ms: int | None = None,
+        session_expiry_s: int | None = None,
+        receive_maximum: int | None = None,
+        settings: MqttSettings | None = None,
+    ) -> None:
+        s = settings or mqtt_settings()
+        self.sink = sink
+        self.address = address or s.broker
+        self.client_id = client_id or s.client_id
+        self.group = group or s.share_group
+        self.filters = list(filters)
+        self.batch_max = batch_max or s.batch_max
+        self.batch_wait = (batch_wait_ms if batch_wait_ms is not None else s.batch_wait_ms) / 1000
+        self.session_expiry_s = session_expiry_s if session_expiry_s is not None else s.session_expiry_s
+        self.receive_maximum = receive_maximum or s.receive_maximum
+        self.stats = WorkerStats()
+        self.connected = asyncio.Event()
+        self._pending: list[tuple[RawMessage, asyncio.Future[int]]] = []
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._client: Any = None
+
+    # -- messages -----------------------------------------------------------------------------------
+    async def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
+        """Called by gmqtt for every PUBLISH; the PUBACK goes out when this coroutine returns."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((RawMessage(topic, payload, datetime.now(UTC)), fut))
+        self.stats.received += 1
+        if len(self._pending) >= self.batch_max:
+            self._wake.set()
+        return await fut
+
+    async def _flusher(self) -> None:
+        delays = None
+        while True:
+            if not self._pending:
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.batch_wait)
+                continue
+            if len(self._pending) < self.batch_max and not self._stop.is_set():
+                # Let a batch fill for at most batch_wait after its first message.
+                await asyncio.sleep(self.batch_wait)
+            batch, self._pending = self._pending[: self.batch_max], self._pending[self.batch_max :]
+            live = [(m, f) for m, f in batch if not f.done()]
+            if not live:
+                continue
+            started = time.perf_counter()
+            try:
+                await asyncio.to_thread(self.sink, [m for m, _ in live])
+            except Exception as exc:  # the database is down or locked: keep the batch, ack nothing
+                self.stats.sink_errors += 1
+                delays = delays or backoff_delays(0.2, 10.0)
+                wait = next(delays)
+                log.warning("storing a batch of %d messages failed (%s); retrying in %.1fs", len(live), exc, wait)
+                self._pending = live + self._pending
+                await asyncio.sleep(wait)
+                continue
+            delays = None
+            self.stats.last_batch_s = time.perf_counter() - started
+            self.stats.batches += 1
+            self.stats.committed += len(live)
+            for _, fut in live:
+                if not fut.done():
+                    fut.set_result(0)  # PUBACK reason code 0: success
+
+    def _drop_unflushed(self) -> None:
+        """The connection is gone: messages not yet stored will be redelivered by the broker, so forget them."""
+        dropped = 0
+        for _, fut in self._pending:
+            if not fut.done():
+                fut.cancel()
+                dropped += 1
+        self._pending = []
+        if dropped:
+            log.info("connection lost: %d unstored messages left to the broker for redelivery", dropped)
+
+    # -- connection ---------------------------------------------------------------------------------
+    def _new_client(self, lost: asyncio.Event) -> Any:
+        import gmqtt
+
+        client = gmqtt.Client(
+            self.client_id,
+            clean_session=False,
+            optimistic_acknowledgement=False,
+            session_expiry_interval=self.session_expiry_s,
+            receive_maximum=self.receive_maximum,
+            logger=logging.getLogger("chaoyun.mqtt.gmqtt"),
+        )
+        client.set_config({"reconnect_retries": 0, "reconnect_delay": 1})
+        if self.address.username:
+            client.set_auth_credentials(self.address.username, self.address.password)
+        client.on_message = self._on_message
+        client.on_disconnect = lambda *_a, **_k: lost.set()
+        return client
+
+    async def run(self) -> None:
+        """Connect, subscribe and ingest until ``stop()``; reconnects with back-off for ever."""
+        from gmqtt.mqtt.constants import MQTTv50
+
+        flusher = asyncio.create_task(self._flusher())
+        delays = backoff_delays()
+        try:
+            while not self._stop.is_set():
+                lost = asyncio.Event()
+                client = self._new_client(lost)
+                try:
+                    await asyncio.wait_for(
+                        client.connect(
+                            self.address.host, self.address.port, ssl=self.address.tls, keepalive=30, version=MQTTv50
+                        ),
+                        timeout=10,
+                    )
+                except Exception as exc:
+                    self.stats.connect_failures += 1
+                    wait = next(delays)
+                    log.warning("MQTT connect to %s:%s failed (%s); retrying in %.1fs",
+                                self.address.host, self.address.port, exc, wait)
+                    await _quiet_disconnect(client)
+                    await _sleep_or_stop(self._stop, wait)
+                    continue
+                delays = backoff_delays()
+                self.stats.connects += 1
+                self._client = client
+                for f in self.filters:
+                    client.subscribe(topics.shared(self.group, f), qos=1)
+                log.info("MQTT ingest %s connected to %s:%s, group %s",
+                         self.client_id, self.address.host, self.address.port, self.group)
+                self.connected.set()
+                stop_wait = asyncio.create_task(self._stop.wait())
+                lost_wait = asyncio.create_task(lost.wait())
+                await asyncio.wait({stop_wait, lost_wait}, return_when=asyncio.FIRST_COMPLETED)
+                stop_wait.cancel()
+                lost_wait.cancel()
+                self.connected.clear()
+                if self._stop.is_set():
+                    # Finish the batches in hand so their acknowledgements go out, then leave.
+                    await self._drain(timeout=10)
+                    await _quiet_disconnect(client)
+                    break
+                log.warning("MQTT connection lost; reconnecting")
+                self._drop_unflushed()
+                await _quiet_disconnect(client)
+                await _sleep_or_stop(self._stop, next(delays))
+        finally:
+            self._stop.set()
+            self._wake.set()
+            try:
+                await asyncio.wait_for(flusher, timeout=15)
+            except (TimeoutError, asyncio.CancelledError):
+                flusher.cancel()
+            self._drop_unflushed()
+
+    async def _drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while self._pending and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # let the PUBACKs of the last batch be written
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+
+async def _quiet_disconnect(client: Any) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.disconnect(), timeout=2)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
