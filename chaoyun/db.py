@@ -114,3 +114,20 @@ def import_all_models() -> None:
     for path in sorted(root.glob("**/models.py")):
         rel = path.relative_to(root.parent).with_suffix("")
         importlib.import_module(".".join(rel.parts))
+
+
+# Tables and indexes a context manages itself outside the ORM metadata (e.g. time-partitioned
+# telemetry created by the store, or a trigram index made with raw SQL in a migration). Alembic's
+# autogenerate and the models-match-migrations test leave objects whose names start with these alone.
+UNMANAGED_PREFIXES: set[str] = set()
+
+
+def register_unmanaged(*prefixes: str) -> None:
+    UNMANAGED_PREFIXES.update(prefixes)
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic ``include_object`` hook: skip reflected objects a context declared unmanaged."""
+    if reflected and compare_to is None and name and any(name.startswith(p) for p in UNMANAGED_PREFIXES):
+        return False
+    return True

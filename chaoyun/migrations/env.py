@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from chaoyun.db import Base, import_all_models, make_engine
+from chaoyun.db import Base, import_all_models, include_object, make_engine
 
 import_all_models()
 config = context.config
@@ -28,6 +28,7 @@ def _migrate(conn: object) -> None:
         target_metadata=Base.metadata,
         render_as_batch=url.startswith("sqlite"),
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
