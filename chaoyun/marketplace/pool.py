@@ -251,8 +251,8 @@ def quality(db: Session, org_id: int, year: int | None = None) -> Quality:
             sq.where(in_year(SpotCheck.created_at)),
         )
     avg, n = db.execute(rq).one()
-    comp = dict(db.execute(cq.group_by(Complaint.status)).tuples().all())
-    spots = dict(db.execute(sq.group_by(SpotCheck.passed)).tuples().all())
+    comp = dict(db.execute(cq.group_by(Complaint.status)).all())
+    spots = dict(db.execute(sq.group_by(SpotCheck.passed)).all())
     return Quality(
         rating_avg=round(float(avg), 2) if avg is not None else None,
         ratings=int(n),
@@ -655,7 +655,7 @@ def provider_rows(db: Session, actor: Actor, status: str = "") -> list[ProviderR
     if status:
         q = q.where(Admission.status == status)
     counts = dict(
-        db.execute(select(ReviewOpinion.admission_id, func.count()).group_by(ReviewOpinion.admission_id)).tuples().all()
+        db.execute(select(ReviewOpinion.admission_id, func.count()).group_by(ReviewOpinion.admission_id)).all()
     )
     year = date.today().year
     out = []
