@@ -161,7 +161,7 @@ def list_for(
     )
     if status:
         q = q.where(CloudAdoption.status == status)
-    return [(a, o) for a, o in db.execute(q).tuples().all()]
+    return [(a, o) for a, o in db.execute(q).all()]
 
 
 # ---------------------------------------------------------------- evidence and stars

@@ -71,7 +71,7 @@ def list_for(
     )
     if status:
         q = q.where(Diagnosis.status == status)
-    return [(d, o) for d, o in db.execute(q).tuples().all()]
+    return [(d, o) for d, o in db.execute(q).all()]
 
 
 def start(db: Session, actor: Actor) -> Diagnosis:
@@ -374,7 +374,7 @@ def _completed(db: Session, year: int, district: str | None, cluster: str | None
         q = q.where(Organisation.district == district)
     if cluster:
         q = q.where(EnterpriseProfile.cluster == cluster)
-    return [(int(o), int(y or 0), int(lv or 0)) for o, y, lv in db.execute(q).tuples().all()]
+    return [(int(o), int(y or 0), int(lv or 0)) for o, y, lv in db.execute(q).all()]
 
 
 def completed_rule(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:

@@ -155,7 +155,6 @@ def public_page(request: Request, db: Session = Depends(get_db), actor: Actor | 
             .order_by(CloudAdoption.stars.desc(), CloudAdoption.counted_at.desc(), CloudAdoption.id)
             .limit(6)
         )
-        .tuples()
         .all()
     )
     return render(
