@@ -1,6 +1,6 @@
 """Catalog maintenance: extract each context's strings and merge them into its zh_CN catalog.
 
-``python -m chaoyun.i18n_tools update`` keeps existing translations and adds new msgids empty;
+``python -m chaoyun.i18n_tools update [context ...]`` keeps existing translations and adds new msgids empty;
 ``python -m chaoyun.i18n_tools missing`` lists msgids without a Chinese translation (the test uses it).
 """
 
@@ -55,8 +55,10 @@ def load(path: Path) -> Catalog:
     return Catalog(locale="zh_CN", project="chaoyun")
 
 
-def update() -> None:
+def update(only: list[str] | None = None) -> None:
     for ctx in contexts():
+        if only and ctx.name not in only:
+            continue
         ids = extract(ctx) | (extract_shared() if ctx.name == "web" else set())
         path = catalog_path(ctx)
         cat = load(path)
@@ -85,8 +87,8 @@ def missing() -> dict[str, list[str]]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["update"]:
-        update()
+    if sys.argv[1:2] == ["update"]:
+        update(sys.argv[2:] or None)
     elif sys.argv[1:] == ["missing"]:
         gaps = missing()
         for ctx, ids in gaps.items():

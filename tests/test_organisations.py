@@ -204,3 +204,19 @@ def test_directory_export_matches_filters(login: Any) -> None:
 def test_enterprise_and_provider_have_no_directory(login: Any) -> None:
     assert login("factory").get("/gov/enterprises").status_code == 403
     assert login("provider").get("/gov/enterprises.xlsx").status_code == 403
+
+
+def test_people_page_is_scoped(login: Any) -> None:
+    admin = login("admin")
+    everyone = admin.get("/users?q=factory")
+    assert "factory2" in everyone.text and "factory" in everyone.text
+    own = login("factory").get("/users")
+    assert own.status_code == 200 and "operator" in own.text and "factory2" not in own.text
+    assert login("operator").get("/users").status_code == 403
+
+
+def test_directory_lists_providers_for_city_wide_roles(login: Any) -> None:
+    page = login("city").get("/gov/enterprises?kind=provider")
+    assert "汕头电信政企云服务有限公司" in page.text
+    district = login("chenghai").get("/gov/enterprises?kind=provider")
+    assert 'id="filter-kind"' not in district.text

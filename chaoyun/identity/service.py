@@ -169,8 +169,9 @@ def list_orgs(
     if needs_profile:
         ids_q = ids_q.join(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
     ids = list(
-        db.execute(ids_q.where(*conds).order_by(Organisation.id).offset((page - 1) * per_page).limit(per_page))
-        .scalars()
+        db.execute(
+            ids_q.where(*conds).order_by(Organisation.id).offset((page - 1) * per_page).limit(per_page)
+        ).scalars()
     )
     if not ids:
         return [], int(total)
@@ -262,6 +263,21 @@ def decide_registration(db: Session, actor: Actor, org_id: int, approve: bool, r
 
 
 # ---------------------------------------------------------------- people
+
+
+def search_users(
+    db: Session, actor: Actor, q: str = "", page: int = 1, per_page: int = 50
+) -> tuple[list[tuple[Membership, User]], int]:
+    """People the actor may manage: everyone for a platform admin, otherwise their own organisation's."""
+    query = select(Membership, User).join(User, User.id == Membership.user_id)
+    if actor.role != Role.PLATFORM_ADMIN:
+        query = query.where(Membership.org_id == actor.org_id)
+    if q.strip():
+        like = f"%{q.strip()}%"
+        query = query.where(or_(User.username.like(like), User.display_name.like(like)))
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.execute(query.order_by(User.id).offset((max(page, 1) - 1) * per_page).limit(per_page)).all()
+    return [(m, u) for m, u in rows], int(total)
 
 
 def list_members(db: Session, actor: Actor, org_id: int) -> list[tuple[Membership, User]]:

@@ -44,6 +44,7 @@ nav.register(
     nav.NavItem("government", N_("Enterprise directory"), "/gov/enterprises", P.DIRECTORY_READ, 10),
     nav.NavItem("government", N_("Registrations"), "/gov/registrations", P.ORG_APPROVE, 20),
     nav.NavItem("government", N_("Audit log"), "/gov/audit", P.AUDIT_READ, 90),
+    nav.NavItem("any", N_("People"), "/users", P.USERS_MANAGE, 95),
 )
 
 FLASH = {
@@ -491,6 +492,18 @@ def invite_accept(
     return RedirectResponse("/login?msg=joined", status_code=303)
 
 
+@router.get("/users")
+def users_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.USERS_MANAGE)) -> Response:
+    q = request.query_params.get("q", "")[:64]
+    page = _page_number(request)
+    rows, total = service.search_users(db, actor, q, page, 50)
+    return render(
+        request,
+        "identity/users.html",
+        {"rows": rows, "total": total, "page": page, "pages": max(1, (total + 49) // 50), "q": q},
+    )
+
+
 # ---------------------------------------------------------------- government console
 
 
@@ -505,6 +518,7 @@ def directory_filter(request: Request) -> service.DirectoryFilter:
         doubling=qp.get("doubling") == "1",
         lead=qp.get("lead") == "1",
         status=qp.get("status", OrgStatus.ACTIVE.value),
+        kind=qp.get("kind", OrgKind.ENTERPRISE.value) if qp.get("kind") in {k.value for k in OrgKind} else "enterprise",
     )
 
 
