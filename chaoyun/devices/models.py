@@ -24,7 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from chaoyun.db import Base, UTCDateTime, utcnow
+from chaoyun.db import Base, UTCDateTime, register_unmanaged, utcnow
+
+# telemetry, telemetry_latest and the day partitions telemetry_dYYYYMMDD (PostgreSQL) are the store's own.
+register_unmanaged("telemetry")
 
 
 class DeviceModel(Base):

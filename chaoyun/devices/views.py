@@ -1,0 +1,529 @@
+"""Pages of the devices context: device list with live status, device page (live SSE chart + history with
+zoom), workshop tiles, provisioning, alarms (rules, webhooks), rejection log, government cluster view."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import time
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from chaoyun.db import get_db
+from chaoyun.devices import alarms, service
+from chaoyun.devices.models import Device
+from chaoyun.devices.permissions import ALARMS_ACK, DEVICES_CLUSTER, DEVICES_MANAGE, DEVICES_READ
+from chaoyun.devices.schemas import DeviceIn, RuleIn, WebhookIn
+from chaoyun.devices.store import get_store
+from chaoyun.errors import AppError
+from chaoyun.i18n import N_
+from chaoyun.identity.permissions import Actor
+from chaoyun.identity.reference import Role
+from chaoyun.web import nav
+from chaoyun.web.deps import requires
+from chaoyun.web.render import render
+from chaoyun.web.validation import field_errors
+
+router = APIRouter(include_in_schema=False)
+
+nav.register(
+    nav.NavItem("enterprise", N_("Devices"), "/devices", DEVICES_READ, 20),
+    nav.NavItem("enterprise", N_("Workshop"), "/workshop", DEVICES_READ, 21),
+    nav.NavItem("enterprise", N_("Alarms"), "/alarms", DEVICES_READ, 22),
+    nav.NavItem("government", N_("Equipment online"), "/gov/devices", DEVICES_CLUSTER, 30),
+)
+
+FLASH = {
+    "created": N_("Device registered."),
+    "deleted": N_("Device deleted."),
+    "acked": N_("Alarm acknowledged."),
+    "cleared": N_("Alarm cleared."),
+    "rule": N_("Alarm rule saved."),
+    "rule_deleted": N_("Alarm rule deleted."),
+    "webhook": N_("Webhook saved."),
+    "webhook_deleted": N_("Webhook deleted."),
+    "retention": N_("Retention saved."),
+    "saved": N_("Saved."),
+}
+STATUS_COLOURS = {
+    "running": "success",
+    "idle": "warning",
+    "down": "danger",
+    "offline": "secondary",
+    "unknown": "info",
+}
+
+
+def _flash(request: Request) -> str | None:
+    return FLASH.get(request.query_params.get("msg", ""))
+
+
+def commands_available() -> bool:
+    """Write-back exists once devices/connectors/commands.py is there (helper D2's module)."""
+    try:
+        return importlib.util.find_spec("chaoyun.devices.connectors.commands") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _metric_name(m: Any, locale: str) -> str:
+    return str(m.name_en if locale == "en" else m.name_zh)
+
+
+# ---------------------------------------------------------------- home panels
+
+
+def _enterprise_panel(db: Session, actor: Actor) -> dict[str, Any]:
+    counts = service.summary(db, actor)
+    open_alarms = len(alarms.list_alarms(db, actor, status="open", limit=1000))
+    return {"counts": counts, "open_alarms": open_alarms}
+
+
+def _government_panel(db: Session, actor: Actor) -> dict[str, Any]:
+    district = actor.district if actor.role == Role.DISTRICT_OFFICER else None
+    rows = service.device_counts_by_district(db, district)
+    return {"total": sum(r[2] for r in rows), "online": sum(r[3] for r in rows)}
+
+
+nav.register_panel(nav.HomePanel("enterprise", "devices/panel_enterprise.html", DEVICES_READ, _enterprise_panel, 10))
+nav.register_panel(nav.HomePanel("government", "devices/panel_government.html", DEVICES_CLUSTER, _government_panel, 10))
+
+
+# ---------------------------------------------------------------- device list
+
+
+def _list_ctx(db: Session, actor: Actor, request: Request) -> dict[str, Any]:
+    q = request.query_params.get("q") or None
+    workshop = request.query_params.get("workshop") or None
+    devices = service.list_devices(db, actor, q=q, workshop=workshop)
+    sts = service.statuses(devices)
+    workshops = sorted({d.workshop for d in service.list_devices(db, actor)} - {""})
+    return {
+        "devices": devices,
+        "statuses": sts,
+        "colours": STATUS_COLOURS,
+        "workshops": workshops,
+        "q": q or "",
+        "workshop": workshop or "",
+        "can_manage": actor.has(DEVICES_MANAGE) and actor.audience == "enterprise",
+    }
+
+
+@router.get("/devices")
+def device_list(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> Response:
+    ctx = _list_ctx(db, actor, request)
+    ctx["flash"] = _flash(request)
+    return render(request, "devices/list.html", ctx)
+
+
+@router.get("/devices/table")
+def device_table(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> Response:
+    """The list's table alone: htmx refreshes it every few seconds (live status)."""
+    return render(request, "devices/_table.html", _list_ctx(db, actor, request))
+
+
+@router.get("/devices/new")
+def device_new(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
+    return render(request, "devices/new.html", {"models": service.list_models(db), "values": {}, "errors": {}})
+
+
+@router.post("/devices/new")
+def device_create(
+    request: Request,
+    name: str = Form("", max_length=100),
+    model: str = Form("", max_length=100),
+    workshop: str = Form("", max_length=100),
+    line: str = Form("", max_length=100),
+    serial: str = Form("", max_length=100),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(DEVICES_MANAGE),
+) -> Response:
+    values = {"name": name, "model": model, "workshop": workshop, "line": line, "serial": serial}
+    errors: dict[str, str] = {}
+    error: AppError | None = None
+    try:
+        data = DeviceIn(**values)
+        device, creds = service.create_device(db, actor, data)
+    except ValidationError as exc:
+        for fe in field_errors(exc.errors()):
+            errors[fe["field"]] = fe["message_en"] if request.state.locale == "en" else fe["message_zh"]
+        error = AppError(N_("Some fields are invalid; nothing was saved."))
+    except AppError as exc:
+        error = exc
+        if exc.field:
+            errors[exc.field] = exc.message()
+    else:
+        return render(request, "devices/credentials.html", {"device": device, "creds": creds, "new": True})
+    return render(
+        request,
+        "devices/new.html",
+        {"models": service.list_models(db), "values": values, "errors": errors, "error": error},
+        status=422,
+    )
+
+
+@router.get("/devices/provision")
+def provision_page(request: Request, actor: Actor = requires(DEVICES_MANAGE)) -> Response:
+    return render(request, "devices/provision.html", {"report": None})
+
+
+@router.post("/devices/provision")
+async def provision_upload(
+    request: Request,
+    file: UploadFile = File(...),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(DEVICES_MANAGE),
+) -> Response:
+    content = await file.read()
+    try:
+        report = await anyio.to_thread.run_sync(service.provision, db, actor, file.filename or "devices.csv", content)
+    except AppError as exc:
+        return render(request, "devices/provision.html", {"report": None, "error": exc}, status=422)
+    return render(request, "devices/provision.html", {"report": report})
+
+
+@router.get("/devices/provision/template.csv")
+def provision_template(actor: Actor = requires(DEVICES_MANAGE)) -> Response:
+    body = "name,model,workshop,line,serial\n1号注塑机,injection_moulding,一车间,A线,SN-0001\n"
+    return Response(
+        body.encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="devices-template.csv"'},
+    )
+
+
+# ---------------------------------------------------------------- device page
+
+
+@router.get("/devices/{device_id}")
+def device_page(
+    request: Request, device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)
+) -> Response:
+    device = service.get_device(db, actor, device_id)
+    st = service.statuses([device])[device.id]
+    latest = get_store().latest(device.id)
+    locale = request.state.locale
+    metrics = [
+        {
+            "key": m.key,
+            "name": _metric_name(m, locale),
+            "unit": m.unit,
+            "type": m.type,
+            "writable": m.writable,
+            "min": m.min_value,
+            "max": m.max_value,
+        }
+        for m in device.model.metrics
+    ]
+    return render(
+        request,
+        "devices/device.html",
+        {
+            "device": device,
+            "status": st,
+            "colours": STATUS_COLOURS,
+            "latest": latest,
+            "metrics": metrics,
+            "numeric": [m for m in metrics if m["type"] != "string"],
+            "writable": [m for m in metrics if m["writable"]] if commands_available() else [],
+            "open_alarms": alarms.list_alarms(db, actor, status="open", device_id=device.id, limit=20),
+            "can_manage": actor.has(DEVICES_MANAGE) and actor.audience == "enterprise",
+            "flash": _flash(request),
+        },
+    )
+
+
+@router.get("/devices/{device_id}/live")
+async def device_live(
+    request: Request, device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)
+) -> Response:
+    """Server-sent events: the device's current values once a second while they change.
+
+    A browser's EventSource asks for ``text/event-stream`` and gets a stream of up to five minutes (it
+    reconnects by itself); any other client gets one snapshot event and the response ends."""
+    device = service.get_device(db, actor, device_id)
+    dev_id = device.id
+    keys = {m.id: m.key for m in device.model.metrics}
+    streaming = "text/event-stream" in request.headers.get("accept", "")
+
+    def snapshot() -> dict[str, Any]:
+        rows = get_store().latest_rows([dev_id]).get(dev_id, {})
+        seen = rows.get(0)
+        values = {keys[m]: [int(v.ts.timestamp() * 1000), v.display] for m, v in rows.items() if m in keys}
+        st = service.statuses([device])[dev_id]
+        return {"values": values, "status": st.status, "last_seen": seen.ts.isoformat() if seen else None}
+
+    async def events() -> Any:
+        deadline = time.monotonic() + 300
+        last = ""
+        yield "retry: 3000\n\n"
+        while True:
+            snap = await anyio.to_thread.run_sync(snapshot)
+            body = json.dumps(snap, ensure_ascii=False, default=str)
+            if body != last:
+                yield f"data: {body}\n\n"
+                last = body
+            if not streaming or time.monotonic() > deadline or await request.is_disconnected():
+                return
+            await asyncio.sleep(1.0)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+
+
+@router.post("/devices/{device_id}/credentials")
+def device_rotate(
+    request: Request, device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)
+) -> Response:
+    creds = service.rotate_credentials(db, actor, device_id)
+    device = service.get_device(db, actor, device_id)
+    return render(request, "devices/credentials.html", {"device": device, "creds": creds, "new": False})
+
+
+@router.post("/devices/{device_id}/delete")
+def device_delete(device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
+    service.delete_device(db, actor, device_id)
+    return RedirectResponse("/devices?msg=deleted", status_code=303)
+
+
+@router.get("/devices/{device_id}/rejections")
+def device_rejections(
+    request: Request, device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)
+) -> Response:
+    device = service.get_device(db, actor, device_id)
+    return render(
+        request, "devices/rejections.html", {"device": device, "rows": service.rejections(db, actor, device_id)}
+    )
+
+
+# ---------------------------------------------------------------- workshop view
+
+
+def _tiles_ctx(db: Session, actor: Actor) -> dict[str, Any]:
+    devices = service.list_devices(db, actor)
+    sts = service.statuses(devices)
+    groups: dict[str, list[Device]] = {}
+    for d in devices:
+        groups.setdefault(d.workshop or "—", []).append(d)
+    counts: dict[str, int] = {}
+    for s in sts.values():
+        counts[s.status] = counts.get(s.status, 0) + 1
+    return {"groups": sorted(groups.items()), "statuses": sts, "colours": STATUS_COLOURS, "counts": counts}
+
+
+@router.get("/workshop")
+def workshop(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> Response:
+    return render(request, "devices/workshop.html", _tiles_ctx(db, actor))
+
+
+@router.get("/workshop/tiles")
+def workshop_tiles(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> Response:
+    return render(request, "devices/_tiles.html", _tiles_ctx(db, actor))
+
+
+# ---------------------------------------------------------------- alarms
+
+
+def _alarms_ctx(db: Session, actor: Actor, request: Request) -> dict[str, Any]:
+    status = request.query_params.get("status") or "open"
+    severity = request.query_params.get("severity") or None
+    if status not in ("open", "active", "acknowledged", "cleared", "all"):
+        status = "open"
+    if severity not in (None, "critical", "major", "minor", "warning"):
+        severity = None
+    rows = alarms.list_alarms(db, actor, status=None if status == "all" else status, severity=severity)
+    return {"alarms": rows, "status": status, "severity": severity or "", "can_ack": actor.has(ALARMS_ACK)}
+
+
+@router.get("/alarms")
+def alarms_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> Response:
+    ctx = _alarms_ctx(db, actor, request)
+    can_manage = actor.has(DEVICES_MANAGE) and actor.audience == "enterprise"
+    ctx.update(
+        {
+            "rules": alarms.list_rules(db, actor),
+            "webhooks": alarms.list_webhooks(db, actor) if can_manage else [],
+            "models": service.list_models(db),
+            "devices": service.list_devices(db, actor),
+            "can_manage": can_manage,
+            "flash": _flash(request),
+            "retention": service.retention_days(db, actor.org_id),
+        }
+    )
+    return render(request, "devices/alarms.html", ctx)
+
+
+@router.get("/alarms/rows")
+def alarm_rows(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> Response:
+    return render(request, "devices/_alarm_rows.html", _alarms_ctx(db, actor, request))
+
+
+@router.post("/alarms/{alarm_id}/ack")
+def alarm_ack(alarm_id: int, db: Session = Depends(get_db), actor: Actor = requires(ALARMS_ACK)) -> Response:
+    alarms.acknowledge(db, actor, alarm_id)
+    return RedirectResponse("/alarms?msg=acked", status_code=303)
+
+
+@router.post("/alarms/{alarm_id}/clear")
+def alarm_clear(alarm_id: int, db: Session = Depends(get_db), actor: Actor = requires(ALARMS_ACK)) -> Response:
+    alarms.clear(db, actor, alarm_id)
+    return RedirectResponse("/alarms?msg=cleared", status_code=303)
+
+
+@router.post("/alarms/rules")
+def rule_create(
+    request: Request,
+    name: str = Form("", max_length=100),
+    kind: str = Form("threshold", max_length=16),
+    target: str = Form("", max_length=120),
+    metric: str = Form("", max_length=64),
+    severity: str = Form("major", max_length=16),
+    op: str = Form(">", max_length=1),
+    value: str = Form("", max_length=40),
+    duration_s: str = Form("0", max_length=20),
+    hysteresis: str = Form("0", max_length=20),
+    max_per_min: str = Form("", max_length=20),
+    seconds: str = Form("", max_length=20),
+    states: str = Form("fault,off", max_length=200),
+    shift_start: str = Form("", max_length=5),
+    shift_end: str = Form("", max_length=5),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(DEVICES_MANAGE),
+) -> Response:
+    """``target`` is ``model:<key>`` or ``device:<id>``."""
+    params: dict[str, Any] = {}
+    if kind == "threshold":
+        params = {"op": op, "value": value, "duration_s": duration_s or 0, "hysteresis": hysteresis or 0}
+    elif kind == "rate":
+        params = {"max_per_min": max_per_min}
+    elif kind == "offline":
+        params = {"seconds": seconds}
+    elif kind == "state":
+        params = {"states": states, "duration_s": duration_s or 0}
+        if shift_start and shift_end:
+            params["shift"] = {"start": shift_start, "end": shift_end}
+    device_id = int(target[7:]) if target.startswith("device:") and target[7:].isdigit() else None
+    model = target[6:] if target.startswith("model:") else None
+    try:
+        data = RuleIn(
+            name=name,
+            kind=kind,
+            metric=metric or None,
+            severity=severity,
+            device_id=device_id,
+            model=model,
+            params=params,
+        )
+        alarms.create_rule(db, actor, data)
+    except ValidationError as exc:
+        msgs = [
+            f"{fe['field']}: {fe['message_zh'] if request.state.locale != 'en' else fe['message_en']}"
+            for fe in field_errors(exc.errors())
+        ]
+        err = AppError(N_("The rule is invalid: %(detail)s"), detail="; ".join(msgs))
+        ctx = _alarms_ctx(db, actor, request)
+        ctx.update(
+            rules=alarms.list_rules(db, actor),
+            webhooks=alarms.list_webhooks(db, actor),
+            models=service.list_models(db),
+            devices=service.list_devices(db, actor),
+            can_manage=True,
+            error=err,
+            retention=service.retention_days(db, actor.org_id),
+        )
+        return render(request, "devices/alarms.html", ctx, status=422)
+    except AppError as exc:
+        ctx = _alarms_ctx(db, actor, request)
+        ctx.update(
+            rules=alarms.list_rules(db, actor),
+            webhooks=alarms.list_webhooks(db, actor),
+            models=service.list_models(db),
+            devices=service.list_devices(db, actor),
+            can_manage=True,
+            error=exc,
+            retention=service.retention_days(db, actor.org_id),
+        )
+        return render(request, "devices/alarms.html", ctx, status=422)
+    return RedirectResponse("/alarms?msg=rule", status_code=303)
+
+
+@router.post("/alarms/rules/{rule_id}/delete")
+def rule_delete(rule_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
+    alarms.delete_rule(db, actor, rule_id)
+    return RedirectResponse("/alarms?msg=rule_deleted", status_code=303)
+
+
+@router.post("/alarms/webhooks")
+def webhook_create(
+    request: Request,
+    name: str = Form("", max_length=100),
+    url: str = Form("", max_length=500),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(DEVICES_MANAGE),
+) -> Response:
+    try:
+        alarms.create_webhook(db, actor, WebhookIn(name=name, url=url))
+    except ValidationError:
+        err = AppError(N_("Give the webhook a name and an http(s) URL."))
+        return render(request, "error.html", {"error": err}, status=422)
+    return RedirectResponse("/alarms?msg=webhook", status_code=303)
+
+
+@router.post("/alarms/webhooks/{webhook_id}/delete")
+def webhook_delete(webhook_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
+    alarms.delete_webhook(db, actor, webhook_id)
+    return RedirectResponse("/alarms?msg=webhook_deleted", status_code=303)
+
+
+@router.post("/alarms/webhooks/{webhook_id}/test")
+def webhook_test(
+    request: Request, webhook_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)
+) -> Response:
+    ok, info = alarms.test_webhook(db, actor, webhook_id)
+    return render(request, "devices/_webhook_test.html", {"ok": ok, "info": info})
+
+
+@router.post("/alarms/retention")
+def retention_set(
+    days: int = Form(..., ge=1, le=3650), db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)
+) -> Response:
+    service.set_retention(db, actor, days)
+    return RedirectResponse("/alarms?msg=retention", status_code=303)
+
+
+# ---------------------------------------------------------------- government: cluster view
+
+
+@router.get("/gov/devices")
+def gov_devices(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_CLUSTER)) -> Response:
+    """Aggregates only: devices and devices online by district and industry cluster."""
+    district = actor.district if actor.role == Role.DISTRICT_OFFICER else None
+    rows = service.device_counts_by_district(db, district)
+    by_district: dict[str, list[int]] = {}
+    by_cluster: dict[str, list[int]] = {}
+    for d, c, total, online in rows:
+        a = by_district.setdefault(d, [0, 0])
+        a[0] += total
+        a[1] += online
+        b = by_cluster.setdefault(c, [0, 0])
+        b[0] += total
+        b[1] += online
+    return render(
+        request,
+        "devices/gov.html",
+        {
+            "rows": rows,
+            "by_district": sorted(by_district.items()),
+            "by_cluster": sorted(by_cluster.items(), key=lambda kv: -kv[1][0]),
+            "total": sum(r[2] for r in rows),
+            "online": sum(r[3] for r in rows),
+            "online_s": service.online_seconds(),
+        },
+    )
