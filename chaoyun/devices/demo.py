@@ -156,7 +156,7 @@ def _rules(db: Session, org: Organisation, models: dict[str, DeviceModel]) -> No
             "injection_moulding",
             "oil_temp",
             "minor",
-            {"op": ">", "value": 55.0, "duration_s": 60.0, "hysteresis": 2.0},
+            {"op": ">", "value": 50.0, "duration_s": 60.0, "hysteresis": 2.0},
         ),
         (
             "振动异常",

@@ -1,0 +1,1 @@
+"""A virtual Shantou factory cluster: the demo enterprises' machines, publishing realistic telemetry."""
