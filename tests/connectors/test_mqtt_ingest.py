@@ -1,0 +1,223 @@
+"""MQTT ingest end to end on real Mosquitto brokers: every point counted, through worker restarts, broker
+restarts, a briefly unavailable database, malformed payloads and messages of unknown devices."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chaoyun.devices.connectors import topics
+from chaoyun.devices.connectors.config import BrokerAddress
+from chaoyun.devices.connectors.mqtt_ingest import IngestWorker
+from chaoyun.devices.connectors.sink import PlatformSink
+from chaoyun.devices.models import Device, RejectedMessage
+from chaoyun.devices.store import get_store
+from chaoyun.settings import get_settings
+from tests.connectors.helpers import Mosquitto, Threaded, make_device, publish_all, publisher, wait_for
+from tests.test_route_security import org_of
+
+BASE_MS = int(time.time() * 1000) - 3_600_000
+
+
+@pytest.fixture()
+def broker() -> Iterator[Mosquitto]:
+    m = Mosquitto().start()
+    yield m
+    m.stop()
+
+
+class Ingest:
+    """A worker of a unique client id, started in its own thread; restartable with the same id (session)."""
+
+    def __init__(self, broker: Mosquitto, client_id: str | None = None, group: str | None = None) -> None:
+        self.broker = broker
+        self.client_id = client_id or f"ingest-{secrets.token_hex(4)}"
+        self.group = group or f"g{secrets.token_hex(3)}"
+        self.sink = PlatformSink()
+        self.worker: IngestWorker | None = None
+        self.thread: Threaded | None = None
+
+    def start(self) -> Ingest:
+        self.worker = IngestWorker(
+            self.sink, address=BrokerAddress.parse(self.broker.url), client_id=self.client_id, group=self.group,
+            batch_max=200, batch_wait_ms=20, session_expiry_s=600,
+        )
+        self.thread = Threaded(self.worker).start()
+        wait_for(self.worker.connected.is_set, 10, what="worker connected")
+        time.sleep(0.2)  # SUBACK
+        return self
+
+    def stop(self) -> None:
+        assert self.thread is not None
+        self.thread.stop()
+
+
+def messages(uid: str, start: int, n: int) -> list[tuple[str, str]]:
+    """n telemetry messages of 3 points each (the smart-meter shape), timestamps 1 s apart."""
+    return [
+        (topics.telemetry(uid), json.dumps({"ts": BASE_MS + (start + i) * 1000,
+                                            "values": {"voltage": 220 + i % 10, "current": 5.0, "power": 1.1}}))
+        for i in range(n)
+    ]
+
+
+def stored(device: Device) -> int:
+    try:
+        return get_store().count(device.id)
+    except Exception:  # this thread's connection was killed by the PostgreSQL fault test; the next call reconnects
+        return -1
+
+
+def test_points_arrive_and_workers_share_the_load(broker: Mosquitto, db: Session) -> None:
+    org = org_of(db, "factory")
+    devices = [make_device(db, org.id)[0] for _ in range(3)]
+    first = Ingest(broker).start()
+    second = Ingest(broker, group=first.group).start()  # same shared-subscription group, another client id
+    pub = publisher(broker.port)
+    items = [m for d in devices for m in messages(d.uid, 0, 200)]
+    assert publish_all(pub, items) == 600
+    for d in devices:
+        wait_for(lambda d=d: stored(d) == 600, 30, what=f"600 points of {d.uid}")
+    first.stop()
+    second.stop()
+    assert first.worker and second.worker
+    assert first.worker.stats.committed + second.worker.stats.committed == 600
+    assert first.worker.stats.committed > 0 and second.worker.stats.committed > 0, "the group did not split the load"
+    pub.loop_stop()
+
+
+def test_worker_restart_loses_nothing(broker: Mosquitto, db: Session) -> None:
+    org = org_of(db, "factory")
+    dev, _ = make_device(db, org.id)
+    ingest = Ingest(broker).start()
+    pub = publisher(broker.port)
+    assert publish_all(pub, messages(dev.uid, 0, 100)) == 100
+    wait_for(lambda: stored(dev) == 300, 20, what="first 100 messages")
+    ingest.stop()
+    # The platform is down: the broker keeps what devices send for the worker's persistent session.
+    assert publish_all(pub, messages(dev.uid, 100, 300)) == 300
+    time.sleep(0.3)
+    assert stored(dev) == 300
+    ingest.start()  # same client id: the session and its queue are still there
+    wait_for(lambda: stored(dev) == 1200, 30, what="the backlog after the restart")
+    ingest.stop()
+    pub.loop_stop()
+
+
+def test_broker_restart_loses_nothing(broker: Mosquitto, db: Session) -> None:
+    org = org_of(db, "factory")
+    dev, _ = make_device(db, org.id)
+    ingest = Ingest(broker).start()
+    pub = publisher(broker.port)
+    assert publish_all(pub, messages(dev.uid, 0, 100)) == 100
+    wait_for(lambda: stored(dev) == 300, 20, what="before the restart")
+
+    # 1. The broker restarts under a running worker: it reconnects with back-off and goes on.
+    broker.stop()
+    time.sleep(1.0)
+    broker.start()
+    assert ingest.worker is not None
+    wait_for(ingest.worker.connected.is_set, 30, what="worker reconnected")
+    time.sleep(0.3)
+    pub2 = publisher(broker.port)
+    assert publish_all(pub2, messages(dev.uid, 100, 100)) == 100
+    wait_for(lambda: stored(dev) == 600, 20, what="after the restart")
+
+    # 2. Messages the broker holds for a stopped worker survive a broker restart (persistence).
+    ingest.stop()
+    assert publish_all(pub2, messages(dev.uid, 200, 150)) == 150
+    broker.stop()
+    broker.start()
+    ingest.start()
+    wait_for(lambda: stored(dev) == 1050, 30, what="queued messages after the broker restart")
+    assert ingest.worker.stats.connects >= 1
+    ingest.stop()
+    for p in (pub, pub2):
+        p.loop_stop()
+
+
+def _lock_store_for(seconds: float) -> threading.Thread:
+    """Hold the telemetry store's write lock (SQLite) as another process would."""
+    path = get_settings().var_dir / "telemetry.db"
+
+    def hold() -> None:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+    time.sleep(0.1)
+    return t
+
+
+def _kill_pg_connections() -> None:
+    from sqlalchemy import text
+
+    from chaoyun.db import get_engine
+
+    with get_engine().connect() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ))
+
+
+def test_database_briefly_unavailable_loses_nothing(broker: Mosquitto, db: Session) -> None:
+    org = org_of(db, "factory")
+    dev, _ = make_device(db, org.id)
+    ingest = Ingest(broker).start()
+    pub = publisher(broker.port)
+    assert publish_all(pub, messages(dev.uid, 0, 50)) == 50
+    wait_for(lambda: stored(dev) == 150, 20, what="warm-up")
+    if get_settings().is_sqlite:
+        holder = _lock_store_for(2.0)
+        assert publish_all(pub, messages(dev.uid, 50, 300)) == 300
+        time.sleep(0.5)
+        assert stored(dev) < 1050, "written while the store was locked?"
+        holder.join()
+    else:
+        sent = 0
+        for k in range(3):  # connections killed while messages keep coming
+            sent += publish_all(pub, messages(dev.uid, 50 + k * 100, 100))
+            _kill_pg_connections()
+        assert sent == 300
+    wait_for(lambda: stored(dev) == 1050, 60, what="everything after the database came back")
+    ingest.stop()
+    pub.loop_stop()
+
+
+def test_malformed_payloads_are_logged_and_valid_ones_kept(broker: Mosquitto, db: Session) -> None:
+    org = org_of(db, "factory")
+    dev, _ = make_device(db, org.id)
+    ingest = Ingest(broker).start()
+    pub = publisher(broker.port)
+    items: list[tuple[str, Any]] = [
+        (topics.telemetry(dev.uid), b"{not json"),
+        (topics.telemetry(dev.uid), json.dumps({"ts": BASE_MS, "values": {"voltage": 230, "nonsense": 1}})),
+        (topics.telemetry(dev.uid), json.dumps({"ts": BASE_MS + 1000, "voltage": "high"})),
+        (topics.telemetry(dev.uid), b"\xff\xfe"),
+        (topics.telemetry(dev.uid), json.dumps({"ts": BASE_MS + 2000, "values": {"voltage": 231}})),
+        (topics.telemetry("no-such-device"), json.dumps({"voltage": 1})),
+        ("chaoyun/v1/devices//telemetry", b"{}"),
+    ]
+    assert publish_all(pub, items) == len(items)
+    wait_for(lambda: stored(dev) == 2, 20, what="the two valid points")
+    wait_for(lambda: ingest.sink.unknown_devices >= 1, 10, what="unknown device counted")
+    db.expire_all()
+    codes = sorted(db.execute(select(RejectedMessage.code).where(RejectedMessage.device_id == dev.id)).scalars())
+    assert codes == ["bad_json", "bad_json", "type_mismatch", "unknown_metric"]
+    assert ingest.sink.malformed == 2
+    ingest.stop()
+    pub.loop_stop()
