@@ -59,7 +59,7 @@ def _validate_offering(data: OfferingIn) -> None:
     for fname, values, allowed in checks:
         bad = [v for v in values if v not in allowed]
         if bad:
-            raise Invalid(N_("Unknown value for %(field)s: %(value)s."), field=fname, value=", ".join(bad))
+            raise Invalid(N_("Unknown value for %(name)s: %(value)s."), field=fname, name=fname, value=", ".join(bad))
 
 
 def _apply(off: Offering, data: OfferingIn, provider_name: str) -> None:
