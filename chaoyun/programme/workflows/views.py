@@ -73,7 +73,8 @@ def _ctx(**kw: Any) -> dict[str, Any]:
 def _org_names(db: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(db.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).tuples().all())
+    rows = db.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))
+    return {int(i): str(n) for i, n in rows}
 
 
 def _date(raw: str, field: str) -> date:
