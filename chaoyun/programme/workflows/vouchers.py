@@ -109,19 +109,21 @@ def eligible_providers(db: Session) -> list[Organisation]:
 
 
 def quota_for(db: Session, rnd: VoucherRound, provider: Organisation) -> Decimal:
+    """The provider's quota in this round: the resource pool's yearly quota (marketplace) when available,
+    else the pack's default for its type; a round may set a lower cap per provider."""
+    quota: Decimal | None = None
     m = _marketplace()
     if m is not None and hasattr(m, "provider_quota"):
-        try:
-            q = m.provider_quota(db, provider.id, rnd.year)
-            if q is not None:
-                return Decimal(q)
-        except Exception:  # marketplace unavailable for this provider: fall back to the round's rule
-            db.rollback()
+        q = m.provider_quota(db, provider.id, rnd.year)
+        if q is not None:
+            quota = Decimal(q)
+    if quota is None:
+        defaults = get_pack().vouchers.provider_quota_defaults
+        ptype = provider.provider.provider_type if provider.provider is not None else "other"
+        quota = Decimal(defaults.get(ptype, defaults.get("other", ZERO)))
     if rnd.default_provider_quota is not None:
-        return rnd.default_provider_quota
-    defaults = get_pack().vouchers.provider_quota_defaults
-    ptype = provider.provider.provider_type if provider.provider is not None else "other"
-    return Decimal(defaults.get(ptype, defaults.get("other", ZERO)))
+        quota = min(quota, rnd.default_provider_quota)
+    return quota
 
 
 # --- rounds -------------------------------------------------------------------------------------------------
@@ -607,7 +609,7 @@ def redeem(db: Session, actor: Actor, voucher_id: int, data: RedemptionIn, now: 
         raise Invalid(
             N_("Actual payment of %(paid)s yuan is below %(pct)s%% of the contract amount (%(min)s yuan)."),
             paid=data.actual_paid,
-            pct=(ratio * 100).normalize(),
+            pct=format(ratio * 100, "f").rstrip("0").rstrip("."),
             min=minimum.quantize(Decimal("0.01")),
             field="actual_paid",
         )

@@ -124,7 +124,7 @@ class IllegalTransition(Conflict):
     )
 
     def __init__(self, subject: str, action: str, state: str, allowed: list[str]) -> None:
-        super().__init__(self.MSGID, action=action, state=state, subject=subject)
+        super().__init__(self.MSGID, action=action, state=state, subject=subject, allowed=",".join(allowed))
         self.subject = subject
         self.action = action
         self.state = state
