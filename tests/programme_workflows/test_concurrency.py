@@ -74,7 +74,6 @@ def test_concurrent_confirmations_never_overspend_budget(db: Any) -> None:
         v = claim(db, e, rnd, prov, "10000")
         vouchers.act(db, e, v.id, "submit")
         ids.append(v.id)
-    p = vouchers.parties_of  # noqa: F841 — the provider acts through its own session below
     prov_user = db.execute(select(User).where(User.username == "provider")).scalar_one()
     m = db.execute(select(Membership).where(Membership.user_id == prov_user.id)).scalars().first()
 
@@ -116,7 +115,7 @@ def test_concurrent_confirmations_never_exceed_provider_quota(db: Any) -> None:
 
 
 @pytest.mark.postgres
-def test_concurrent_double_confirm_and_double_redeem(db: Any) -> None:
+def test_concurrent_double_confirm_reserves_once(db: Any) -> None:
     prov = eligible_provider(db)
     e = admin_of(db, rich_enterprises(db, 1)[0])
     rnd = make_round(db, budget="100000")
