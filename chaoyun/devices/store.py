@@ -361,7 +361,8 @@ class SqliteStore(TelemetryStore):
     def reclaim(self) -> None:
         conn = self._conn()
         with self._write_lock:
-            conn.execute("PRAGMA incremental_vacuum")
+            # sqlite3_exec steps the pragma to the end (execute() would free a single page per call).
+            conn.executescript("PRAGMA incremental_vacuum;")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def size_bytes(self) -> int:

@@ -1,0 +1,178 @@
+"""Alarms: a worked example of threshold with duration and hysteresis, rate of change, offline, state in a
+shift; lifecycle by people; webhooks delivered to a real local HTTP server with retries."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from chaoyun.devices import alarms, ingest
+from chaoyun.devices.models import Alarm, AlarmRule, Webhook, WebhookDelivery
+from chaoyun.devices.store import to_ms
+from tests.devices.helpers import make_device, org_of
+
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+
+def _rule(db: Any, device: Any, kind: str, metric: str | None, **params: Any) -> AlarmRule:
+    r = AlarmRule(org_id=device.org_id, device_id=device.id, name=kind, kind=kind, metric=metric, params=params)
+    db.add(r)
+    db.commit()
+    alarms.forget_rules()
+    return r
+
+
+def _send(db: Any, device: Any, metric: str, series: list[tuple[int, Any]]) -> None:
+    ingest.ingest(
+        db, device, [{"ts": to_ms(T0 + timedelta(seconds=s)), "values": {metric: v}} for s, v in series], "test"
+    )
+
+
+def _alarms(db: Any, device: Any) -> list[Alarm]:
+    db.expire_all()
+    return list(db.execute(select(Alarm).where(Alarm.device_id == device.id).order_by(Alarm.id)).scalars())
+
+
+def test_threshold_with_duration_and_hysteresis_worked_example(db: Any) -> None:
+    """Rule: barrel_temp > 240 for 30 s raises; it clears only below 240 - 5 = 235.
+
+    t=0 238 · t=10 241 (breach starts) · t=20 245 · t=30 239 (back under: the 30 s are not reached, reset)
+    t=40 242 (breach again) · t=60 243 · t=70 244 → 30 s over the limit since t=40: RAISED at t=70
+    t=80 238 (below 240 but not below 235: hysteresis keeps it active) · t=90 236 (still active)
+    t=100 234 → CLEARED at t=100 by the system."""
+    device, _ = make_device(db, org_of(db, "factory"))
+    _rule(db, device, "threshold", "barrel_temp", op=">", value=240, duration_s=30, hysteresis=5)
+    _send(db, device, "barrel_temp", [(0, 238), (10, 241), (20, 245), (30, 239), (40, 242), (60, 243)])
+    assert _alarms(db, device) == []
+    _send(db, device, "barrel_temp", [(70, 244)])
+    [a] = _alarms(db, device)
+    assert a.status == "active" and a.started_at == T0 + timedelta(seconds=70) and a.value == 244
+    _send(db, device, "barrel_temp", [(80, 238), (90, 236)])
+    assert _alarms(db, device)[0].status == "active"
+    _send(db, device, "barrel_temp", [(100, 234)])
+    [a] = _alarms(db, device)
+    assert a.status == "cleared" and a.cleared_by == "system" and a.cleared_at == T0 + timedelta(seconds=100)
+
+
+def test_rate_of_change(db: Any) -> None:
+    device, _ = make_device(db, org_of(db, "factory"), model="air_compressor")
+    _rule(db, device, "rate", "outlet_pressure", max_per_min=2.0)
+    # 7.0 → 7.2 in 60 s is 0.2/min; then 7.2 → 5.2 in 30 s is -4/min: raised; then steady: cleared.
+    _send(db, device, "outlet_pressure", [(0, 7.0), (60, 7.2), (90, 5.2)])
+    [a] = _alarms(db, device)
+    assert a.status == "active" and a.details["per_min"] == -4.0
+    _send(db, device, "outlet_pressure", [(150, 5.3)])
+    assert _alarms(db, device)[0].status == "cleared"
+
+
+def test_state_in_shift(db: Any) -> None:
+    device, _ = make_device(db, org_of(db, "factory"))
+    _rule(db, device, "state", "state", states=["fault"], shift={"start": "00:00", "end": "23:59"}, duration_s=60)
+    _send(db, device, "state", [(0, "running"), (10, "fault"), (40, "fault")])
+    assert _alarms(db, device) == []
+    _send(db, device, "state", [(70, "fault")])
+    assert _alarms(db, device)[0].status == "active"
+    _send(db, device, "state", [(80, "running")])
+    assert _alarms(db, device)[0].status == "cleared"
+
+
+def test_offline_raised_by_periodic_check_and_cleared_by_data(db: Any) -> None:
+    device, _ = make_device(db, org_of(db, "factory2"))
+    _rule(db, device, "offline", None, seconds=60)
+    now = datetime.now(UTC)
+    ingest.ingest(db, device, {"barrel_temp": 200}, "test", received_at=now - timedelta(seconds=120))
+    alarms.check_offline(db, now)
+    [a] = _alarms(db, device)
+    assert a.kind == "offline" and a.status == "active"
+    alarms.check_offline(db, now)  # still silent: no second alarm
+    assert len(_alarms(db, device)) == 1
+    ingest.ingest(db, device, {"barrel_temp": 201}, "test", received_at=now)
+    assert _alarms(db, device)[0].status == "cleared"
+
+
+def test_lifecycle_by_people(app: Any, db: Any, login: Any) -> None:
+    device, _ = make_device(db, org_of(db, "factory"))
+    _rule(db, device, "threshold", "oil_temp", op=">", value=50)
+    _send(db, device, "oil_temp", [(0, 55)])
+    [a] = _alarms(db, device)
+    operator = login("operator")
+    r = operator.post(f"/api/v1/alarms/{a.id}/ack", json={})
+    assert r.status_code == 200 and r.json()["status"] == "acknowledged" and r.json()["acknowledged_by"] == "operator"
+    # Another enterprise cannot touch it; the evaluator may not.
+    assert login("factory2").post(f"/api/v1/alarms/{a.id}/clear", json={}).status_code == 404
+    assert login("evaluator").post(f"/api/v1/alarms/{a.id}/clear", json={}).status_code == 403
+    r = login("factory").post(f"/alarms/{a.id}/clear")
+    assert r.status_code == 303
+    a = _alarms(db, device)[0]
+    assert a.status == "cleared" and a.cleared_by == "factory"
+    page = operator.get("/alarms?status=all")
+    assert page.status_code == 200 and "oil_temp = 55 &gt; 50" in page.text
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+    fail_first = 0
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if _Receiver.fail_first > 0:
+            _Receiver.fail_first -= 1
+            self.send_response(500)
+            self.end_headers()
+            return
+        _Receiver.received.append({"body": json.loads(body), "sig": self.headers["X-Chaoyun-Signature"]})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def receiver() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.received = []
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+
+
+def test_webhook_delivery_with_retry(db: Any, receiver: str) -> None:
+    import hashlib
+    import hmac
+
+    org = org_of(db, "factory2")
+    device, _ = make_device(db, org)
+    hook = Webhook(org_id=org.id, name="ops", url=receiver, secret="s3cret")
+    db.add(hook)
+    db.commit()
+    _rule(db, device, "threshold", "barrel_temp", op=">", value=240)
+    _Receiver.fail_first = 1
+    _send(db, device, "barrel_temp", [(0, 250)])
+    now = datetime.now(UTC)
+    assert alarms.deliver_pending(db, now) == (0, 1)  # the receiver answered 500
+    d = db.execute(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)).scalar_one()
+    assert d.status == "pending" and d.attempts == 1
+    assert alarms.deliver_pending(db, now) == (0, 0)  # not due yet (back-off)
+    assert alarms.deliver_pending(db, now + timedelta(seconds=11)) == (1, 0)
+    [got] = _Receiver.received
+    assert got["body"]["event"] == "alarm.raised" and got["body"]["alarm"]["device_uid"] == device.uid
+    raw = json.dumps(got["body"], ensure_ascii=False, default=str).encode()
+    assert got["sig"] == "sha256=" + hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
+
+
+def test_webhook_test_button(db: Any, login: Any, receiver: str) -> None:
+    client = login("factory")
+    assert client.post("/alarms/webhooks", data={"name": "local", "url": receiver}).status_code == 303
+    hook = db.execute(select(Webhook).where(Webhook.url == receiver)).scalar_one()
+    r = client.post(f"/alarms/webhooks/{hook.id}/test")
+    assert r.status_code == 200 and 'id="webhook-test"' in r.text and "HTTP 204" in r.text
+    assert _Receiver.received[-1]["body"]["event"] == "test"

@@ -1,0 +1,117 @@
+"""The telemetry store on SQLite and PostgreSQL: writes, latest values, downsampling checked against
+hand-computed numbers, redelivery, retention that really frees disk space."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaoyun.devices.store import DAY_MS, PG_SCHEMA, PostgresStore, SqliteStore, TelemetryStore, to_ms
+
+PG_ADMIN = os.environ.get("CHAOYUN_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_store() -> Iterator[PostgresStore]:
+    psycopg = pytest.importorskip("psycopg")
+    admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
+    name = f"chaoyun_store_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(url, autocommit=True) as conn:
+        for ddl in PG_SCHEMA:
+            conn.execute(ddl)
+    store = PostgresStore(url)
+    try:
+        yield store
+    finally:
+        conn = getattr(store._local, "conn", None)
+        if conn is not None:
+            conn.close()
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: Any, tmp_path: Path) -> Iterator[TelemetryStore]:
+    if request.param == "sqlite":
+        yield SqliteStore(tmp_path / "telemetry.db")
+    else:
+        yield from _pg_store()
+
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def test_downsampling_matches_hand_computed_values(store: TelemetryStore) -> None:
+    # One hour at 1 Hz: the value is the second's index, 0 … 3599.
+    s = to_ms(T0)
+    store.write([(1, 7, s + i * 1000, float(i), None) for i in range(3600)])
+    end = T0 + timedelta(hours=1)
+    # 6 buckets of 600 s: bucket k holds 600k … 600k+599.
+    avg = store.query(1, 7, T0, end, buckets=6, agg="avg")
+    assert [b.value for b in avg] == [600 * k + 299.5 for k in range(6)]
+    assert [b.count for b in avg] == [600] * 6
+    assert [b.ts for b in avg] == [T0 + timedelta(seconds=600 * k) for k in range(6)]
+    assert [b.value for b in store.query(1, 7, T0, end, 6, "min")] == [600.0 * k for k in range(6)]
+    assert [b.value for b in store.query(1, 7, T0, end, 6, "max")] == [600.0 * k + 599 for k in range(6)]
+    assert [b.value for b in store.query(1, 7, T0, end, 6, "last")] == [600.0 * k + 599 for k in range(6)]
+    assert [b.value for b in store.query(1, 7, T0, end, 6, "first")] == [600.0 * k for k in range(6)]
+    # A window that is not aligned: [00:10:00, 00:25:00) in 3 buckets of 300 s.
+    sub = store.query(1, 7, T0 + timedelta(minutes=10), T0 + timedelta(minutes=25), 3, "avg")
+    assert [b.value for b in sub] == [749.5, 1049.5, 1349.5]
+    # Raw points and empty ranges.
+    raw = store.query(1, 7, T0, T0 + timedelta(seconds=5), buckets=None)
+    assert [b.value for b in raw] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert store.query(1, 7, end, end + timedelta(hours=1), 10, "avg") == []
+    assert store.query(1, 8, T0, end, 10, "avg") == []
+
+
+def test_latest_values_and_redelivery(store: TelemetryStore) -> None:
+    s = to_ms(T0)
+    store.write([(2, 1, s, 10.0, None), (2, 1, s + 1000, 11.0, None), (2, 3, s, None, "running")], received_ms=s + 5)
+    # An older point arriving late must not replace the newer latest value.
+    store.write([(2, 1, s - 1000, 9.0, None)])
+    latest = store.latest_rows([2])[2]
+    assert latest[1].value == 11.0 and latest[3].text == "running"
+    assert store.last_seen([2])[2] == datetime.fromtimestamp((s + 5) / 1000, UTC)
+    # Redelivery of stored points is ignored, new ones in the same batch are kept.
+    store.write([(2, 1, s, 10.0, None), (2, 1, s + 2000, 12.0, None)])
+    assert store.count(2) == 5  # 3 + the late one + one new; the redelivered one is not stored twice
+    assert store.latest_rows([2])[2][1].value == 12.0
+
+
+def test_retention_frees_disk_space(store: TelemetryStore) -> None:
+    now = datetime.now(UTC)
+    old = to_ms(now - timedelta(days=40))
+    old -= old % DAY_MS
+    recent = to_ms(now - timedelta(hours=1))
+    store.write([(3, 1, old + i * 100, float(i), None) for i in range(60_000)])
+    store.write([(3, 1, recent + i * 100, float(i), None) for i in range(1_000)])
+    if isinstance(store, SqliteStore):
+        store.reclaim()
+        before = store.file_bytes()
+    else:
+        before = store.size_bytes()
+    store.drop_before(to_ms(now - timedelta(days=30)))
+    store.reclaim()
+    after = store.file_bytes() if isinstance(store, SqliteStore) else store.size_bytes()
+    assert store.count(3) == 1_000
+    assert after < before * 0.5, (before, after)
+
+
+def test_retention_per_device(store: TelemetryStore) -> None:
+    now = datetime.now(UTC)
+    t = to_ms(now - timedelta(days=10))
+    store.write([(4, 1, t, 1.0, None), (5, 1, t, 1.0, None), (4, 1, to_ms(now), 2.0, None)])
+    assert store.delete_before([4], to_ms(now - timedelta(days=5))) == 1
+    assert store.count(4) == 1 and store.count(5) == 1
