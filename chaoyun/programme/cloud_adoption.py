@@ -27,7 +27,7 @@ from chaoyun.programme import evidence as evidence_mod
 from chaoyun.programme import permissions as perms
 from chaoyun.programme.models import CloudAdoption
 from chaoyun.programme.pack import CloudAdoptionRules, get_pack
-from chaoyun.programme.targets import RuleResult, register_rule
+from chaoyun.programme.targets import RuleResult, register_rule, register_series
 
 DECLARED, VERIFIED, REJECTED, COUNTED = "declared", "verified", "rejected", "counted"
 STATUS_LABELS = {
@@ -309,9 +309,8 @@ def _scoped(q: Any, district: str | None, cluster: str | None) -> Any:
     return q
 
 
-def counted_rule(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
-    """Enterprises with a counted declaration by the end of ``year``; each enterprise counts once,
-    in the year of its first counted declaration."""
+def _first_counted(db: Session, up_to: int, district: str | None, cluster: str | None) -> list[tuple[int, int]]:
+    """(org id, year of its first counted declaration) for enterprises counted by ``up_to``."""
     first = (
         select(CloudAdoption.org_id, func.min(CloudAdoption.counted_year).label("y"))
         .where(CloudAdoption.status == COUNTED)
@@ -319,13 +318,29 @@ def counted_rule(db: Session, year: int, district: str | None, cluster: str | No
         .subquery()
     )
     q = (
-        select(first.c.org_id)
+        select(first.c.org_id, first.c.y)
         .join(Organisation, Organisation.id == first.c.org_id)
         .join(EnterpriseProfile, EnterpriseProfile.org_id == first.c.org_id)
-        .where(first.c.y <= year)
+        .where(first.c.y <= up_to)
     )
-    ids = [int(i) for i in db.execute(_scoped(q, district, cluster)).scalars().all()]
+    return [(int(o), int(y)) for o, y in db.execute(_scoped(q, district, cluster)).all()]
+
+
+def counted_rule(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
+    """Enterprises with a counted declaration by the end of ``year``; each enterprise counts once,
+    in the year of its first counted declaration."""
+    ids = [o for o, _ in _first_counted(db, year, district, cluster)]
     return RuleResult(value=len(ids), enterprise_ids=ids)
 
 
+def counted_series(db: Session, years: list[int], district: str | None, cluster: str | None) -> dict[int, RuleResult]:
+    rows = _first_counted(db, max(years), district, cluster)
+    out = {}
+    for y in years:
+        ids = [o for o, first in rows if first <= y]
+        out[y] = RuleResult(value=len(ids), enterprise_ids=ids)
+    return out
+
+
 register_rule("cloud_adoption.counted", counted_rule)
+register_series("cloud_adoption.counted", counted_series)

@@ -14,7 +14,7 @@ from chaoyun.identity.models import EnterpriseProfile, Organisation
 from chaoyun.identity.permissions import Actor, visible_orgs
 from chaoyun.identity.reference import Cluster, District, Role
 from chaoyun.programme.pack import Pack, Target, get_pack
-from chaoyun.programme.targets import RuleResult, evaluate
+from chaoyun.programme.targets import RuleResult, evaluate, evaluate_years, shared_lookups
 
 # Status of a figure against plan, shown as colours: green / amber / red / grey.
 MET, ON_TRACK, AT_RISK, BEHIND, UNAVAILABLE, NO_PLAN = "met", "on_track", "at_risk", "behind", "unavailable", "no_plan"
@@ -85,8 +85,10 @@ def years_shown(pack: Pack) -> list[int]:
 def progress(db: Session, t: Target, pack: Pack, district: str | None, cluster: str | None) -> TargetProgress:
     cells: list[YearCell] = []
     last: RuleResult | None = None
-    for y in years_shown(pack):
-        r = evaluate(db, t.rule, y, district, cluster)
+    shown = years_shown(pack)
+    results = evaluate_years(db, t.rule, shown, district, cluster)
+    for y in shown:
+        r = results[y]
         if not r.available:
             return TargetProgress(t, False, r.note_msgid, [], None, UNAVAILABLE, False)
         planned = t.planned_by(min(y, pack.period.end), pack.period)
@@ -122,7 +124,8 @@ def clean_cluster(cluster: str | None) -> str | None:
 
 def dashboard(db: Session, district: str | None = None, cluster: str | None = None) -> list[TargetProgress]:
     pack = get_pack()
-    return [progress(db, t, pack, district, cluster) for t in pack.targets]
+    with shared_lookups():
+        return [progress(db, t, pack, district, cluster) for t in pack.targets]
 
 
 def org_map(db: Session, ids: list[int]) -> dict[int, tuple[str | None, str | None]]:

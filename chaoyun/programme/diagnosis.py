@@ -11,7 +11,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chaoyun.db import utcnow
@@ -25,7 +25,7 @@ from chaoyun.programme import permissions as perms
 from chaoyun.programme.models import Diagnosis, DiagnosisAdjustment
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.questionnaire import Item, Questionnaire, Score, get_questionnaire, score
-from chaoyun.programme.targets import RuleResult, register_rule
+from chaoyun.programme.targets import RuleResult, register_rule, register_series
 
 DRAFT, SUBMITTED, COMPLETED = "draft", "submitted", "completed"
 STATUS_LABELS = {DRAFT: N_("draft"), SUBMITTED: N_("submitted"), COMPLETED: N_("completed")}
@@ -377,28 +377,69 @@ def _completed(db: Session, year: int, district: str | None, cluster: str | None
     return [(int(o), int(y or 0), int(lv or 0)) for o, y, lv in db.execute(q).all()]
 
 
+def _first_completed(db: Session, up_to: int, district: str | None, cluster: str | None) -> dict[int, int]:
+    """org id → year of its first completed diagnosis, for those completed by ``up_to``."""
+    q = (
+        select(Diagnosis.org_id, func.min(Diagnosis.year))
+        .join(Organisation, Organisation.id == Diagnosis.org_id)
+        .join(EnterpriseProfile, EnterpriseProfile.org_id == Diagnosis.org_id)
+        .where(Diagnosis.status == COMPLETED, Diagnosis.year <= up_to)
+        .group_by(Diagnosis.org_id)
+    )
+    if district:
+        q = q.where(Organisation.district == district)
+    if cluster:
+        q = q.where(EnterpriseProfile.cluster == cluster)
+    return {int(o): int(y) for o, y in db.execute(q).all()}
+
+
 def completed_rule(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
-    ids = sorted({o for o, _, _ in _completed(db, year, district, cluster)})
+    ids = sorted(_first_completed(db, year, district, cluster))
     return RuleResult(value=len(ids), enterprise_ids=ids)
+
+
+def completed_series(db: Session, years: list[int], district: str | None, cluster: str | None) -> dict[int, RuleResult]:
+    first = _first_completed(db, max(years), district, cluster)
+    out = {}
+    for y in years:
+        ids = sorted(o for o, fy in first.items() if fy <= y)
+        out[y] = RuleResult(value=len(ids), enterprise_ids=ids)
+    return out
+
+
+def _upgrade_years(db: Session, up_to: int, district: str | None, cluster: str | None) -> dict[int, int]:
+    """org id → the year its level first rose by ``upgrade_min_rise`` above its first completed diagnosis."""
+    rise = get_pack().diagnosis.upgrade_min_rise
+    baseline: dict[int, int] = {}
+    upgraded: dict[int, int] = {}
+    for org_id, y, level in _completed(db, up_to, district, cluster):
+        if org_id not in baseline:
+            baseline[org_id] = level
+        elif org_id not in upgraded and level - baseline[org_id] >= rise:
+            upgraded[org_id] = y
+    return upgraded
 
 
 def upgraded_rule(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
     """Enterprises whose level rose by at least the pack's ``upgrade_min_rise`` above their first
     completed diagnosis, by the end of ``year``."""
-    rise = get_pack().diagnosis.upgrade_min_rise
-    baseline: dict[int, int] = {}
-    upgraded: set[int] = set()
-    for org_id, _y, level in _completed(db, year, district, cluster):
-        if org_id not in baseline:
-            baseline[org_id] = level
-        elif level - baseline[org_id] >= rise:
-            upgraded.add(org_id)
-    ids = sorted(upgraded)
+    ids = sorted(_upgrade_years(db, year, district, cluster))
     return RuleResult(value=len(ids), enterprise_ids=ids)
+
+
+def upgraded_series(db: Session, years: list[int], district: str | None, cluster: str | None) -> dict[int, RuleResult]:
+    up = _upgrade_years(db, max(years), district, cluster)
+    out = {}
+    for y in years:
+        ids = sorted(o for o, uy in up.items() if uy <= y)
+        out[y] = RuleResult(value=len(ids), enterprise_ids=ids)
+    return out
 
 
 register_rule("diagnosis.completed", completed_rule)
 register_rule("diagnosis.upgraded", upgraded_rule)
+register_series("diagnosis.completed", completed_series)
+register_series("diagnosis.upgraded", upgraded_series)
 
 
 def level_history(db: Session, actor: Actor, org_id: int) -> list[tuple[int | None, int | None, Decimal | None]]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,13 +35,45 @@ class RuleResult:
 
 
 Rule = Callable[[Session, int, str | None, str | None], RuleResult]
+# Optional fast path: all years in one go, ``fn(db, years, district, cluster) -> {year: RuleResult}``.
+SeriesRule = Callable[[Session, list[int], str | None, str | None], dict[int, RuleResult]]
 
 _RULES: dict[str, Rule] = {}
+_SERIES: dict[str, SeriesRule] = {}
+
+
+_MEMO: ContextVar[dict[object, object] | None] = ContextVar("programme_rule_memo", default=None)
+
+
+@contextmanager
+def shared_lookups() -> Iterator[None]:
+    """Within this block, ``memo`` lets rules share lookups (e.g. the pool counts of a year) instead of
+    repeating the same query for each target and year of one dashboard."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def memo(key: object, compute: Callable[[], object]) -> object:
+    store = _MEMO.get()
+    if store is None:
+        return compute()
+    if key not in store:
+        store[key] = compute()
+    return store[key]
 
 
 def register_rule(key: str, fn: Rule) -> Rule:
     """Register (or replace) the rule computing targets whose pack entry names ``key``."""
     _RULES[key] = fn
+    return fn
+
+
+def register_series(key: str, fn: SeriesRule) -> SeriesRule:
+    """Register a function computing a rule for several years at once (must agree with the per-year rule)."""
+    _SERIES[key] = fn
     return fn
 
 
@@ -94,3 +128,20 @@ def evaluate(db: Session, key: str, year: int, district: str | None = None, clus
     if fn is None:
         return unavailable(NOT_REGISTERED)
     return fn(db, year, district, cluster)
+
+
+def evaluate_years(
+    db: Session, key: str, years: list[int], district: str | None = None, cluster: str | None = None
+) -> dict[int, RuleResult]:
+    """The rule for each year: one call of its series function when it has one, else one call per year."""
+    if get_rule(key) is None:
+        return {y: unavailable(NOT_REGISTERED) for y in years}
+    series = _SERIES.get(key)
+    if series is not None:
+        return series(db, years, district, cluster)
+    out: dict[int, RuleResult] = {}
+    for y in years:
+        out[y] = evaluate(db, key, y, district, cluster)
+        if not out[y].available:
+            return {yy: out[y] for yy in years}
+    return out

@@ -6,12 +6,14 @@ adoption and diagnosis rules live next to their records (``cloud_adoption.py``, 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from chaoyun.i18n import N_
 from chaoyun.programme.evidence import optional_fn
 from chaoyun.programme.pack import get_pack
-from chaoyun.programme.targets import RuleResult, register_rule, unavailable
+from chaoyun.programme.targets import RuleResult, memo, register_rule, unavailable
 
 NO_POOL = N_("Data source not available yet: the resource pool (marketplace) does not report its counts.")
 NOT_BY_AREA = N_("The resource pool is city-wide: this figure is not broken down by district or industry.")
@@ -24,12 +26,16 @@ def _pool_rule(field: str, cumulative_by_year: bool = False) -> object:
             return unavailable(NO_POOL)
         if district or cluster:
             return unavailable(NOT_BY_AREA)
+
+        def counts_of(y: int) -> Any:
+            return memo(("pool_counts", y), lambda: pool_counts(db, y))
+
         if cumulative_by_year:
             # Recommendations are reported per year; the target is the total over the period so far.
             start = get_pack().period.start
-            total = sum(int(getattr(pool_counts(db, y), field)) for y in range(start, year + 1))
+            total = sum(int(getattr(counts_of(y), field)) for y in range(start, year + 1))
             return RuleResult(value=total)
-        counts = pool_counts(db, year)
+        counts = counts_of(year)
         if field == "pool_total":
             value = int(counts.admitted_service_providers) + int(counts.admitted_platforms)
         else:
