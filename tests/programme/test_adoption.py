@@ -19,7 +19,9 @@ from tests.programme.helpers import actor
 
 
 def _declare(db: Session, username: str = "factory", areas: list[str] | None = None) -> CloudAdoption:
-    data = ca.AdoptionIn(areas=areas or ["office", "marketing"], provider_name="汕头电信政企云", live_since=date(2019, 3, 1))
+    data = ca.AdoptionIn(
+        areas=areas or ["office", "marketing"], provider_name="汕头电信政企云", live_since=date(2019, 3, 1)
+    )
     return ca.declare(db, actor(db, username), data)
 
 

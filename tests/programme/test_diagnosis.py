@@ -60,18 +60,40 @@ def test_rate_bands(rate: float, points: str) -> None:
     assert r.items["device_digitisation_rate"] == Decimal(points)
 
 
-BASE = {"systems_coverage": "all", "planning_implementation": "shares", "energy_trend": "down",
-        "pass_rate_trend": "up", "revenue_per_employee": "up", "cost_per_revenue": "down"}  # 37.5
+BASE = {
+    "systems_coverage": "all",
+    "planning_implementation": "shares",
+    "energy_trend": "down",
+    "pass_rate_trend": "up",
+    "revenue_per_employee": "up",
+    "cost_per_revenue": "down",
+}  # 37.5
 NET = ["workshop_control_network", "application_network", "industrial_5g", "full_coverage"]
 TALENT = ["staff", "department", "training", "performance", "pipeline"]
 COMBOS: dict[str, dict[str, Any]] = {
-    "19.5": {"systems_coverage": "all", "energy_trend": "same", "revenue_per_employee": "up", "cost_per_revenue": "down"},
+    "19.5": {
+        "systems_coverage": "all",
+        "energy_trend": "same",
+        "revenue_per_employee": "up",
+        "cost_per_revenue": "down",
+    },
     "20": {"systems_coverage": "all", "energy_trend": "down", "revenue_per_employee": "up"},
     "39.5": {**BASE, "network": NET[:1]},
     "40": {**BASE, "cost_per_revenue": "same", "network": NET[:2]},
-    "60": {**BASE, "funding": "over_5", "network": NET, "talent": TALENT[:3], "network_security": ["policy", "products"]},
-    "59.5": {**BASE, "funding": "over_5", "network": NET[:3], "talent": TALENT[:4],
-             "network_security": ["policy", "products"]},
+    "60": {
+        **BASE,
+        "funding": "over_5",
+        "network": NET,
+        "talent": TALENT[:3],
+        "network_security": ["policy", "products"],
+    },
+    "59.5": {
+        **BASE,
+        "funding": "over_5",
+        "network": NET[:3],
+        "talent": TALENT[:4],
+        "network_security": ["policy", "products"],
+    },
 }
 
 
@@ -172,8 +194,13 @@ def test_pages_and_pdf(login: Any, db: Session) -> None:
     url = r.headers["location"].split("?")[0]
     r = ent.post(
         url + "/answers",
-        data={"item:network": ["workshop_control_network", "application_network"], "item:energy_trend": "down",
-              "evidence:device_count": "10", "evidence:digitised_devices": "5", "scene:quality": "2"},
+        data={
+            "item:network": ["workshop_control_network", "application_network"],
+            "item:energy_trend": "down",
+            "evidence:device_count": "10",
+            "evidence:digitised_devices": "5",
+            "scene:quality": "2",
+        },
     )
     assert r.status_code == 303, r.text
     page = ent.get(url)

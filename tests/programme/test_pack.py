@@ -25,7 +25,9 @@ def test_shantou_pack_holds_the_plan_numbers() -> None:
     assert t["cloud_adoption"].yearly == {2018: 500, 2019: 1500, 2020: 3000} and t["cloud_adoption"].target == 5000
     assert (t["leading_platforms"].minimum, t["leading_platforms"].target) == (3, 5)
     assert t["city_pool_providers"].target == 10
-    assert t["provincial_pool_recommended"].comparison == "more_than" and t["provincial_pool_recommended"].threshold == 21
+    assert (
+        t["provincial_pool_recommended"].comparison == "more_than" and t["provincial_pool_recommended"].threshold == 21
+    )
     assert t["platform_collaboration"].target == 100
     assert t["benchmark_projects"].target == 20
     assert (t["demonstration_bases"].minimum, t["demonstration_bases"].target) == (1, 2)

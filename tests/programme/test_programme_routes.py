@@ -43,9 +43,13 @@ def test_foreign_objects_answer_404(app: Any, db: Session, login: Any) -> None:
 
             from chaoyun.identity.models import Organisation
 
-            foreign = db.execute(
-                select(Organisation).where(Organisation.kind == "enterprise", Organisation.district == "chaonan")
-            ).scalars().first()
+            foreign = (
+                db.execute(
+                    select(Organisation).where(Organisation.kind == "enterprise", Organisation.district == "chaonan")
+                )
+                .scalars()
+                .first()
+            )
         for m, r in _mine(app):
             if "{" not in r.path or permission_of(r)[0] == Permission.PUBLIC:
                 continue
