@@ -390,7 +390,7 @@ def _first_completed(db: Session, up_to: int, district: str | None, cluster: str
         q = q.where(Organisation.district == district)
     if cluster:
         q = q.where(EnterpriseProfile.cluster == cluster)
-    return {int(o): int(y) for o, y in db.execute(q).all()}
+    return {int(o): int(y or 0) for o, y in db.execute(q).all()}
 
 
 def completed_rule(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
