@@ -50,14 +50,16 @@ def test_iso_timestamp_and_bool(app: Any, db: Any) -> None:
 def test_half_bad_batch_keeps_valid_points_and_logs_the_rest(app: Any, db: Any) -> None:
     device, token = make_device(db, org_of(db, "factory"))
     now = int(time.time() * 1000)
+    t = [now, now + 1, now + 2, now + 10**9, now - 400 * 86_400_000, now + 2]
     body = (
-        '[{"ts": %d, "values": {"barrel_temp": 210, "no_such_metric": 1, "mould_temp": NaN, "oil_temp": Infinity}},'
-        ' {"ts": %d, "values": {"barrel_temp": "hot", "injection_pressure": 9999}},'
-        ' {"ts": %d, "values": {"barrel_temp": 211}},'
-        ' {"ts": %d, "values": {"barrel_temp": 212}},'
-        ' {"ts": %d, "values": {"barrel_temp": 1}},'
-        ' {"ts": %d, "values": {"barrel_temp": 213, "state": 5}}, 42]'
-    ) % (now, now + 1, now + 2, now + 10**9, now - 400 * 86_400_000, now + 2)
+        f'[{{"ts": {t[0]}, "values": {{"barrel_temp": 210, "no_such_metric": 1, '
+        f'"mould_temp": NaN, "oil_temp": Infinity}}}},'
+        f' {{"ts": {t[1]}, "values": {{"barrel_temp": "hot", "injection_pressure": 9999}}}},'
+        f' {{"ts": {t[2]}, "values": {{"barrel_temp": 211}}}},'
+        f' {{"ts": {t[3]}, "values": {{"barrel_temp": 212}}}},'
+        f' {{"ts": {t[4]}, "values": {{"barrel_temp": 1}}}},'
+        f' {{"ts": {t[5]}, "values": {{"barrel_temp": 213, "state": 5}}}}, 42]'
+    )
     r = _post(app, token, body)
     assert r.status_code == 200
     out = r.json()

@@ -121,7 +121,7 @@ def test_excel_provisioning(db: Any, login: Any) -> None:
 
 
 def test_pages_render_in_chinese_and_stay_in_scope(app: Any, db: Any, login: Any) -> None:
-    mine, token = make_device(db, org_of(db, "factory"), name="页面测试注塑机")
+    mine, _token = make_device(db, org_of(db, "factory"), name="页面测试注塑机")
     theirs, _ = make_device(db, org_of(db, "factory2"), name="别家的设备")
     ingest.ingest(db, mine, {"barrel_temp": 215.5, "state": "running"}, "test")
     client = login("factory")

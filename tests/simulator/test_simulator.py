@@ -31,7 +31,7 @@ def test_machines_are_deterministic_and_valid(db: Any) -> None:
             now = t + timedelta(seconds=30 * i)
             va, vb = a.step(now, 30), b.step(now, 30)
             assert va == vb
-            rows, rejected, _ = ingest.validate(
+            _rows, rejected, _ = ingest.validate(
                 1, spec, {"ts": int(now.timestamp() * 1000), "values": va}, int(now.timestamp() * 1000)
             )
             assert not rejected, (model, rejected[0])
