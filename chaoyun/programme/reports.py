@@ -286,8 +286,10 @@ def evaluation_pdf(db: Session) -> bytes:
             vals = [f"{c.actual:g}" + (f"/{c.planned}" if c.planned is not None else "") for c in r.years]
         else:
             vals = ["—"] * len(years)
-        body.append([_p(t.name_zh, st["small"]), plan, *vals, _status_zh(r.status), _p(t.lead, st["small"])])
-    story.append(_table([header, *body], [120, 40, *([50] * len(years)), 50, 60]))
+        body.append(
+            [_p(t.name_zh, st["small"]), plan, *vals, _p(_status_zh(r.status), st["small"]), _p(t.lead, st["small"])]
+        )
+    story.append(_table([header, *body], [120, 40, *([46] * len(years)), 62, 60]))
     avail = [r for r in rows if r.available and r.percent is not None]
     if avail:
         story += [
