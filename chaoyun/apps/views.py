@@ -1,0 +1,513 @@
+"""Pages of the production apps in the enterprise workspace (OEE, quality, energy, reports) and the
+government's cluster view; home panels for both."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from chaoyun.apps.energy import service as energy
+from chaoyun.apps.energy import tariffs as tf
+from chaoyun.apps.labels import TEST_NAMES
+from chaoyun.apps.oee import calendar as cal
+from chaoyun.apps.oee import service as oee
+from chaoyun.apps.permissions import APPS_CLUSTER, APPS_MANAGE, APPS_OPERATE, APPS_READ
+from chaoyun.apps.quality import service as quality
+from chaoyun.apps.quality import spc
+from chaoyun.apps.reports import service as reports
+from chaoyun.db import get_db
+from chaoyun.errors import AppError, Invalid
+from chaoyun.i18n import N_
+from chaoyun.identity.permissions import Actor
+from chaoyun.identity.reference import Role
+from chaoyun.web import nav
+from chaoyun.web.deps import requires
+from chaoyun.web.render import render
+from chaoyun.web.validation import field_errors
+
+router = APIRouter(include_in_schema=False)
+
+nav.register(
+    nav.NavItem("enterprise", N_("OEE"), "/apps/oee", APPS_READ, 30),
+    nav.NavItem("enterprise", N_("Quality (SPC)"), "/apps/quality", APPS_READ, 31),
+    nav.NavItem("enterprise", N_("Energy"), "/apps/energy", APPS_READ, 32),
+    nav.NavItem("enterprise", N_("Reports"), "/apps/reports", APPS_READ, 33),
+    nav.NavItem("government", N_("Cluster OEE"), "/gov/apps", APPS_CLUSTER, 31),
+)
+
+FLASH = {
+    "labelled": N_("Stop reason saved."),
+    "counts": N_("Counts saved."),
+    "calendar": N_("Shift calendar saved."),
+    "downtime": N_("Planned downtime saved."),
+    "plan": N_("Inspection plan saved."),
+    "measured": N_("Measurements saved."),
+    "acked": N_("Alarm acknowledged."),
+    "tariff": N_("Tariff saved."),
+    "report": N_("Report generated."),
+}
+
+
+def _flash(request: Request) -> str | None:
+    return FLASH.get(request.query_params.get("msg", ""))
+
+
+def _days(request: Request, default: int) -> tuple[date, date, int]:
+    try:
+        days = int(request.query_params.get("days") or default)
+    except ValueError:
+        days = default
+    end_raw = request.query_params.get("end")
+    try:
+        end = date.fromisoformat(end_raw) if end_raw else None
+    except ValueError:
+        end = None
+    first, last = oee.period_bounds(days, end)
+    return first, last, (last - first).days + 1
+
+
+def _errors(request: Request, exc: Exception) -> AppError:
+    if isinstance(exc, ValidationError):
+        fe = field_errors(exc.errors())
+        msg = "; ".join(f"{f['field']}: {f['message_en'] if request.state.locale == 'en' else f['message_zh']}" for f in fe)
+        return AppError(N_("Some fields are invalid; nothing was saved. %(details)s"), details=msg)
+    assert isinstance(exc, AppError)
+    return exc
+
+
+# ---------------------------------------------------------------- home panels
+
+
+def _enterprise_panel(db: Session, actor: Actor) -> dict[str, Any]:
+    today = datetime.now(cal.LOCAL).date()
+    value = None
+    try:
+        value = oee.enterprise_oee(db, actor.org_id, today - timedelta(days=1), today - timedelta(days=1))
+    except AppError:
+        value = None
+    return {"oee": None if value is None else round(100 * value, 1), "spc_alarms": quality.open_alarm_count(db, actor.org_id)}
+
+
+def _government_panel(db: Session, actor: Actor) -> dict[str, Any]:
+    return {}
+
+
+nav.register_panel(nav.HomePanel("enterprise", "apps/panel_enterprise.html", APPS_READ, _enterprise_panel, 15))
+nav.register_panel(nav.HomePanel("government", "apps/panel_government.html", APPS_CLUSTER, _government_panel, 15))
+
+
+# ---------------------------------------------------------------- OEE
+
+
+def _translations(ov: dict[str, Any]) -> dict[str, str]:
+    from chaoyun.i18n import gettext
+
+    keys = {p["reason"] for p in ov["pareto"]}
+    for g in ov["losses"]:
+        keys.add(g["group"])
+        keys.update(k for k, _v in g["items"])
+    return {k: gettext(k) for k in keys}
+
+
+@router.get("/apps/oee")
+def oee_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    first, last, days = _days(request, 7)
+    ov = oee.overview(db, actor, first, last)
+    shifts, small = oee.shifts_for(db, actor.org_id)
+    return render(
+        request,
+        "apps/oee.html",
+        {
+            "ov": ov,
+            "tr": _translations(ov),
+            "days": days,
+            "end": last.isoformat(),
+            "reasons": oee.STOP_REASONS,
+            "shifts": shifts,
+            "shifts_json": json.dumps(shifts, ensure_ascii=False, indent=1),
+            "small_stop_s": small,
+            "can_operate": actor.has(APPS_OPERATE),
+            "can_manage": actor.has(APPS_MANAGE),
+            "flash": _flash(request),
+            "error": None,
+        },
+    )
+
+
+@router.get("/apps/oee.xlsx")
+def oee_export(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    first, last, _ = _days(request, 7)
+    body = reports.oee_workbook(oee.overview(db, actor, first, last))
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="oee-{first}-{last}.xlsx"'},
+    )
+
+
+def _back(path: str, msg: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?msg={msg}", status_code=303)
+
+
+def _error_page(request: Request, exc: AppError) -> Response:
+    return render(request, "apps/error.html", {"error": exc}, status=exc.status if exc.status >= 400 else 422)
+
+
+@router.post("/apps/oee/label")
+def oee_label(
+    request: Request,
+    device_id: int = Form(0),
+    start: str = Form(""),
+    end: str = Form(""),
+    reason: str = Form(""),
+    note: str = Form("", max_length=200),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(APPS_OPERATE),
+) -> Response:
+    try:
+        oee.label_stop(db, actor, oee.LabelIn(device_id=device_id, start=start, end=end, reason=reason, note=note))  # type: ignore[arg-type]
+    except (ValidationError, AppError) as exc:
+        return _error_page(request, _errors(request, exc))
+    return _back("/apps/oee", "labelled")
+
+
+@router.post("/apps/oee/counts")
+def oee_counts(
+    request: Request,
+    device_id: int = Form(0),
+    day: str = Form(""),
+    shift: str = Form(""),
+    good: str = Form(""),
+    rejects: str = Form("0"),
+    startup_rejects: str = Form("0"),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(APPS_OPERATE),
+) -> Response:
+    try:
+        data = oee.CountIn(device_id=device_id, day=day, shift=shift, good=good, rejects=rejects, startup_rejects=startup_rejects)  # type: ignore[arg-type]
+        oee.enter_counts(db, actor, data)
+    except (ValidationError, AppError) as exc:
+        return _error_page(request, _errors(request, exc))
+    return _back("/apps/oee", "counts")
+
+
+@router.post("/apps/oee/calendar")
+def oee_calendar(
+    request: Request,
+    shifts: str = Form("", max_length=5000),
+    small_stop_s: str = Form("300"),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(APPS_MANAGE),
+) -> Response:
+    try:
+        try:
+            parsed = json.loads(shifts)
+        except json.JSONDecodeError as exc:
+            raise Invalid(N_("The shift list is not valid JSON."), field="shifts") from exc
+        oee.set_calendar(db, actor, oee.CalendarIn(shifts=parsed, small_stop_s=small_stop_s))  # type: ignore[arg-type]
+    except (ValidationError, AppError) as exc:
+        return _error_page(request, _errors(request, exc))
+    return _back("/apps/oee", "calendar")
+
+
+@router.post("/apps/oee/downtime")
+def oee_downtime(
+    request: Request,
+    start: str = Form(""),
+    end: str = Form(""),
+    reason: str = Form("", max_length=200),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(APPS_MANAGE),
+) -> Response:
+    try:
+        oee.add_downtime(db, actor, oee.DowntimeIn(start=start, end=end, reason=reason))  # type: ignore[arg-type]
+    except (ValidationError, AppError) as exc:
+        return _error_page(request, _errors(request, exc))
+    return _back("/apps/oee", "downtime")
+
+
+# ---------------------------------------------------------------- quality
+
+
+@router.get("/apps/quality")
+def quality_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    from chaoyun.devices.models import Device
+    from sqlalchemy import select
+
+    devices = list(db.execute(select(Device).where(Device.org_id == actor.org_id).order_by(Device.name)).scalars())
+    return render(
+        request,
+        "apps/quality.html",
+        {
+            "plans": quality.list_plans(db, actor),
+            "alarms": quality.list_alarms(db, actor),
+            "devices": devices,
+            "chart_types": spc.CHART_TYPES,
+            "test_names": TEST_NAMES,
+            "can_manage": actor.has(APPS_MANAGE),
+            "can_operate": actor.has(APPS_OPERATE),
+            "flash": _flash(request),
+        },
+    )
+
+
+def _opt_float(v: str) -> float | None:
+    v = (v or "").strip()
+    if not v:
+        return None
+    try:
+        return float(v)
+    except ValueError as exc:
+        raise Invalid(N_("Limits and targets must be numbers."), field="lsl") from exc
+
+
+@router.post("/apps/quality/plans")
+async def plan_create(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)) -> Response:
+    form = await request.form()
+    f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    try:
+        data = quality.PlanIn(
+            name=f.get("name", ""),
+            characteristic=f.get("characteristic", "") or f.get("name", ""),
+            unit=f.get("unit", ""),
+            chart_type=f.get("chart_type", ""),
+            subgroup_size=int(f.get("subgroup_size") or 1),
+            lsl=_opt_float(f.get("lsl", "")),
+            usl=_opt_float(f.get("usl", "")),
+            target=_opt_float(f.get("target", "")),
+            limits_mode=f.get("limits_mode", "recalc") or "recalc",
+            baseline_count=int(f["baseline_count"]) if f.get("baseline_count") else None,
+            tests=[int(t) for t in form.getlist("tests") if str(t).isdigit()] or [1],
+            device_id=int(f["device_id"]) if f.get("device_id") else None,
+            metric=f.get("metric") or None,
+        )
+        plan = quality.create_plan(db, actor, data)
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            return _error_page(request, _errors(request, exc))
+        return _error_page(request, Invalid(N_("Subgroup size and baseline must be whole numbers.")))
+    except AppError as exc:
+        return _error_page(request, exc)
+    return RedirectResponse(f"/apps/quality/plans/{plan.id}?msg=plan", status_code=303)
+
+
+@router.get("/apps/quality/plans/{plan_id}")
+def plan_page(plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    plan = quality.get_plan(db, actor, plan_id)
+    try:
+        last = int(request.query_params.get("last") or 200)
+    except ValueError:
+        last = 200
+    ch = quality.chart(db, actor, plan_id, max(2, min(last, quality.MAX_CHART_POINTS)))
+    return render(
+        request,
+        "apps/plan.html",
+        {
+            "plan": plan,
+            "chart": quality._clean(ch.as_dict()) if ch else None,
+            "test_names": TEST_NAMES,
+            "alarms": [a for a in quality.list_alarms(db, actor) if a.plan_id == plan.id][:50],
+            "is_variable": plan.chart_type in spc.VARIABLE_CHARTS,
+            "can_manage": actor.has(APPS_MANAGE),
+            "can_operate": actor.has(APPS_OPERATE),
+            "flash": _flash(request),
+            "last": last,
+            "report": None,
+        },
+    )
+
+
+@router.post("/apps/quality/plans/{plan_id}/measure")
+def plan_measure(
+    plan_id: int,
+    request: Request,
+    values: str = Form("", max_length=5000),
+    defects: str = Form(""),
+    sample_size: str = Form(""),
+    note: str = Form("", max_length=200),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(APPS_OPERATE),
+) -> Response:
+    plan = quality.get_plan(db, actor, plan_id)
+    if plan.chart_type in spc.VARIABLE_CHARTS:
+        entry: dict[str, Any] = {"values": values.replace(",", " ").replace("，", " ").split(), "note": note}
+    else:
+        entry = {"defects": defects, "sample_size": sample_size or plan.subgroup_size, "note": note}
+    rep = quality.add_subgroups(db, actor, plan, [entry], "form")
+    if rep.rejected:
+        err = rep.rejected[0]
+        return render(
+            request,
+            "apps/error.html",
+            {"error": None, "message": err.message_en if request.state.locale == "en" else err.message_zh, "back": f"/apps/quality/plans/{plan.id}"},
+            status=422,
+        )
+    return _back(f"/apps/quality/plans/{plan.id}", "measured")
+
+
+@router.post("/apps/quality/plans/{plan_id}/import")
+async def plan_import(
+    plan_id: int,
+    request: Request,
+    file: UploadFile | None = File(None),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(APPS_OPERATE),
+) -> Response:
+    plan = quality.get_plan(db, actor, plan_id)
+    try:
+        if file is None:
+            raise Invalid(N_("Choose a CSV or Excel file."), field="file")
+        content = await file.read()
+        rep = quality.import_file(db, actor, plan.id, file.filename or "data.csv", content)
+    except AppError as exc:
+        return _error_page(request, exc)
+    return render(request, "apps/import_report.html", {"plan": plan, "report": rep}, status=200 if rep.accepted else 422)
+
+
+@router.post("/apps/quality/plans/{plan_id}/settings")
+async def plan_settings(plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)) -> Response:
+    form = await request.form()
+    f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    try:
+        data = quality.PlanUpdate(
+            lsl=_opt_float(f.get("lsl", "")),
+            usl=_opt_float(f.get("usl", "")),
+            target=_opt_float(f.get("target", "")),
+            limits_mode=f.get("limits_mode") or "recalc",
+            baseline_count=int(f["baseline_count"]) if f.get("baseline_count") else None,
+            tests=[int(t) for t in form.getlist("tests") if str(t).isdigit()],
+        )
+        quality.update_plan(db, actor, plan_id, data)
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            return _error_page(request, _errors(request, exc))
+        return _error_page(request, Invalid(N_("Subgroup size and baseline must be whole numbers.")))
+    except AppError as exc:
+        return _error_page(request, exc)
+    return _back(f"/apps/quality/plans/{plan_id}", "plan")
+
+
+@router.post("/apps/quality/plans/{plan_id}/telemetry")
+def plan_telemetry(plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> Response:
+    plan = quality.get_plan(db, actor, plan_id)
+    try:
+        rep = quality.pull_telemetry(db, actor, plan)
+    except AppError as exc:
+        return _error_page(request, exc)
+    return render(request, "apps/import_report.html", {"plan": plan, "report": rep})
+
+
+@router.get("/apps/quality/plans/{plan_id}/export.xlsx")
+def plan_export(plan_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    plan = quality.get_plan(db, actor, plan_id)
+    ch = quality.chart(db, actor, plan_id)
+    if ch is None:
+        raise Invalid(N_("At least two subgroups are needed for a chart."))
+    return Response(
+        reports.spc_workbook(plan, ch),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="spc-{plan.id}.xlsx"'},
+    )
+
+
+@router.post("/apps/quality/alarms/{spc_alarm_id}/ack")
+def alarm_ack(spc_alarm_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> Response:
+    quality.acknowledge(db, actor, spc_alarm_id)
+    return _back("/apps/quality", "acked")
+
+
+# ---------------------------------------------------------------- energy
+
+
+@router.get("/apps/energy")
+def energy_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    first, last, days = _days(request, 30)
+    rep = energy.report(db, actor.org_id, first, last)
+    return render(
+        request,
+        "apps/energy.html",
+        {
+            "r": rep.as_dict(),
+            "tariff": rep.tariff,
+            "tariffs": list(tf.tariffs().values()),
+            "days": days,
+            "end": last.isoformat(),
+            "can_manage": actor.has(APPS_MANAGE),
+            "flash": _flash(request),
+        },
+    )
+
+
+@router.post("/apps/energy/tariff")
+def energy_tariff(request: Request, tariff: str = Form(""), db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)) -> Response:
+    try:
+        energy.assign_tariff(db, actor, tariff)
+    except AppError as exc:
+        return _error_page(request, exc)
+    return _back("/apps/energy", "tariff")
+
+
+# ---------------------------------------------------------------- reports
+
+
+@router.get("/apps/reports")
+def reports_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    return render(
+        request,
+        "apps/reports.html",
+        {
+            "reports": reports.list_reports(db, actor),
+            "can_manage": actor.has(APPS_MANAGE),
+            "flash": _flash(request),
+            "today": datetime.now(cal.LOCAL).date().isoformat(),
+        },
+    )
+
+
+@router.post("/apps/reports")
+def reports_generate(
+    request: Request,
+    kind: str = Form("daily"),
+    day: str = Form(""),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(APPS_MANAGE),
+) -> Response:
+    try:
+        try:
+            d = date.fromisoformat(day) if day else datetime.now(cal.LOCAL).date()
+        except ValueError as exc:
+            raise Invalid(N_("The day is not a date (2026-05-01)."), field="day") from exc
+        if kind not in reports.KINDS:
+            raise Invalid(N_("Reports are daily, weekly or monthly."), field="kind")
+        reports.generate(db, actor.org_id, kind, d, actor)
+    except AppError as exc:
+        return _error_page(request, exc)
+    return _back("/apps/reports", "report")
+
+
+@router.get("/apps/reports/{report_id}/pdf")
+def report_download(report_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    r = reports.get_report(db, actor, report_id)
+    return Response(r.content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{r.filename}"'})
+
+
+# ---------------------------------------------------------------- government
+
+
+@router.get("/gov/apps")
+def gov_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_CLUSTER)) -> Response:
+    today = datetime.now(cal.LOCAL).date()
+    first, last = today - timedelta(days=7), today - timedelta(days=1)
+    district = actor.district if actor.role == Role.DISTRICT_OFFICER else None
+    rows = [] if actor.role == Role.DISTRICT_OFFICER and not district else oee.cluster_oee(db, district, first, last)
+    return render(
+        request,
+        "apps/gov.html",
+        {"rows": rows, "first": first.isoformat(), "last": last.isoformat(), "min_group": oee.MIN_GROUP},
+    )
