@@ -889,8 +889,3 @@ def notices(request: Request, db: Session = Depends(get_db), actor: Actor | None
 
 
 __all__ = ["DemoMilestone", "SeatApplication", "router"]
-
-# The JSON API travels with the pages router (the programme context includes this router once).
-from chaoyun.programme.workflows.api import router as _api_router  # noqa: E402
-
-router.include_router(_api_router)
