@@ -120,6 +120,15 @@ class Target(_Strict):
             return self.target + 1
         return self.target
 
+    @property
+    def plan_label(self) -> str:
+        """The figure as the plan words it: "3–5", "> 20", "≈ 20", "≥ 500" (with % for percentages)."""
+        pct = " %" if self.unit == "percent" else ""
+        if self.comparison == "range":
+            return f"{self.minimum}–{self.target}{pct}"
+        sign = {"more_than": "> ", "about": "≈ ", "at_least": "≥ "}[self.comparison]
+        return f"{sign}{self.target}{pct}"
+
     def planned_by(self, year: int, period: Period) -> int | None:
         """Cumulative planned value by the end of ``year`` (None where the plan sets no interim figure)."""
         if self.yearly:

@@ -277,11 +277,7 @@ def evaluation_pdf(db: Session) -> bytes:
     body = []
     for r in rows:
         t = r.target
-        plan = (
-            f"{t.minimum}—{t.target}"
-            if t.comparison == "range"
-            else (f">{t.target}" if t.comparison == "more_than" else f"{t.target}")
-        )
+        plan = t.plan_label
         if r.available:
             vals = [f"{c.actual:g}" + (f"/{c.planned}" if c.planned is not None else "") for c in r.years]
         else:
