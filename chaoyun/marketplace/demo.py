@@ -7,7 +7,7 @@ idempotent (a provider that already has an admission record is left alone).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -525,8 +525,9 @@ def seed(db: Session) -> dict[str, int]:
             else "两化融合自评估报告：集成提升阶段",
             status="applied" if j == PENDING else "admitted",
             leading_platform=j in LEADING,
-            applied_at=utcnow() - timedelta(days=400 - j),
-            decided_at=None if j == PENDING else utcnow() - timedelta(days=380 - j),
+            # Admitted within the plan period (2018-2020), so the programme's targets count them.
+            applied_at=_at(date(2018, 10, 8) + timedelta(days=30 * (j // 5) + j)),
+            decided_at=None if j == PENDING else _at(date(2018, 12, 20) + timedelta(days=60 * (j // 5) + j)),
         )
         db.add(adm)
         created["admissions"] += 1
@@ -595,7 +596,7 @@ def seed(db: Session) -> dict[str, int]:
         created["assessments"] += 1
     db.flush()
     _contracts_and_ratings(db, providers)
-    _recommendations(db, providers, today.year)
+    _recommendations(db, providers)
     if any(created.values()):
         audit.record(
             db,
@@ -609,6 +610,10 @@ def seed(db: Session) -> dict[str, int]:
         )
     db.commit()
     return created
+
+
+def _at(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, 2, 0, tzinfo=UTC)
 
 
 def _org_of(db: Session, username: str) -> Organisation | None:
@@ -651,14 +656,13 @@ def _contracts_and_ratings(db: Session, providers: list[Organisation]) -> None:
         )
 
 
-def _recommendations(db: Session, providers: list[Organisation], year: int) -> None:
+def _recommendations(db: Session, providers: list[Organisation]) -> None:
     if db.execute(select(Recommendation.id)).first():
         return
-    for j, org in enumerate(providers[:8]):
+    # 2019: four accepted by the province; 2020: two submitted, two still only selected.
+    for j, org in enumerate(providers[:9]):
         if j == SUSPENDED:
             continue
-        db.add(
-            Recommendation(
-                org_id=org.id, year=year, status="accepted" if j < 3 else ("submitted" if j < 6 else "selected")
-            )
-        )
+        rec_year = 2019 if j < 4 else 2020
+        status = "accepted" if j < 4 else ("submitted" if j < 6 else "selected")
+        db.add(Recommendation(org_id=org.id, year=rec_year, status=status))

@@ -163,6 +163,47 @@ def apply(db: Session, data: ApplicationIn, uploads: list[files.Upload]) -> tupl
     return adm, user
 
 
+def apply_existing(db: Session, actor: Actor, data: ProviderFields, uploads: list[files.Upload]) -> Admission:
+    """A provider organisation already on the platform (registered by the bureau) applies to the pool."""
+    if actor.audience != "provider":
+        raise Forbidden(N_("Only providers apply to the resource pool."))
+    _validate_fields(data)
+    for up in uploads:
+        files.validate(up)
+    existing = db.execute(select(Admission).where(Admission.org_id == actor.org_id)).scalar_one_or_none()
+    if existing is not None and existing.status != S.REJECTED.value:
+        raise Conflict(N_("Your organisation has already applied to the resource pool."))
+    adm = existing or Admission(org_id=actor.org_id, provider_type=data.provider_type)
+    before = admission_snapshot(adm) if existing else None
+    adm.provider_type = data.provider_type
+    adm.platform_scope = data.platform_scope if data.provider_type == "platform" else ""
+    adm.registered_place = data.registered_place
+    adm.categories = list(data.categories)
+    adm.saas_domains = list(data.saas_domains)
+    adm.qualifications = data.qualifications
+    adm.references = data.references
+    adm.integration_report = data.integration_report
+    adm.status = S.APPLIED.value
+    adm.reason = ""
+    adm.applied_at = utcnow()
+    adm.decided_at = None
+    db.add(adm)
+    db.flush()
+    written: list[Path] = []
+    try:
+        for up in uploads:
+            _att, path = files.store(db, actor.org_id, "admission", adm.id, up, actor.user.id)
+            written.append(path)
+        audit.record_by(db, actor, "pool_apply", "market_admission", adm.id, before, admission_snapshot(adm))
+        db.commit()
+    except Exception:
+        db.rollback()
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
+    return adm
+
+
 def get_admission(db: Session, actor: Actor, admission_id: int) -> Admission:
     adm = db.get(Admission, admission_id)
     if adm is None or not (actor.is_city_wide or adm.org_id == actor.org_id):

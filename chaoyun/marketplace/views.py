@@ -41,7 +41,15 @@ from chaoyun.marketplace.reference import (
     SAAS_DOMAINS,
     SECURITY_DOMAINS,
 )
-from chaoyun.marketplace.schemas import ApplicationIn, CaseStudy, ContractIn, OfferingIn, RatingIn, form_lists
+from chaoyun.marketplace.schemas import (
+    ApplicationIn,
+    CaseStudy,
+    ContractIn,
+    OfferingIn,
+    ProviderFields,
+    RatingIn,
+    form_lists,
+)
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
 from chaoyun.web.render import render
@@ -391,6 +399,22 @@ def provider_pool(
             "can_write": actor.has(MP.PROVIDER_WRITE) and actor.org.status == "active",
         },
     )
+
+
+@router.post("/provider/pool/apply")
+async def provider_pool_apply(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(MP.PROVIDER_WRITE)
+) -> Response:
+    form = await request.form()
+    values = form_lists(form, ("categories", "saas_domains"))
+    try:
+        uploads = await _uploads(form, "attachments", "qualification")
+        pool.apply_existing(db, actor, ProviderFields.model_validate(values), uploads)
+    except ValidationError as exc:
+        raise Invalid(
+            N_("Some fields are invalid; nothing was saved."), field=next(iter(_errors(request, exc)), None)
+        ) from None
+    return RedirectResponse("/provider/pool?msg=saved", status_code=303)
 
 
 @router.get("/provider/offerings")
@@ -848,7 +872,7 @@ def _provincial_page(request: Request, db: Session, actor: Actor, year: int, err
             "recs": recs,
             "candidates": candidates,
             "year": year,
-            "counts": service.pool_counts(db),
+            "counts": service.pool_counts(db, year),
             "can_admit": actor.has(MP.ADMIT),
             "columns": pool.PROVINCIAL_COLUMNS,
             "error": error,

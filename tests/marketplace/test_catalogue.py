@@ -57,15 +57,17 @@ def test_search_index_follows_edits_and_hides_non_pool(db: Session) -> None:
     db.refresh(user)
     prov = Actor(user=user, membership=user.memberships[0])
     data = OfferingIn(
-        name="绣花机云端花样管理", category="iiot", summary="花样文件云端下发", description="支持刺绣机联网"
+        name="套结机云端参数配方", category="iiot", summary="参数配方云端下发", description="支持套结机联网"
     )
     off = catalogue.create_offering(db, prov, data)
-    assert names(db, q="花样管理") == []  # not in the pool yet
+    assert names(db, q="参数配方") == []  # not in the pool yet
     pool.decide(db, city, adm.id, True)
-    assert names(db, q="花样管理") == ["绣花机云端花样管理"]
-    catalogue.update_offering(db, prov, off.id, data.model_copy(update={"name": "刺绣机云端版型管理"}))
-    assert names(db, q="花样管理") == []
-    assert names(db, q="版型管理") == ["刺绣机云端版型管理"]
+    assert names(db, q="参数配方") == ["套结机云端参数配方"]
+    catalogue.update_offering(
+        db, prov, off.id, data.model_copy(update={"name": "套结机云端工艺卡片", "summary": "", "description": ""})
+    )
+    assert names(db, q="参数配方") == []
+    assert names(db, q="工艺卡片") == ["套结机云端工艺卡片"]
     with pytest.raises(Invalid):
         catalogue.create_offering(db, prov, data.model_copy(update={"deployment": ["mainframe"]}))
     other = actor_of(db, "provider")

@@ -265,3 +265,18 @@ def test_provincial_export(db: Session, city: Any) -> None:
     assert org is not None
     assert rows[2][1] == org.credit_code and rows[2][15] == "已列入白名单" and rows[2][18] == "已报送"
     assert service.pool_counts(db, 2031).recommended_to_province == 1
+
+
+def test_rejected_provider_can_apply_again_in_app(db: Session, city: Any) -> None:
+    from chaoyun.identity.permissions import Actor
+    from chaoyun.marketplace.schemas import ProviderFields
+
+    adm, user = pool.apply(db, ApplicationIn.model_validate(application()), [])
+    pool.decide(db, city, adm.id, False, "材料不全")
+    db.refresh(user)
+    me = Actor(user=user, membership=user.memberships[0])
+    fields = ProviderFields(provider_type="service", registered_place="汕头市龙湖区", categories=["consulting"])
+    again = pool.apply_existing(db, me, fields, [files.Upload("report.pdf", PDF)])
+    assert again.id == adm.id and again.status == "applied" and again.categories == ["consulting"]
+    with pytest.raises(Conflict):
+        pool.apply_existing(db, me, fields, [])

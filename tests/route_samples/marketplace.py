@@ -227,3 +227,9 @@ BODIES = {
     ("POST", "/gov/provincial"): lambda o: {"year": "2019", "org_ids": "1"},
     ("POST", "/gov/provincial/{recommendation_id}"): lambda o: {"status": "submitted"},
 }
+
+BODIES[("POST", "/provider/pool/apply")] = lambda o: {
+    "provider_type": "service",
+    "registered_place": "广东省汕头市",
+    "categories": "solutions",
+}
