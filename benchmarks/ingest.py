@@ -1,0 +1,313 @@
+"""Telemetry ingest benchmark (issue 3, section 8). Prints a table and writes benchmarks/out/ingest.json.
+
+  (a) store only: rows/s into SQLite and PostgreSQL with the indexes the queries need (the primary key
+      (device_id, metric_id, ts) is the only index; PostgreSQL partitioned by day, binary COPY);
+  (b) HTTP batch ingest: points/s through uvicorn on 127.0.0.1 (one worker), batched JSON, device token;
+  (c) MQTT end to end — helper D2's ``benchmarks/ingest_mqtt.py``: if it defines ``run(args) -> list[dict]``
+      its rows are added to the table (``--parts c``);
+  (d) query: one metric, 24 h at 1 Hz, downsampled to 1,000 buckets (median of repeated runs).
+
+Usage: ``.venv/bin/python benchmarks/ingest.py [--parts a,b,d] [--rows 2000000] [--seconds 15]``.
+Needs PostgreSQL on 127.0.0.1:5432 for the PostgreSQL rows (skipped with a note otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TMP = Path(tempfile.mkdtemp(prefix="chaoyun-bench-ingest-"))
+os.environ.setdefault("CHAOYUN_DATABASE_URL", f"sqlite:///{TMP / 'chaoyun.db'}")
+os.environ.setdefault("CHAOYUN_VAR_DIR", str(TMP / "var"))
+os.environ.setdefault("CHAOYUN_SECRET_KEY", "bench")
+os.environ["CHAOYUN_BACKGROUND"] = "0"
+
+PG_ADMIN = os.environ.get("CHAOYUN_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+METRICS = 16  # an injection moulding machine reports 16 metrics
+
+
+def _rows(n: int, devices: int, start_ms: int) -> list[tuple[int, int, int, float, None]]:
+    """n rows as a fleet produces them: every device reports every metric once per second."""
+    out = []
+    per_tick = devices * METRICS
+    for i in range(n):
+        tick, k = divmod(i, per_tick)
+        d, m = divmod(k, METRICS)
+        out.append((d + 1, m + 1, start_ms + tick * 1000, float(i % 1000) * 0.1, None))
+    return out
+
+
+def _pg_scratch(name: str) -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        print(f"PostgreSQL not available ({exc}); skipping its rows")
+        return None
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    from chaoyun.devices.store import PG_SCHEMA
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for ddl in PG_SCHEMA:
+            conn.execute(ddl)
+    return url
+
+
+def _drop_pg(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _stores() -> list[tuple[str, Any, str | None]]:
+    from chaoyun.devices.store import PostgresStore, SqliteStore
+
+    out: list[tuple[str, Any, str | None]] = [("SQLite", SqliteStore(TMP / "bench-telemetry.db"), None)]
+    url = _pg_scratch("chaoyun_bench_store")
+    if url:
+        out.append(("PostgreSQL", PostgresStore(url), "chaoyun_bench_store"))
+    return out
+
+
+def part_a(stores: list[tuple[str, Any, str | None]], n: int, batch: int) -> list[dict[str, Any]]:
+    start = int((datetime.now(UTC) - timedelta(hours=6)).timestamp() * 1000)
+    rows = _rows(n, 200, start)
+    results = []
+    for name, store, _db in stores:
+        store.write(rows[:batch])  # warm-up: connection, partitions
+        t = time.perf_counter()
+        for i in range(batch, n, batch):
+            store.write(rows[i : i + batch])
+        dt = time.perf_counter() - t
+        rate = (n - batch) / dt
+        results.append(
+            {
+                "part": "a",
+                "what": f"store write, {name}",
+                "value": rate,
+                "unit": "rows/s",
+                "target": ">= 300000",
+                "ok": rate >= 300_000,
+                "rows": n - batch,
+                "batch": batch,
+            }
+        )
+    return results
+
+
+def part_d(stores: list[tuple[str, Any, str | None]], repeats: int = 20) -> list[dict[str, Any]]:
+    end = datetime.now(UTC).replace(microsecond=0)
+    start = end - timedelta(hours=24)
+    s = int(start.timestamp() * 1000)
+    day = [(9999, 42, s + i * 1000, 200.0 + (i % 600) * 0.05, None) for i in range(86_400)]
+    results = []
+    for name, store, _db in stores:
+        for i in range(0, len(day), 20_000):
+            store.write(day[i : i + 20_000])
+        store.query(9999, 42, start, end, 1000, "avg")  # warm cache
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            pts = store.query(9999, 42, start, end, 1000, "avg")
+            times.append((time.perf_counter() - t) * 1000)
+        assert len(pts) == 1000, len(pts)
+        med = statistics.median(times)
+        results.append(
+            {
+                "part": "d",
+                "what": f"query 24 h @1 Hz → 1,000 buckets, {name}",
+                "value": med,
+                "unit": "ms",
+                "target": "< 50",
+                "ok": med < 50,
+                "p95_ms": sorted(times)[int(0.95 * len(times)) - 1],
+            }
+        )
+    return results
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def part_b(seconds: float, points_per_request: int, clients: int) -> list[dict[str, Any]]:
+    """HTTP ingest against a real uvicorn on 127.0.0.1 (separate process, one worker)."""
+    import http.client
+
+    from sqlalchemy import select
+
+    from chaoyun import migrate
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.devices.credentials import token_hash
+    from chaoyun.devices.models import Device, DeviceModel
+    from chaoyun.identity.models import Organisation
+
+    migrate.upgrade()
+    tokens = []
+    with get_sessionmaker()() as db:
+        org = Organisation(kind="enterprise", name="基准测试企业", status="active", district="chenghai")
+        db.add(org)
+        db.flush()
+        model = db.execute(select(DeviceModel).where(DeviceModel.key == "injection_moulding")).scalar_one()
+        for c in range(clients):
+            raw = f"cyd_bench_{c}_{os.urandom(8).hex()}"
+            db.add(
+                Device(org_id=org.id, model_id=model.id, uid=f"bench-{c}", name=f"基准{c}", token_hash=token_hash(raw))
+            )
+            tokens.append(raw)
+        db.commit()
+        keys = [m.key for m in model.metrics if m.type == "numeric"]
+    port = _free_port()
+    env = dict(os.environ)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "chaoyun.web.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        per_entry = len(keys)
+        entries = max(1, points_per_request // per_entry)
+        counts = [0] * clients
+        errors: list[str] = []
+        stop = time.perf_counter() + seconds
+
+        def client(c: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            ts = int(time.time() * 1000) - 3_600_000 + c
+            headers = {"Authorization": f"Bearer {tokens[c]}", "Content-Type": "application/json"}
+            while time.perf_counter() < stop:
+                body = json.dumps(
+                    [{"ts": ts + i * 50, "values": {k: 10.0 + (i % 7) for k in keys}} for i in range(entries)]
+                ).encode()
+                ts += entries * 50
+                conn.request("POST", "/api/v1/telemetry", body=body, headers=headers)
+                resp = conn.getresponse()
+                out = json.loads(resp.read())
+                if resp.status != 200:
+                    errors.append(str(out)[:200])
+                    return
+                counts[c] += out["accepted"]
+
+        # Bodies are built by the clients (one thread each) while the server parses, validates and stores.
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        dt = time.perf_counter() - t0
+    finally:
+        server.terminate()
+        server.wait(10)
+    rate = sum(counts) / dt
+    if errors:
+        print("HTTP errors:", errors[:3])
+    return [
+        {
+            "part": "b",
+            "what": f"HTTP batch ingest, SQLite, {clients} clients × {entries * per_entry} points/request",
+            "value": rate,
+            "unit": "points/s",
+            "target": ">= 200000",
+            "ok": rate >= 200_000,
+            "points": sum(counts),
+        }
+    ]
+
+
+def part_c(args: argparse.Namespace) -> list[dict[str, Any]]:
+    try:
+        from benchmarks import ingest_mqtt  # helper D2's part (c)
+    except ImportError:
+        print("part (c): benchmarks/ingest_mqtt.py not present")
+        return []
+    run = getattr(ingest_mqtt, "run", None)
+    return list(run(args)) if callable(run) else []
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", default="a,b,d")
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--batch", type=int, default=50_000)
+    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--points", type=int, default=10_000, help="points per HTTP request")
+    ap.add_argument("--clients", type=int, default=2)
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    results: list[dict[str, Any]] = []
+    stores = _stores() if parts & {"a", "d"} else []
+    try:
+        if "a" in parts:
+            results += part_a(stores, args.rows, args.batch)
+        if "d" in parts:
+            results += part_d(stores)
+    finally:
+        for _n, store, db in stores:
+            conn = getattr(getattr(store, "_local", None), "conn", None)
+            if conn is not None:
+                conn.close()
+            if db:
+                _drop_pg(db)
+    if "b" in parts:
+        results += part_b(args.seconds, args.points, args.clients)
+    if "c" in parts:
+        results += part_c(args)
+    load = os.getloadavg()[0]
+    machine = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {load:.1f} at the end (figures shrink when other work shares the CPUs)"
+    )
+    print(f"\nIngest benchmark — {machine}")
+    print(f"{'part':<5}{'measure':<66}{'value':>14} {'unit':<9}{'target':<11}ok")
+    for r in results:
+        ok = "yes" if r["ok"] else "NO"
+        print(f"{r['part']:<5}{r['what']:<66}{r['value']:>14,.1f} {r['unit']:<9}{r['target']:<11}{ok}")
+    out = ROOT / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ingest.json").write_text(
+        json.dumps({"machine": machine, "at": datetime.now(UTC).isoformat(), "results": results}, indent=2)
+    )
+    print(f"written to {out / 'ingest.json'}")
+
+
+if __name__ == "__main__":
+    main()
