@@ -142,6 +142,7 @@ def test_certification_reward_once(db: Session) -> None:
         subsidies.act(db, city, a.id, "pay")  # type: ignore[attr-defined]
     paid = subsidies.act(db, city, a.id, "pay", reference="CZ-2019-88")  # type: ignore[attr-defined]
     assert paid.state == "paid" and paid.disbursement_ref == "CZ-2019-88"
+    assert sum(r.amount for r in subsidies.spending_rows(db)) >= D("200000.00")
     assert db.get(SubsidyLedger, who.org_id).certification_count == 1  # type: ignore[attr-defined,union-attr]
 
 

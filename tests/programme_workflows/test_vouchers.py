@@ -74,6 +74,7 @@ def test_full_flow_amounts_and_audit(db: Session, setup: dict[str, object]) -> N
     db.refresh(rnd)
     assert v.state == "paid" and batch.total == D("5400.00") and rnd.paid_total == D("5400.00")
     assert vouchers.redeemed_by_provider(db, prov.id, rnd.year) >= D("5400.00")  # type: ignore[union-attr]
+    assert sum(r.amount for r in vouchers.spending_rows(db) if r.district == v.district) >= D("5400.00")
     assert vouchers.provider_has_contract(db, prov.id, ent.org_id)  # type: ignore[union-attr]
     # Every transition is logged and audited.
     n = db.execute(

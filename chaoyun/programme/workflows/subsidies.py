@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import false, or_, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -401,3 +401,29 @@ def spending(db: Session, year: int | None = None) -> list[SubsidyApplication]:
     if year is not None:
         q = q.where(SubsidyApplication.year == year)
     return list(db.execute(q).scalars())
+
+
+@dataclass
+class SpendingRow:
+    year: int
+    district: str | None
+    cluster: str | None
+    count: int
+    amount: Decimal
+
+
+def spending_rows(db: Session) -> list[SpendingRow]:
+    """Approved and paid subsidies and rewards by year, district and industry (for evaluation exports)."""
+    rows = db.execute(
+        select(
+            SubsidyApplication.year,
+            SubsidyApplication.district,
+            SubsidyApplication.cluster,
+            func.count(),
+            func.coalesce(func.sum(SubsidyApplication.approved_amount), 0),
+        )
+        .where(SubsidyApplication.state.in_([wf.APPROVED, wf.PAID]))
+        .group_by(SubsidyApplication.year, SubsidyApplication.district, SubsidyApplication.cluster)
+        .order_by(SubsidyApplication.year, SubsidyApplication.district, SubsidyApplication.cluster)
+    ).all()
+    return [SpendingRow(int(y), d, c, int(n), Decimal(a or 0).quantize(Decimal("0.01"))) for y, d, c, n, a in rows]

@@ -786,3 +786,30 @@ def provider_has_contract(db: Session, provider_org_id: int, enterprise_org_id: 
         .limit(1)
     ).first()
     return row is not None
+
+
+@dataclass
+class SpendingRow:
+    year: int
+    district: str | None
+    cluster: str | None
+    count: int
+    amount: Decimal
+
+
+def spending_rows(db: Session) -> list[SpendingRow]:
+    """Approved and paid voucher money by round year, district and industry (for evaluation exports)."""
+    rows = db.execute(
+        select(
+            VoucherRound.year,
+            Voucher.district,
+            Voucher.cluster,
+            func.count(),
+            func.coalesce(func.sum(Voucher.reimbursable), 0),
+        )
+        .join(VoucherRound, VoucherRound.id == Voucher.round_id)
+        .where(Voucher.state.in_([wf.APPROVED, wf.PAID]))
+        .group_by(VoucherRound.year, Voucher.district, Voucher.cluster)
+        .order_by(VoucherRound.year, Voucher.district, Voucher.cluster)
+    ).all()
+    return [SpendingRow(int(y), d, c, int(n), Decimal(a or 0).quantize(Decimal("0.01"))) for y, d, c, n, a in rows]
