@@ -317,12 +317,13 @@ def _first_counted(db: Session, up_to: int, district: str | None, cluster: str |
         .group_by(CloudAdoption.org_id)
         .subquery()
     )
-    q = (
-        select(first.c.org_id, first.c.y)
-        .join(Organisation, Organisation.id == first.c.org_id)
-        .join(EnterpriseProfile, EnterpriseProfile.org_id == first.c.org_id)
-        .where(first.c.y <= up_to)
-    )
+    q = select(first.c.org_id, first.c.y).where(first.c.y <= up_to)
+    # Only enterprises can declare, so the join to organisations is needed only to filter by area
+    # (joining 10,000 rows for nothing doubled the dashboard's time on PostgreSQL).
+    if district or cluster:
+        q = q.join(Organisation, Organisation.id == first.c.org_id).join(
+            EnterpriseProfile, EnterpriseProfile.org_id == first.c.org_id
+        )
     return [(int(o), int(y)) for o, y in db.execute(_scoped(q, district, cluster)).all()]
 
 

@@ -365,11 +365,13 @@ def _completed(db: Session, year: int, district: str | None, cluster: str | None
     """(org_id, year, level) of completed diagnoses up to ``year``, in the requested scope."""
     q = (
         select(Diagnosis.org_id, Diagnosis.year, Diagnosis.level)
-        .join(Organisation, Organisation.id == Diagnosis.org_id)
-        .join(EnterpriseProfile, EnterpriseProfile.org_id == Diagnosis.org_id)
         .where(Diagnosis.status == COMPLETED, Diagnosis.year <= year)
         .order_by(Diagnosis.org_id, Diagnosis.year, Diagnosis.completed_at, Diagnosis.id)
     )
+    if district or cluster:
+        q = q.join(Organisation, Organisation.id == Diagnosis.org_id).join(
+            EnterpriseProfile, EnterpriseProfile.org_id == Diagnosis.org_id
+        )
     if district:
         q = q.where(Organisation.district == district)
     if cluster:
@@ -381,11 +383,13 @@ def _first_completed(db: Session, up_to: int, district: str | None, cluster: str
     """org id → year of its first completed diagnosis, for those completed by ``up_to``."""
     q = (
         select(Diagnosis.org_id, func.min(Diagnosis.year))
-        .join(Organisation, Organisation.id == Diagnosis.org_id)
-        .join(EnterpriseProfile, EnterpriseProfile.org_id == Diagnosis.org_id)
         .where(Diagnosis.status == COMPLETED, Diagnosis.year <= up_to)
         .group_by(Diagnosis.org_id)
     )
+    if district or cluster:  # only enterprises are diagnosed: join just to filter by area
+        q = q.join(Organisation, Organisation.id == Diagnosis.org_id).join(
+            EnterpriseProfile, EnterpriseProfile.org_id == Diagnosis.org_id
+        )
     if district:
         q = q.where(Organisation.district == district)
     if cluster:

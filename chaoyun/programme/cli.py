@@ -1,0 +1,54 @@
+"""Commands of the programme context: ``chaoyun check-pack [FILE]`` and ``chaoyun evaluation-export DIR``
+(and whatever the money workflows add through ``chaoyun/programme/workflows/cli.py: register(app)``)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check-pack")(check_pack)
+    app.command("evaluation-export")(evaluation_export)
+    try:
+        module = importlib.import_module("chaoyun.programme.workflows.cli")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("chaoyun.programme.workflows.cli", "chaoyun.programme.workflows"):
+            raise
+        return
+    hook = getattr(module, "register", None)
+    if callable(hook):
+        hook(app)
+
+
+def check_pack(
+    path: Path = typer.Argument(None, help="Policy pack YAML (default: CHAOYUN_POLICY_PACK or the Shantou pack)."),
+) -> None:
+    """Validate a policy pack and its questionnaire; list every problem found."""
+    from chaoyun.programme.pack import PackError, load_pack, pack_path
+    from chaoyun.programme.questionnaire import QUESTIONNAIRE_DIR, load_questionnaire
+
+    target = path or pack_path()
+    try:
+        pack = load_pack(target)
+        load_questionnaire(QUESTIONNAIRE_DIR / f"{pack.diagnosis.questionnaire}.yaml")
+    except PackError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{target}: OK — {pack.title_zh} ({pack.period.start}–{pack.period.end}), {len(pack.targets)} targets")
+    for t in pack.targets:
+        typer.echo(f"  {t.key:<30} {t.plan_label:>10}  {t.lead:<8} rule={t.rule}")
+
+
+def evaluation_export(out_dir: Path = typer.Argument(..., help="Folder for the workbook and the PDF report.")) -> None:
+    """Write the evaluation workbook and PDF report (the same files evaluators download)."""
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.programme import reports
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with get_sessionmaker()() as db:
+        (out_dir / "programme-evaluation.xlsx").write_bytes(reports.evaluation_xlsx(db))
+        (out_dir / "programme-evaluation.pdf").write_bytes(reports.evaluation_pdf(db))
+    typer.echo(f"written to {out_dir}")
