@@ -243,7 +243,7 @@ def list_devices(
         stmt = stmt.where(Device.workshop == workshop)
     if model:
         stmt = stmt.join(DeviceModel, DeviceModel.id == Device.model_id).where(DeviceModel.key == model)
-    return list(db.execute(stmt.order_by(Device.workshop, Device.line, Device.name).limit(limit)).scalars())
+    return list(db.execute(stmt.order_by(Device.workshop, Device.line, Device.id).limit(limit)).scalars())
 
 
 # ---------------------------------------------------------------- provisioning

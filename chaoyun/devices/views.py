@@ -215,6 +215,7 @@ def device_page(
             "name": _metric_name(m, locale),
             "unit": m.unit,
             "type": m.type,
+            "role": m.role,
             "writable": m.writable,
             "min": m.min_value,
             "max": m.max_value,
@@ -230,7 +231,11 @@ def device_page(
             "colours": STATUS_COLOURS,
             "latest": latest,
             "metrics": metrics,
-            "numeric": [m for m in metrics if m["type"] != "string"],
+            # Process values first (the charts open on the first one), counters last.
+            "numeric": sorted(
+                (m for m in metrics if m["type"] != "string"),
+                key=lambda m: m["role"] in ("cycle_counter", "good_count", "reject_count", "energy", "setpoint"),
+            ),
             "writable": [m for m in metrics if m["writable"]] if commands_available() else [],
             "open_alarms": alarms.list_alarms(db, actor, status="open", device_id=device.id, limit=20),
             "can_manage": actor.has(DEVICES_MANAGE) and actor.audience == "enterprise",

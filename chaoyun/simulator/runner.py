@@ -48,11 +48,29 @@ def load_devices(db: Session, limit: int | None = None, uid_prefix: str = DEMO_P
     q = select(Device).where(Device.uid.like(f"{uid_prefix}%"), Device.enabled.is_(True)).order_by(Device.id)
     if limit:
         q = q.limit(limit)
+    from chaoyun.devices.store import get_store
+
     out = []
+    store = get_store()
     for d in db.execute(q).scalars():
         metrics = {m.key for m in d.model.metrics}
-        out.append(SimDevice(d.id, d.uid, Machine(d.uid, d.model.key, d.model.ideal_cycle_s, metrics)))
+        machine = Machine(d.uid, d.model.key, d.model.ideal_cycle_s, metrics)
+        resume(machine, {k: v.value for k, v in store.latest(d.id).items() if v.value is not None})
+        out.append(SimDevice(d.id, d.uid, machine))
     return out
+
+
+def resume(machine: Machine, last: dict[str, float]) -> None:
+    """Counters carry on from what the platform last stored, so a restart never makes them go back."""
+    for key, attr in (
+        ("cycle_count", "cycles"),
+        ("good_count", "good"),
+        ("reject_count", "reject"),
+        ("energy", "energy"),
+        ("run_hours", "run_hours"),
+    ):
+        if key in last and last[key] > getattr(machine, attr):
+            setattr(machine, attr, float(last[key]))
 
 
 def entries(devs: list[SimDevice], now: datetime, dt: float) -> list[tuple[SimDevice, dict[str, Any]]]:
