@@ -18,11 +18,6 @@ LABELS = (
     N_("off"),
     N_("no_signal"),
     # machine states
-    N_("running"),
-    N_("idle"),
-    N_("setup"),
-    N_("fault"),
-    N_("unknown"),
     # loss tree
     N_("availability"),
     N_("performance"),
@@ -43,26 +38,29 @@ LABELS = (
     N_("fixed"),
     N_("recalc"),
     # tariff periods, loads, reports
-    N_("critical"),
-    N_("peak"),
-    N_("flat"),
-    N_("valley"),
     N_("utility"),
     N_("idle_machine"),
     N_("daily"),
     N_("weekly"),
     N_("monthly"),
-    N_("active"),
     N_("acknowledged"),
     # workbook sheets
-    N_("Machines"),
-    N_("Lines"),
-    N_("Workshops"),
-    N_("Days"),
-    N_("Shifts"),
+    N_("By machine"),
+    N_("By line"),
+    N_("By workshop"),
+    N_("By day"),
+    N_("By shift"),
     N_("Stops"),
     N_("Capability"),
 )
+
+PERIOD_NAMES = {
+    "critical": N_("Critical peak"),
+    "peak": N_("Peak"),
+    "flat": N_("Flat"),
+    "valley": N_("Valley"),
+}
+SHEET_NAMES = (N_("By machine"), N_("By line"), N_("By workshop"), N_("By day"), N_("By shift"))
 
 TEST_NAMES = {
     1: N_("1 point more than 3σ from the centre line"),

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from chaoyun.apps.energy import service as energy
 from chaoyun.apps.energy import tariffs as tf
-from chaoyun.apps.labels import TEST_NAMES
+from chaoyun.apps.labels import PERIOD_NAMES, TEST_NAMES
 from chaoyun.apps.oee import calendar as cal
 from chaoyun.apps.oee import service as oee
 from chaoyun.apps.permissions import APPS_CLUSTER, APPS_MANAGE, APPS_OPERATE, APPS_READ
@@ -436,6 +436,7 @@ def energy_page(request: Request, db: Session = Depends(get_db), actor: Actor = 
             "r": rep.as_dict(),
             "tariff": rep.tariff,
             "tariffs": list(tf.tariffs().values()),
+            "period_names": PERIOD_NAMES,
             "days": days,
             "end": last.isoformat(),
             "can_manage": actor.has(APPS_MANAGE),

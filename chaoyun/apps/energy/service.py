@@ -61,7 +61,7 @@ def _device_energy(device: Device, tariff: tf.Tariff, start: datetime, end: date
     roles = {m.role: m.key for m in device.model.metrics if m.role}
 
     def arr(key: str, pad: timedelta = timedelta(0)) -> tuple[np.ndarray, np.ndarray]:
-        rows = store.raw(device.id, key, start - pad, end, limit=5_000_000)
+        rows = store.raw(device.id, key, start - pad, end + pad, limit=5_000_000)
         ts = np.fromiter((int(r[0].timestamp() * 1000) for r in rows), dtype=np.int64, count=len(rows))
         v = np.fromiter((r[1] if r[1] is not None else np.nan for r in rows), dtype=np.float64, count=len(rows))
         ok = ~np.isnan(v)

@@ -109,11 +109,13 @@ def periods_of(tariff: Tariff, ts_ms: np.ndarray) -> np.ndarray:
 
 
 def energy_increments(ts: np.ndarray, kwh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Increments of a monotonic counter, stamped at the start of each sample interval (the energy of
+    [t0, t1) was drawn in t0's tariff period when samples fall on period boundaries)."""
     if len(ts) < 2:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     d = np.diff(kwh)
     d = np.where(d < 0, kwh[1:], d)
-    return ts[1:], d
+    return ts[:-1], d
 
 
 def power_increments(ts: np.ndarray, kw: np.ndarray, end_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:

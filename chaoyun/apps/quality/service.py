@@ -165,9 +165,9 @@ def _num(v: Any) -> float:
     return f
 
 
-def _bad(row: int, msgid: str, **params: Any) -> RowError:
+def _bad(at: int, msgid: str, **params: Any) -> RowError:
     m = both(msgid, **params)
-    return RowError(row, m["zh"], m["en"])
+    return RowError(at, m["zh"], m["en"])
 
 
 def parse_entry(plan: InspectionPlan, entry: Any, row: int) -> tuple[dict[str, Any] | None, RowError | None]:

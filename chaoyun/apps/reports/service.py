@@ -28,6 +28,7 @@ from chaoyun.identity.permissions import Actor
 FONT = "STSong-Light"
 KINDS = ("daily", "weekly", "monthly")
 PERIOD_ZH = {"critical": "尖峰", "peak": "高峰", "flat": "平段", "valley": "低谷"}
+SHEETS = {"machines": "By machine", "lines": "By line", "workshops": "By workshop", "days": "By day", "shifts": "By shift"}
 KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报"}
 
 
@@ -273,12 +274,12 @@ def oee_workbook(ov: dict[str, Any]) -> bytes:
     heads = [gettext(h) for h in ("Name", "OEE %", "Availability %", "Performance %", "Quality %", "Planned hours", "Total", "Good", "Rejects")]
     for i, key in enumerate(("machines", "lines", "workshops", "days", "shifts")):
         ws = wb.active if i == 0 else wb.create_sheet()
-        ws.title = gettext(key.capitalize())[:30]
+        ws.title = gettext(SHEETS[key])[:30]
         ws.append(heads)
         for r in ov[key]:
             ws.append([r["name"], r["oee"], r["availability"], r["performance"], r["quality"], r["planned_h"], r["total"], r["good"], r["rejects"]])
     ws = wb.create_sheet(gettext("Stops")[:30])
-    ws.append([gettext(h) for h in ("Device", "Start", "End", "Minutes", "State", "Reason")])
+    ws.append([gettext(h) for h in ("Device", "Start", "End", "Minutes", "State", "Stop reason")])
     for s in ov["stops"]:
         ws.append([s["device"], s["start"], s["end"], s["minutes"], gettext(s["state"]), gettext(s["reason"])])
     buf = io.BytesIO()
@@ -295,7 +296,7 @@ def spc_workbook(plan: InspectionPlan, data: quality.ChartData) -> bytes:
     ws = wb.active
     ws.title = "SPC"
     sec = data.chart.secondary
-    ws.append(["#", gettext("Time"), data.chart.primary.name, "LCL", "CL", "UCL", gettext("Tests")] + ([sec.name, f"{sec.name} UCL"] if sec else []))
+    ws.append(["#", gettext("Time"), data.chart.primary.name, "LCL", "CL", "UCL", gettext("Special-cause tests")] + ([sec.name, f"{sec.name} UCL"] if sec else []))
     for i, seq in enumerate(data.seqs):
         pr = data.chart.primary
         row = [seq, data.times[i], pr.values[i], pr.lcl[i], pr.center, pr.ucl[i], ",".join(str(t) for t in pr.flags[i])]

@@ -1,0 +1,93 @@
+"""OEE from telemetry fed through ingest: a worked example computed by hand, losses, labels, counts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy.orm import Session
+
+from chaoyun.apps.models import PlannedDowntime, ShiftCalendar
+from chaoyun.apps.oee import service as oee
+from tests.apps.helpers import feed, local, new_device, new_org
+
+DAY = date(2026, 3, 2)
+
+
+def _worked_example(db: Session) -> tuple[int, int]:
+    """One injection moulding machine (ideal cycle 30 s), one shift 08:00–16:00 with a 30-minute break:
+
+    planned time  = 480 − 30 = 450 min
+    breakdown     10:00–10:40 = 40 min (fault)
+    set-up        14:00–14:20 = 20 min
+    small stop    15:00–15:03 =  3 min (idle, shorter than 5 min: a performance loss)
+    operating     = 450 − 40 − 20 = 390 min
+    availability  = 390 / 450 = 0.866667
+    performance   = 700 cycles × 30 s / (390 × 60 s) = 21000 / 23400 = 0.897436
+    quality       = (700 − 14) / 700 = 0.98
+    OEE           = 0.866667 × 0.897436 × 0.98 = 0.762222  (= 686 × 30 s / 27000 s)
+    """
+    org = new_org(db, "OEE例题厂")
+    db.add(ShiftCalendar(org_id=org.id, shifts=[{"key": "A", "name": "A", "start": "08:00", "end": "16:00", "breaks": [["12:00", "12:30"]]}], small_stop_s=300))
+    db.commit()
+    d = new_device(db, org.id, "injection_moulding", "1号注塑机")
+    y, m, dd = DAY.year, DAY.month, DAY.day
+    states = [(7, 0, "running"), (10, 0, "fault"), (10, 40, "running"), (14, 0, "setup"), (14, 20, "running"), (15, 0, "idle"), (15, 3, "running"), (16, 30, "off")]
+    pts = [(local(y, m, dd, h, mi), {"state": s}) for h, mi, s in states]
+    pts += [(local(y, m, dd, 7, 59), {"cycle_count": 1000, "reject_count": 50}), (local(y, m, dd, 14, 25), {"reject_count": 52}), (local(y, m, dd, 15, 59), {"cycle_count": 1700, "reject_count": 64})]
+    feed(db, d, pts, local(y, m, dd, 18))
+    return org.id, d.id
+
+
+def test_worked_example(db: Session) -> None:
+    org_id, dev_id = _worked_example(db)
+    p = oee.compute_period(db, org_id, DAY, DAY, keep_stops=True)
+    o = p.summary()
+    assert o.planned_s == 450 * 60
+    assert o.availability == pytest.approx(390 / 450)
+    assert o.performance == pytest.approx(21000 / 23400)
+    assert o.quality == pytest.approx(0.98)
+    assert o.oee == pytest.approx(0.762222, abs=1e-6)
+    L = o.losses
+    assert L["breakdown"] == 40 * 60 and L["setup"] == 20 * 60 and L["small_stops"] == 3 * 60
+    assert L["startup_rejects"] == 2 * 30 and L["production_rejects"] == 12 * 30
+    # reduced speed: operating × (1 − P) − small stops = 23400 − 21000 − 180 s
+    assert L["reduced_speed"] == pytest.approx(23400 - 21000 - 180)
+    stops = oee.stops(p)
+    assert [(s.state, s.minutes) for s in stops] == [("setup", 20.0), ("fault", 40.0)]
+    par = oee.pareto(stops)
+    assert par[0] == {"reason": "unlabelled_breakdown", "minutes": 40.0, "cumulative_pct": 66.7}
+
+
+def test_planned_downtime_and_operator_counts(db: Session) -> None:
+    org_id, dev_id = _worked_example(db)
+    # The break is already out; declare 10:00–10:40 planned maintenance instead of a breakdown.
+    db.add(PlannedDowntime(org_id=org_id, device_id=None, start=local(2026, 3, 2, 10), end=local(2026, 3, 2, 10, 40), reason="保养"))
+    db.commit()
+    p = oee.compute_period(db, org_id, DAY, DAY)
+    o = p.summary()
+    assert o.planned_s == 410 * 60 and o.availability == pytest.approx(390 / 410)
+    # Operator counts override telemetry for that shift.
+    from chaoyun.apps.models import ProductionCount
+
+    db.add(ProductionCount(org_id=org_id, device_id=dev_id, day=DAY, shift="A", good=690, rejects=10, startup_rejects=0))
+    db.commit()
+    o2 = oee.compute_period(db, org_id, DAY, DAY).summary()
+    assert o2.good == 690 and o2.rejects == 10 and o2.quality == pytest.approx(690 / 700)
+
+
+def test_default_two_shifts_and_grouping(db: Session) -> None:
+    org = new_org(db, "两班厂")
+    a = new_device(db, org.id, "cnc", "CNC-1", "机加车间", "L1")
+    b = new_device(db, org.id, "cnc", "CNC-2", "机加车间", "L2")
+    y, m, d = 2026, 3, 3
+    feed(db, a, [(local(y, m, d, 0), {"state": "running", "cycle_count": 0}), (local(y, m, d + 1, 8), {"cycle_count": 400})], local(y, m, d + 1, 9))
+    feed(db, b, [(local(y, m, d, 0), {"state": "idle"})], local(y, m, d + 1, 9))
+    p = oee.compute_period(db, org.id, date(y, m, d), date(y, m, d))
+    # Default calendar: 08–20 with 12–13 off, 20–08 with 00–01 off: 22 planned hours per machine.
+    assert p.summary([p.machines[0]]).planned_s == 22 * 3600
+    shifts = oee.by_shift(p)
+    assert [s["shift"] for s in shifts] == ["A", "B"]
+    machines = oee.by_group(p, "machine")
+    assert machines[0]["name"] == "CNC-1" and machines[1]["availability"] == 0.0
+    assert {r["name"] for r in oee.by_group(p, "line")} == {"机加车间 / L1", "机加车间 / L2"}

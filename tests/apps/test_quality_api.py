@@ -1,0 +1,147 @@
+"""Inspection plans and measurements through the API and pages: textbook numbers end to end, bad input
+(bilingual errors, nothing valid lost), CSV half bad, Nelson tests raising SPC alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chaoyun.apps.models import SpcAlarm, Subgroup
+from tests.apps.textbook import CIRCUIT_BOARDS, PISTON_RINGS
+
+
+def _plan(client: Any, **kw: Any) -> Any:
+    body = {"name": "活塞环内径", "characteristic": "内径", "unit": "mm", "chart_type": "xbar_r", "subgroup_size": 5} | kw
+    return client.post("/api/v1/apps/quality/plans", json=body)
+
+
+def _bilingual(r: Any) -> dict[str, str]:
+    err = r.json()["error"]
+    assert err["message_zh"] and err["message_en"] and err["message_zh"] != err["message_en"]
+    return err  # type: ignore[no-any-return]
+
+
+def test_plan_validation(login: Any) -> None:
+    c = login("factory")
+    r = _plan(c, lsl=74.05, usl=73.95)
+    assert r.status_code == 422 and _bilingual(r)["field"] == "lsl"
+    r = _plan(c, subgroup_size=30)
+    assert r.status_code == 422 and "25" in _bilingual(r)["message_en"]
+    r = _plan(c, chart_type="imr", subgroup_size=5)
+    assert r.status_code == 422
+    r = _plan(c, tests=[1, 9])
+    assert r.status_code == 422
+    r = _plan(c, chart_type="zz")
+    assert r.status_code == 422
+    # The operator (member) cannot create plans.
+    assert _plan(login("operator")).status_code == 403
+
+
+def test_piston_rings_end_to_end(login: Any, db: Session) -> None:
+    c = login("factory")
+    plan = _plan(c, lsl=73.95, usl=74.05, target=74.0).json()
+    r = c.post(f"/api/v1/apps/quality/plans/{plan['id']}/measurements", json={"subgroups": [{"values": row} for row in PISTON_RINGS]})
+    assert r.status_code == 201 and r.json()["accepted"] == 25
+    ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
+    assert f"{ch['primary']['center']:.4g}" == "74"  # 74.001 to four significant figures
+    assert round(ch["primary"]["center"], 3) == 74.001 and round(ch["secondary"]["center"], 3) == 0.023
+    assert f"{ch['primary']['ucl'][0]:.4g}" == "74.01" and f"{ch['primary']['lcl'][0]:.4g}" == "73.99"
+    assert round(ch["secondary"]["ucl"][0], 3) == 0.049
+    assert ch["capability"]["cp"] > 1.6 and ch["histogram"]["counts"]
+    # The page draws it, and the operator can read it too.
+    page = login("operator").get(f"/apps/quality/plans/{plan['id']}")
+    assert page.status_code == 200 and "chart-primary" in page.text and "Cpk" in page.text
+    xl = c.get(f"/apps/quality/plans/{plan['id']}/export.xlsx")
+    assert xl.status_code == 200 and xl.content[:2] == b"PK"
+
+
+def test_bad_measurements_keep_the_good_ones(login: Any, db: Session) -> None:
+    c = login("operator")
+    plan = _plan(login("factory"), subgroup_size=3).json()
+    url = f"/api/v1/apps/quality/plans/{plan['id']}/measurements"
+    r = c.post(url, json={"subgroups": [{"values": [1.0, 1.1, 0.9]}, {"values": [1.0, 1.1]}, {"values": [1.0, "abc", 1.2]}, {"values": [1.2, 1.0, 0.95]}]})
+    assert r.status_code == 207
+    body = r.json()
+    assert body["accepted"] == 2
+    assert [e["row"] for e in body["rejected"]] == [2, 3]
+    assert "subgroup size is 3" in body["rejected"][0]["message_en"] and "子组" in body["rejected"][0]["message_zh"]
+    assert "not a number" in body["rejected"][1]["message_en"]
+    r = c.post(url, json={"subgroups": [{"values": ["x", "y", "z"]}]})
+    assert r.status_code == 422 and r.json()["accepted"] == 0
+    n = db.execute(select(func.count()).select_from(Subgroup).where(Subgroup.plan_id == plan["id"])).scalar_one()
+    assert n == 2
+    # Form entry with text in a measurement: a bilingual error page, nothing stored.
+    page = c.post(f"/apps/quality/plans/{plan['id']}/measure", data={"values": "1.0 abc 1.1"})
+    assert page.status_code == 422 and "app-error" in page.text
+
+
+def test_csv_half_bad(login: Any, db: Session) -> None:
+    c = login("factory")
+    plan = _plan(c, subgroup_size=3).json()
+    csv = "ts,x1,x2,x3\n2026-03-01T08:00,1.0,1.1,0.9\n2026-03-01T09:00,1.0,1.2\n2026-03-01T10:00,1.0,一点,1.1\n,0.9,1.0,1.05\nnot-a-time,1,1,1\n2026-03-01T12:00,1.1,1.0,1.0\n"
+    r = c.client.post(
+        f"/apps/quality/plans/{plan['id']}/import",
+        files={"file": ("m.csv", csv.encode("utf-8"), "text/csv")},
+        data={"csrf_token": c.csrf},
+    )
+    assert r.status_code == 200
+    assert "import-rejected" in r.text
+    rows = db.execute(select(Subgroup.values).where(Subgroup.plan_id == plan["id"]).order_by(Subgroup.seq)).scalars().all()
+    assert rows == [[1.0, 1.1, 0.9], [0.9, 1.0, 1.05], [1.1, 1.0, 1.0]]
+    # Excel works the same way.
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["x1", "x2", "x3"])
+    ws.append([1.0, 1.0, 1.0])
+    ws.append([1.0, None, 1.0])
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = c.client.post(
+        f"/apps/quality/plans/{plan['id']}/import",
+        files={"file": ("m.xlsx", buf.getvalue(), "application/octet-stream")},
+        data={"csrf_token": c.csrf},
+    )
+    assert r.status_code == 200
+    assert db.execute(select(func.count()).select_from(Subgroup).where(Subgroup.plan_id == plan["id"])).scalar_one() == 4
+
+
+def test_attribute_chart_and_alarms(login: Any, db: Session) -> None:
+    c = login("factory")
+    plan = _plan(c, name="电路板缺陷", chart_type="c", subgroup_size=1, tests=[1, 2]).json()
+    r = c.post(f"/api/v1/apps/quality/plans/{plan['id']}/measurements", json={"subgroups": [{"defects": v, "sample_size": 1} for v in CIRCUIT_BOARDS]})
+    assert r.status_code == 201 and r.json()["new_alarms"] == 2
+    ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
+    assert f"{ch['primary']['center']:.4g}" == "19.85" and f"{ch['primary']['lcl'][0]:.4g}" == "6.481"
+    alarms = db.execute(select(SpcAlarm).where(SpcAlarm.plan_id == plan["id"]).order_by(SpcAlarm.seq)).scalars().all()
+    assert [(a.seq, a.test) for a in alarms] == [(6, 1), (20, 1)]
+    # A bad count in a c chart: negative, and a sample of the wrong size.
+    r = c.post(f"/api/v1/apps/quality/plans/{plan['id']}/measurements", json={"subgroups": [{"defects": -1}, {"defects": 3, "sample_size": 2}]})
+    assert r.status_code == 422 and len(r.json()["rejected"]) == 2
+    # Acknowledge; another enterprise cannot.
+    other = login("factory2").post(f"/api/v1/apps/quality/alarms/{alarms[0].id}/ack")
+    assert other.status_code == 404
+    ok = login("operator").post(f"/api/v1/apps/quality/alarms/{alarms[0].id}/ack")
+    assert ok.status_code == 200 and ok.json()["status"] == "acknowledged"
+    page = c.get("/apps/quality")
+    assert page.status_code == 200 and "spc-alarms" in page.text
+
+
+def test_fixed_limits_and_test_switches(login: Any) -> None:
+    c = login("factory")
+    plan = _plan(c, subgroup_size=5, limits_mode="fixed", baseline_count=25, tests=[1]).json()
+    shifted = [[v + 0.012 for v in row] for row in PISTON_RINGS[:10]]
+    c.post(f"/api/v1/apps/quality/plans/{plan['id']}/measurements", json={"subgroups": [{"values": r} for r in PISTON_RINGS + shifted]})
+    ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
+    assert ch["baseline"] == 25 and f"{ch['primary']['ucl'][0]:.4g}" == "74.01"
+    without = sum(1 for f in ch["primary"]["flags"] if 2 in f)
+    assert without == 0
+    r = c.request("PATCH", f"/api/v1/apps/quality/plans/{plan['id']}", json={"tests": [1, 2, 5, 6]})
+    assert r.status_code == 200 and r.json()["tests"] == [1, 2, 5, 6]
+    ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
+    assert sum(1 for f in ch["primary"]["flags"][25:] if 2 in f or 5 in f or 6 in f) > 0
