@@ -42,7 +42,7 @@ def new_device(db: Session, org_id: int, model_key: str, name: str, workshop: st
     return d
 
 
-def local(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
+def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
     return datetime(y, mo, d, h, mi, tzinfo=LOCAL)
 
 

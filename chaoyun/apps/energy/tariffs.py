@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ class Tariff:
     critical_quarters: tuple[int, ...]
 
     def price(self, period: str) -> Decimal:
-        return (self.flat_price * self.ratios.get(period, Decimal(1))).quantize(Decimal("0.0001"))
+        return (self.flat_price * self.ratios.get(period, Decimal(1))).quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
     def prices(self) -> dict[str, Decimal]:
         return {p: self.price(p) for p in PERIODS}
@@ -137,7 +137,7 @@ def by_period(tariff: Tariff, ts: np.ndarray, kwh: np.ndarray) -> dict[str, floa
 
 def cost(tariff: Tariff, kwh_by_period: dict[str, float]) -> dict[str, Decimal]:
     out = {
-        p: (Decimal(str(round(kwh_by_period.get(p, 0.0), 3))) * tariff.price(p)).quantize(Decimal("0.01"))
+        p: (Decimal(str(round(kwh_by_period.get(p, 0.0), 3))) * tariff.price(p)).quantize(Decimal("0.01"), ROUND_HALF_UP)
         for p in PERIODS
     }
     out["total"] = sum(out.values(), Decimal(0))
