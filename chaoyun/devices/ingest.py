@@ -217,6 +217,8 @@ def validate(device_id: int, spec: Spec, payload: Any, now_ms: int) -> tuple[lis
     newest = now_ms + lim.max_future_ms
     seen: set[tuple[int, int]] = set()
     add_seen = seen.add
+    entry_ts: set[int] = set()
+    dup_ts: set[int] = set()
     append = rows.append
 
     def bad(index: int, point_metric: str | None, code: str, **params: Any) -> None:
@@ -255,6 +257,15 @@ def validate(device_id: int, spec: Spec, payload: Any, now_ms: int) -> tuple[lis
                         else:
                             bad(index, key, "ts_past", days=lim.max_age_ms // 86_400_000)
                 continue
+        # Keys of one object are unique, so a duplicate needs a timestamp already used by an earlier entry;
+        # only then are points checked one by one (keeps the common case free of per-point set lookups).
+        check_dup = ts in entry_ts
+        if check_dup and ts not in dup_ts:
+            dup_ts.add(ts)
+            for r in rows:
+                if r[2] == ts:
+                    add_seen((r[1], ts))
+        entry_ts.add(ts)
         for key, v in values.items():
             m = spec.get(key)
             if m is None:
@@ -294,11 +305,12 @@ def validate(device_id: int, spec: Spec, payload: Any, now_ms: int) -> tuple[lis
                     bad(index, key, "text_too_long", max=MAX_TEXT)
                     continue
                 row = (device_id, mid, ts, None, v)
-            k = (mid, ts)
-            if k in seen:
-                bad(index, key, "duplicate")
-                continue
-            add_seen(k)
+            if check_dup:
+                k = (mid, ts)
+                if k in seen:
+                    bad(index, key, "duplicate")
+                    continue
+                add_seen(k)
             append(row)
     return rows, rejected, nrej
 

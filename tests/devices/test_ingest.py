@@ -151,3 +151,21 @@ def test_authenticate_mqtt(db: Any) -> None:
     assert ingest.authenticate_mqtt(db, device.uid, "mqtt-secret") is not None
     assert ingest.authenticate_mqtt(db, device.uid, "wrong") is None
     assert ingest.authenticate_mqtt(db, "nobody", "mqtt-secret") is None
+
+
+def test_duplicates_across_entries(db: Any) -> None:
+    device, _ = make_device(db, org_of(db, "factory"))
+    now = int(time.time() * 1000)
+    payload = [
+        {"ts": now, "values": {"barrel_temp": 200, "mould_temp": 50}},
+        {"ts": now + 1, "values": {"barrel_temp": 201}},
+        {"ts": now, "values": {"barrel_temp": 202, "oil_temp": 40}},
+        {"ts": now, "values": {"oil_temp": 41, "mould_temp": 51}},
+    ]
+    r = ingest.ingest(db, device, payload, "test")
+    assert r.accepted == 4
+    assert sorted((x.index, x.metric, x.code) for x in r.rejected) == [
+        (2, "barrel_temp", "duplicate"),
+        (3, "mould_temp", "duplicate"),
+        (3, "oil_temp", "duplicate"),
+    ]
