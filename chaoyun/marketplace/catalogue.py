@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, column, func, or_, select, text
+from sqlalchemy import ColumnElement, Integer, column, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from chaoyun.db import utcnow
@@ -161,7 +161,9 @@ def _term_clause(db: Session, term: str) -> ColumnElement[bool]:
         )
         return Offering.id.in_(sub)
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return Offering.search_text.ilike(f"%{escaped}%", escape="\\")
+    # Rendered into the statement (quoted by SQLAlchemy) rather than bound, so PostgreSQL plans each
+    # search with the real pattern; a generic prepared plan cannot see that the trigram index is selective.
+    return Offering.search_text.ilike(literal(f"%{escaped}%", literal_execute=True), escape="\\")
 
 
 def search(db: Session, f: SearchFilter, limit: int = 100) -> list[tuple[Offering, str]]:
@@ -173,7 +175,10 @@ def search(db: Session, f: SearchFilter, limit: int = 100) -> list[tuple[Offerin
         q = q.where(Offering.category == f.category)
     if f.provider_id:
         q = q.where(Offering.org_id == f.provider_id)
-    rows = [(o, n) for o, n in db.execute(q.order_by(Offering.id)).all()]
+    q = q.order_by(Offering.id)
+    if not (f.industry or f.deployment or f.cost_category or f.whitelisted):
+        q = q.limit(limit)  # no list-valued filter follows, so the database can stop early
+    rows = [(o, n) for o, n in db.execute(q).all()]
     # List-valued filters run here: the catalogue holds hundreds of rows, and JSON containment
     # differs between SQLite and PostgreSQL.
     if f.industry:

@@ -35,6 +35,7 @@ def test_chinese_search_finds_substrings(db: Session) -> None:
     assert names(db, q='"排产" OR x') == []
     assert names(db, q="100%") == []
     assert names(db, q="a_b") == []
+    assert names(db, q="x' OR '1'='1") == [] and names(db, q="'") == [] and names(db, q="\\") == []
 
 
 def test_search_by_provider_name_and_filters(db: Session) -> None:
