@@ -302,6 +302,11 @@ def evaluation_pdf(db: Session) -> bytes:
         if data is None:
             story.append(_p("数据源暂不可用：该资金流程尚未提供统计。", st["body"]))
             continue
+        if not data:
+            story.append(_p("暂无已批准或已拨付的记录。", st["body"]))
+            continue
+        total = sum((r.amount for r in data), Decimal(0))
+        story.append(_p(f"合计：{sum(r.count for r in data)} 笔，{total:,.2f} 元", st["body"]))
         for key, title in (("year", "按年度"), ("district", "按区县"), ("cluster", "按行业")):
             agg = _by(data, key)
             story.append(_p(title, st["body"]))

@@ -46,3 +46,17 @@ def test_check_pack_cli(tmp_path: Path) -> None:
     bad.write_text("key: x\nperiod: {start: 2020, end: 2018}\n", encoding="utf-8")
     res = runner.invoke(app, ["check-pack", str(bad)])
     assert res.exit_code == 1
+
+
+def test_spending_grouping_is_exact() -> None:
+    from decimal import Decimal
+
+    from chaoyun.programme.reports import SpendingRow, _by
+
+    rows = [
+        SpendingRow("vouchers", 2019, "chenghai", "toys", 2, Decimal("100000.10")),
+        SpendingRow("vouchers", 2019, "chenghai", "food", 1, Decimal("0.20")),
+        SpendingRow("vouchers", 2020, None, "toys", 1, Decimal("5")),
+    ]
+    assert _by(rows, "district") == [("未知", 1, Decimal("5")), ("澄海区", 3, Decimal("100000.30"))]
+    assert _by(rows, "year") == [("2019", 3, Decimal("100000.30")), ("2020", 1, Decimal("5"))]
