@@ -1,0 +1,71 @@
+"""The programme fed by the factory side: a device that really sends data corroborates a cloud-adoption
+area and pre-fills a diagnosis as evidenced."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chaoyun.identity.models import Organisation
+from chaoyun.programme import cloud_adoption as ca
+from chaoyun.programme import diagnosis as dg
+from chaoyun.programme.models import CloudAdoption, Diagnosis
+from tests.programme.helpers import actor
+
+devices_ingest = pytest.importorskip("chaoyun.devices.ingest", reason="the devices context is not available")
+devices_helpers = pytest.importorskip("tests.devices.helpers", reason="the devices test helpers are not available")
+
+
+def _quiet_enterprise(db: Session) -> Organisation:
+    """A Chenghai enterprise with no device yet (not one of the demo users' firms)."""
+    from chaoyun.devices.models import Device
+
+    with_devices = set(db.execute(select(Device.org_id)).scalars())
+    orgs = db.execute(
+        select(Organisation)
+        .where(Organisation.kind == "enterprise", Organisation.district == "chenghai")
+        .order_by(Organisation.id.desc())
+    ).scalars()
+    for org in orgs:
+        if org.id not in with_devices:
+            return org
+    pytest.skip("no Chenghai enterprise without devices in the test data")
+
+
+def test_device_data_corroborates_and_prefills(db: Session) -> None:
+    org = _quiet_enterprise(db)
+    device, _ = devices_helpers.make_device(db, org)
+    now = int(time.time() * 1000)
+    result = devices_ingest.ingest(db, device, {"ts": now, "values": {"barrel_temp": 210, "mould_temp": 55}}, "test")
+    assert result.accepted == 2
+
+    a = CloudAdoption(
+        org_id=org.id,
+        status="declared",
+        areas={"equipment": None, "marketing": None},
+        provider_name="潮汕智造云",
+        live_since=date(2020, 6, 1),
+    )
+    db.add(a)
+    db.commit()
+    officer = actor(db, "chenghai")
+    _, preview, ev = ca.preview(db, officer, a.id)
+    assert ev.devices_available and ev.devices_reporting >= 1
+    assert preview == {"equipment": "devices", "marketing": None}
+    ca.verify(db, officer, a.id, [])  # nothing checked by hand: the device alone evidences one area
+    assert a.status == "verified" and a.areas == {"equipment": "devices"} and a.stars == 3
+    assert a.evidence["devices_reporting"] >= 1
+
+    d = Diagnosis(org_id=org.id, questionnaire="sme-digital-level-2024", status="draft", answers={}, evidenced={})
+    db.add(d)
+    db.flush()
+    filled = dg.prefill(db, d)
+    assert {"digitised_devices", "networked_devices", "data_collection_areas"} <= set(filled)
+    assert d.answers["evidence"]["digitised_devices"] == 1 and d.answers["evidence"]["networked_devices"] == 1
+    assert {"production", "equipment"} <= set(d.answers["data_collection_areas"])
+    assert "digitised_devices" in d.evidenced
+    db.rollback()
