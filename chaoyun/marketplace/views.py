@@ -67,6 +67,7 @@ nav.register(
     nav.NavItem("provider", N_("Service contracts"), "/market/contracts", MP.CONTRACTS, 22),
     nav.NavItem("government", N_("Resource pool"), "/gov/market", MP.GOV_READ, 40),
     nav.NavItem("government", N_("Provincial recommendation"), "/gov/provincial", MP.GOV_READ, 41),
+    nav.NavItem("government", N_("Match providers to a call"), "/market/match", MP.MATCH, 42),
 )
 
 FLASH = {

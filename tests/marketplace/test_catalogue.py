@@ -217,9 +217,9 @@ def test_application_form_end_to_end(login: Any, db: Session) -> None:
 
 
 def test_home_panels_render(login: Any) -> None:
-    for user in ("city", "factory", "provider"):
+    for user, text in (("city", "份申请待审核"), ("factory", "适合本行业的服务"), ("provider", "服务券额度")):
         r = login(user).get("/home")
-        assert r.status_code == 200, user
+        assert r.status_code == 200 and text in r.text.split("</title>")[1], user
 
 
 def test_gov_pages_and_export(login: Any) -> None:

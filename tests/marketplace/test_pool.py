@@ -58,6 +58,10 @@ def test_demo_eligibility_and_counts(db: Session) -> None:
     assert counts.admitted_platforms >= 5 and counts.leading_platforms >= 3
     assert counts.admitted_service_providers >= 10
     assert counts.recommended_to_province >= 6
+    # By year: admissions decided by the end of the year; recommendations of that year.
+    assert service.pool_counts(db, 2017).admitted_platforms == 0
+    assert service.pool_counts(db, 2018).leading_platforms == 3
+    assert service.pool_counts(db, 2019).recommended_to_province == 4
     assert service.provider_quota(db, provs[0].id, 2019) == Decimal("8000000.00")  # platform
     assert service.provider_quota(db, provs[PENDING].id, 2019) == Decimal("0.00")  # not in the pool
 
