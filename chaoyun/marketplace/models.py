@@ -13,7 +13,11 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from chaoyun.db import Base, UTCDateTime, utcnow
+from chaoyun.db import Base, UTCDateTime, register_unmanaged, utcnow
+
+# The search index is made with raw SQL in the migration (FTS5 table and its shadow tables on SQLite,
+# a pg_trgm GIN index on PostgreSQL); autogenerate must leave it alone.
+register_unmanaged("market_offerings_fts", "ix_market_offerings_search_trgm")
 
 _ORG_FK = "organisations.id"
 
