@@ -18,6 +18,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chaoyun.devices.connectors.config import BrokerAddress
+from chaoyun.devices.connectors.mqtt_ingest import IngestWorker
+from chaoyun.devices.connectors.sink import PlatformSink
 from chaoyun.devices.credentials import mosquitto_hash, new_mqtt_password
 from chaoyun.devices.models import Device, DeviceModel
 
@@ -100,7 +103,11 @@ def make_device(
     password = new_mqtt_password()
     uid = uid or f"t-{secrets.token_hex(5)}"
     dev = Device(
-        org_id=org_id, model_id=model.id, uid=uid, name=f"test {uid}", token_hash=secrets.token_hex(32),
+        org_id=org_id,
+        model_id=model.id,
+        uid=uid,
+        name=f"test {uid}",
+        token_hash=secrets.token_hex(32),
         mqtt_password_hash=mosquitto_hash(password),
     )
     db.add(dev)
@@ -170,3 +177,87 @@ def publish_all(c: mqtt.Client, items: list[tuple[str, bytes | str]], timeout: f
     for i in infos:
         i.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
     return sum(1 for i in infos if i.is_published())
+
+
+class Ingest:
+    """A worker of a unique client id, started in its own thread; restartable with the same id (session)."""
+
+    def __init__(self, broker: Mosquitto, client_id: str | None = None, group: str | None = None) -> None:
+        self.broker = broker
+        self.client_id = client_id or f"ingest-{secrets.token_hex(4)}"
+        self.group = group or ""  # "" = plain subscription (the default); a name = shared group
+        self.sink = PlatformSink()
+        self.worker: IngestWorker | None = None
+        self.thread: Threaded | None = None
+
+    def start(self) -> Ingest:
+        self.worker = IngestWorker(
+            self.sink,
+            address=BrokerAddress.parse(self.broker.url),
+            client_id=self.client_id,
+            group=self.group,
+            batch_max=200,
+            batch_wait_ms=20,
+            session_expiry_s=600,
+        )
+        self.thread = Threaded(self.worker).start()
+        wait_for(self.worker.connected.is_set, 10, what="worker connected")
+        time.sleep(0.2)  # SUBACK
+        return self
+
+    def stop(self) -> None:
+        assert self.thread is not None
+        self.thread.stop()
+
+
+def actor_for(db: Session, username: str) -> Any:
+    from chaoyun.identity.models import Membership, User
+    from chaoyun.identity.permissions import Actor
+
+    user = db.execute(select(User).where(User.username == username)).scalar_one()
+    m = db.execute(select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)).scalars().first()
+    assert m is not None
+    return Actor(user=user, membership=m)
+
+
+def setpoint_model(db: Session) -> DeviceModel:
+    """A device model with a writable setpoint (the built-in catalog may have none)."""
+    from chaoyun.devices.models import MetricDef
+
+    model = db.execute(select(DeviceModel).where(DeviceModel.key == "test_setpoint_machine")).scalar_one_or_none()
+    if model is None:
+        model = DeviceModel(key="test_setpoint_machine", name_zh="测试机", name_en="Test machine", builtin=False)
+        model.metrics = [
+            MetricDef(
+                key="temperature",
+                name_zh="温度",
+                name_en="Temperature",
+                unit="°C",
+                type="numeric",
+                min_value=-50,
+                max_value=500,
+            ),
+            MetricDef(key="cycle_count", name_zh="循环计数", name_en="Cycle count", type="numeric", min_value=0),
+            MetricDef(
+                key="setpoint",
+                name_zh="设定温度",
+                name_en="Temperature setpoint",
+                unit="°C",
+                type="numeric",
+                min_value=0,
+                max_value=300,
+                writable=True,
+            ),
+            MetricDef(
+                key="speed_setpoint",
+                name_zh="设定速度",
+                name_en="Speed setpoint",
+                type="numeric",
+                min_value=0,
+                max_value=100,
+                writable=True,
+            ),
+        ]
+        db.add(model)
+        db.commit()
+    return model

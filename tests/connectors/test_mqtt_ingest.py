@@ -4,7 +4,6 @@ restarts, a briefly unavailable database, malformed payloads and messages of unk
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 import threading
 import time
@@ -16,13 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chaoyun.devices.connectors import topics
-from chaoyun.devices.connectors.config import BrokerAddress
-from chaoyun.devices.connectors.mqtt_ingest import IngestWorker
-from chaoyun.devices.connectors.sink import PlatformSink
 from chaoyun.devices.models import Device, RejectedMessage
 from chaoyun.devices.store import get_store
 from chaoyun.settings import get_settings
-from tests.connectors.helpers import Mosquitto, Threaded, make_device, publish_all, publisher, wait_for
+from tests.connectors.helpers import Ingest, Mosquitto, make_device, publish_all, publisher, wait_for
 from tests.test_route_security import org_of
 
 BASE_MS = int(time.time() * 1000) - 3_600_000
@@ -35,37 +31,15 @@ def broker() -> Iterator[Mosquitto]:
     m.stop()
 
 
-class Ingest:
-    """A worker of a unique client id, started in its own thread; restartable with the same id (session)."""
-
-    def __init__(self, broker: Mosquitto, client_id: str | None = None, group: str | None = None) -> None:
-        self.broker = broker
-        self.client_id = client_id or f"ingest-{secrets.token_hex(4)}"
-        self.group = group or f"g{secrets.token_hex(3)}"
-        self.sink = PlatformSink()
-        self.worker: IngestWorker | None = None
-        self.thread: Threaded | None = None
-
-    def start(self) -> Ingest:
-        self.worker = IngestWorker(
-            self.sink, address=BrokerAddress.parse(self.broker.url), client_id=self.client_id, group=self.group,
-            batch_max=200, batch_wait_ms=20, session_expiry_s=600,
-        )
-        self.thread = Threaded(self.worker).start()
-        wait_for(self.worker.connected.is_set, 10, what="worker connected")
-        time.sleep(0.2)  # SUBACK
-        return self
-
-    def stop(self) -> None:
-        assert self.thread is not None
-        self.thread.stop()
-
-
 def messages(uid: str, start: int, n: int) -> list[tuple[str, str]]:
     """n telemetry messages of 3 points each (the smart-meter shape), timestamps 1 s apart."""
     return [
-        (topics.telemetry(uid), json.dumps({"ts": BASE_MS + (start + i) * 1000,
-                                            "values": {"voltage": 220 + i % 10, "current": 5.0, "power": 1.1}}))
+        (
+            topics.telemetry(uid),
+            json.dumps(
+                {"ts": BASE_MS + (start + i) * 1000, "values": {"voltage": 220 + i % 10, "current": 5.0, "power": 1.1}}
+            ),
+        )
         for i in range(n)
     ]
 
@@ -80,8 +54,8 @@ def stored(device: Device) -> int:
 def test_points_arrive_and_workers_share_the_load(broker: Mosquitto, db: Session) -> None:
     org = org_of(db, "factory")
     devices = [make_device(db, org.id)[0] for _ in range(3)]
-    first = Ingest(broker).start()
-    second = Ingest(broker, group=first.group).start()  # same shared-subscription group, another client id
+    first = Ingest(broker, group="chaoyun").start()
+    second = Ingest(broker, group="chaoyun").start()  # same shared-subscription group, another client id
     pub = publisher(broker.port)
     items = [m for d in devices for m in messages(d.uid, 0, 200)]
     assert publish_all(pub, items) == 600
@@ -139,6 +113,16 @@ def test_broker_restart_loses_nothing(broker: Mosquitto, db: Session) -> None:
     broker.start()
     ingest.start()
     wait_for(lambda: stored(dev) == 1050, 30, what="queued messages after the broker restart")
+
+    # 3. Devices that publish after a broker restart, before the worker is back: kept for its session.
+    ingest.stop()
+    broker.stop()
+    broker.start()
+    pub3 = publisher(broker.port)
+    assert publish_all(pub3, messages(dev.uid, 350, 50)) == 50
+    ingest.start()
+    wait_for(lambda: stored(dev) == 1200, 30, what="messages published before the worker reconnected")
+    pub3.loop_stop()
     assert ingest.worker.stats.connects >= 1
     ingest.stop()
     for p in (pub, pub2):
@@ -168,10 +152,12 @@ def _kill_pg_connections() -> None:
     from chaoyun.db import get_engine
 
     with get_engine().connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ))
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
 
 
 def test_database_briefly_unavailable_loses_nothing(broker: Mosquitto, db: Session) -> None:

@@ -17,8 +17,8 @@ from chaoyun.devices.connectors.models import Command, Gateway
 from chaoyun.devices.connectors.permissions import COMMANDS_READ, COMMANDS_SEND, GATEWAYS_MANAGE, GATEWAYS_READ
 from chaoyun.errors import Invalid, Unauthorized
 from chaoyun.i18n import N_
-from chaoyun.identity.permissions import Actor
-from chaoyun.web.deps import public, requires
+from chaoyun.identity.permissions import Actor, Permission
+from chaoyun.web.deps import Requires, requires
 
 router = APIRouter(prefix="/api/v1", tags=["devices-connectors"])
 MAX_GATEWAY_MESSAGES = 5000
@@ -140,6 +140,22 @@ def get_command(command_id: int, actor: Actor = requires(COMMANDS_READ), db: Ses
 # ---------------------------------------------------------------- called by gateways (gateway token)
 
 
+class GatewayTokenRoute(Requires):
+    """Declares the gateway endpoints public for the *user* permission mechanism: gateways are not users and
+    authenticate with their own token (``Authorization: Bearer``), checked inside the route. The generic
+    ``public()`` would try the bearer value as a user API token and refuse it."""
+
+    def __init__(self) -> None:
+        super().__init__(Permission.PUBLIC)
+
+    def __call__(self) -> None:  # type: ignore[override]
+        return None
+
+
+def gateway_route() -> Any:
+    return Depends(GatewayTokenRoute())
+
+
 def _gateway(request: Request, db: Session) -> Gateway:
     auth = request.headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
@@ -150,7 +166,7 @@ def _gateway(request: Request, db: Session) -> Gateway:
 
 
 @router.get("/gateway/config")
-def gateway_config(request: Request, _: Any = public(), db: Session = Depends(get_db)) -> dict[str, Any]:
+def gateway_config(request: Request, _: Any = gateway_route(), db: Session = Depends(get_db)) -> dict[str, Any]:
     """The pushed configuration of the calling gateway (its token identifies it)."""
     gw = _gateway(request, db)
     db.commit()
@@ -169,7 +185,7 @@ class ForwardIn(BaseModel):
 
 @router.post("/gateway/telemetry")
 def gateway_telemetry(
-    body: ForwardIn, request: Request, _: Any = public(), db: Session = Depends(get_db)
+    body: ForwardIn, request: Request, _: Any = gateway_route(), db: Session = Depends(get_db)
 ) -> dict[str, Any]:
     """Store-and-forward over HTTP: messages of the gateway's own devices, stored in one transaction."""
     from chaoyun.devices.ingest import ingest_batch

@@ -376,15 +376,20 @@ class _Publisher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._client: Any = None
+        self._url = ""
 
     def _connect(self) -> Any:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
-        if self._client is not None and self._client.is_connected():
+        url = mqtt_settings().url
+        if self._client is not None and self._client.is_connected() and url == self._url:
             return self._client
         if self._client is not None:
+            self._client.disconnect()
             self._client.loop_stop()
+            self._client = None
+        self._url = url
         addr = mqtt_settings().broker
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"chaoyun-pub-{secrets.token_hex(4)}", protocol=mqtt.MQTTv5

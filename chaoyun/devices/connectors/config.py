@@ -57,7 +57,7 @@ def mqtt_settings() -> MqttSettings:
     return MqttSettings(
         url=_env("MQTT_URL", "mqtt://127.0.0.1:1883"),
         ingest_in_server=_env("MQTT_INGEST", "1") == "1",
-        share_group=_env("MQTT_SHARE_GROUP", "chaoyun"),
+        share_group=_env("MQTT_SHARE_GROUP", ""),
         client_id=_env("MQTT_CLIENT_ID", f"chaoyun-ingest-{socket.gethostname()}"),
         session_expiry_s=int(_env("MQTT_SESSION_EXPIRY", str(7 * 24 * 3600))),
         batch_max=int(_env("MQTT_BATCH", "2000")),

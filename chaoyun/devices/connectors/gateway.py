@@ -278,6 +278,7 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.sent = 0
+        self.collected = 0
         self.link: MqttLink | HttpLink = MqttLink(self) if config.platform.transport == "mqtt" else HttpLink(self)
         cached = self.buffer.get_state("pushed_config")
         if cached and config.config_source == "platform":
@@ -291,6 +292,7 @@ class Gateway:
 
     # -- readings → buffer
     async def emit(self, uid: str, ts: datetime, values: dict[str, Any]) -> None:
+        self.collected += 1
         self._readings.append((uid, "telemetry", {"ts": int(ts.timestamp() * 1000), "values": values}))
 
     async def _buffer_writer(self) -> None:

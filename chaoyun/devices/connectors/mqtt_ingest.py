@@ -2,7 +2,10 @@
 
 - MQTT 5, QoS 1, a persistent session (``clean_start=False`` + session expiry), so messages the broker
   holds while the worker (or the whole platform) is down are delivered when it comes back;
-- shared subscriptions (``$share/<group>/...``): several workers split the load;
+- shared subscriptions (``$share/<group>/...``, ``CHAOYUN_MQTT_SHARE_GROUP``): several workers split the load.
+  Without a group (the default) one worker holds a plain subscription: Mosquitto 2.0 restores plain
+  subscriptions of persistent sessions after its own restart, but not shared ones until a member reconnects
+  (messages published in that window are dropped; see docs/connectivity.md);
 - messages are collected into batches; each batch is stored in one transaction (``ingest_batch``)
   and only then acknowledged (PUBACK sent after the commit, gmqtt's ``optimistic_acknowledgement=False``),
   so a message the broker considers delivered is always in the database;
@@ -73,7 +76,7 @@ class IngestWorker:
         address: BrokerAddress | None = None,
         client_id: str | None = None,
         group: str | None = None,
-        filters: Sequence[str] = topics.INGEST_FILTERS,
+        filters: Sequence[str] = topics.PLATFORM_FILTERS,
         batch_max: int | None = None,
         batch_wait_ms: int | None = None,
         session_expiry_s: int | None = None,
@@ -84,7 +87,8 @@ class IngestWorker:
         self.sink = sink
         self.address = address or s.broker
         self.client_id = client_id or s.client_id
-        self.group = group or s.share_group
+        # "" = a plain subscription (one worker); a name = shared subscription group (several workers).
+        self.group = s.share_group if group is None else group
         self.filters = list(filters)
         self.batch_max = batch_max or s.batch_max
         self.batch_wait = (batch_wait_ms if batch_wait_ms is not None else s.batch_wait_ms) / 1000
@@ -167,6 +171,14 @@ class IngestWorker:
             logger=logging.getLogger("chaoyun.mqtt.gmqtt"),
         )
         client.set_config({"reconnect_retries": 0, "reconnect_delay": 1})
+
+        # gmqtt's own reconnection is switched off: this worker reconnects with back-off using a *new* client;
+        # a second, internal reconnect of the old one (same client id) would make the two take the session
+        # from each other in a loop.
+        async def _no_reconnect(*_a: Any, **_k: Any) -> None:
+            return None
+
+        client._package_handler._reconnect_callback = _no_reconnect
         if self.address.username:
             client.set_auth_credentials(self.address.username, self.address.password)
         client.on_message = self._on_message
@@ -202,7 +214,7 @@ class IngestWorker:
                 self.stats.connects += 1
                 self._client = client
                 for f in self.filters:
-                    client.subscribe(topics.shared(self.group, f), qos=1)
+                    client.subscribe(topics.shared(self.group, f) if self.group else f, qos=1)
                 log.info("MQTT ingest %s connected to %s:%s, group %s",
                          self.client_id, self.address.host, self.address.port, self.group)
                 self.connected.set()

@@ -44,6 +44,7 @@ def gateway_status(uid: str) -> str:
 INGEST_FILTERS = (f"{PREFIX}/devices/+/telemetry", f"{PREFIX}/devices/+/attributes")
 RESULT_FILTER = f"{PREFIX}/devices/+/commands/result"
 STATUS_FILTER = f"{PREFIX}/gateways/+/status"
+PLATFORM_FILTERS = (*INGEST_FILTERS, RESULT_FILTER, STATUS_FILTER)
 
 
 def shared(group: str, topic_filter: str) -> str:
