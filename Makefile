@@ -22,7 +22,7 @@ $(NODE_STAMP): package.json package-lock.json
 setup: $(STAMP) $(NODE_STAMP)
 
 demo: setup
-	$(BIN)/chaoyun demo --serve
+	CHAOYUN_SIMULATE=1 $(BIN)/chaoyun demo --serve
 
 serve: setup
 	$(BIN)/chaoyun serve
