@@ -75,7 +75,9 @@ def _days(request: Request, default: int) -> tuple[date, date, int]:
 def _errors(request: Request, exc: Exception) -> AppError:
     if isinstance(exc, ValidationError):
         fe = field_errors(exc.errors())
-        msg = "; ".join(f"{f['field']}: {f['message_en'] if request.state.locale == 'en' else f['message_zh']}" for f in fe)
+        msg = "; ".join(
+            f"{f['field']}: {f['message_en'] if request.state.locale == 'en' else f['message_zh']}" for f in fe
+        )
         return AppError(N_("Some fields are invalid; nothing was saved. %(details)s"), details=msg)
     assert isinstance(exc, AppError)
     return exc
@@ -91,7 +93,10 @@ def _enterprise_panel(db: Session, actor: Actor) -> dict[str, Any]:
         value = oee.enterprise_oee(db, actor.org_id, today - timedelta(days=1), today - timedelta(days=1))
     except AppError:
         value = None
-    return {"oee": None if value is None else round(100 * value, 1), "spc_alarms": quality.open_alarm_count(db, actor.org_id)}
+    return {
+        "oee": None if value is None else round(100 * value, 1),
+        "spc_alarms": quality.open_alarm_count(db, actor.org_id),
+    }
 
 
 def _government_panel(db: Session, actor: Actor) -> dict[str, Any]:
@@ -171,7 +176,7 @@ def oee_label(
     actor: Actor = requires(APPS_OPERATE),
 ) -> Response:
     try:
-        oee.label_stop(db, actor, oee.LabelIn(device_id=device_id, start=start, end=end, reason=reason, note=note))  # type: ignore[arg-type]
+        oee.label_stop(db, actor, oee.LabelIn(device_id=device_id, start=start, end=end, reason=reason, note=note))
     except (ValidationError, AppError) as exc:
         return _error_page(request, _errors(request, exc))
     return _back("/apps/oee", "labelled")
@@ -190,7 +195,9 @@ def oee_counts(
     actor: Actor = requires(APPS_OPERATE),
 ) -> Response:
     try:
-        data = oee.CountIn(device_id=device_id, day=day, shift=shift, good=good, rejects=rejects, startup_rejects=startup_rejects)  # type: ignore[arg-type]
+        data = oee.CountIn(
+            device_id=device_id, day=day, shift=shift, good=good, rejects=rejects, startup_rejects=startup_rejects
+        )
         oee.enter_counts(db, actor, data)
     except (ValidationError, AppError) as exc:
         return _error_page(request, _errors(request, exc))
@@ -210,7 +217,7 @@ def oee_calendar(
             parsed = json.loads(shifts)
         except json.JSONDecodeError as exc:
             raise Invalid(N_("The shift list is not valid JSON."), field="shifts") from exc
-        oee.set_calendar(db, actor, oee.CalendarIn(shifts=parsed, small_stop_s=small_stop_s))  # type: ignore[arg-type]
+        oee.set_calendar(db, actor, oee.CalendarIn(shifts=parsed, small_stop_s=small_stop_s))
     except (ValidationError, AppError) as exc:
         return _error_page(request, _errors(request, exc))
     return _back("/apps/oee", "calendar")
@@ -226,7 +233,7 @@ def oee_downtime(
     actor: Actor = requires(APPS_MANAGE),
 ) -> Response:
     try:
-        oee.add_downtime(db, actor, oee.DowntimeIn(start=start, end=end, reason=reason))  # type: ignore[arg-type]
+        oee.add_downtime(db, actor, oee.DowntimeIn(start=start, end=end, reason=reason))
     except (ValidationError, AppError) as exc:
         return _error_page(request, _errors(request, exc))
     return _back("/apps/oee", "downtime")
@@ -237,8 +244,9 @@ def oee_downtime(
 
 @router.get("/apps/quality")
 def quality_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
-    from chaoyun.devices.models import Device
     from sqlalchemy import select
+
+    from chaoyun.devices.models import Device
 
     devices = list(db.execute(select(Device).where(Device.org_id == actor.org_id).order_by(Device.name)).scalars())
     return render(
@@ -268,7 +276,9 @@ def _opt_float(v: str) -> float | None:
 
 
 @router.post("/apps/quality/plans")
-async def plan_create(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)) -> Response:
+async def plan_create(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
+) -> Response:
     form = await request.form()
     f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     try:
@@ -283,7 +293,7 @@ async def plan_create(request: Request, db: Session = Depends(get_db), actor: Ac
             target=_opt_float(f.get("target", "")),
             limits_mode=f.get("limits_mode", "recalc") or "recalc",
             baseline_count=int(f["baseline_count"]) if f.get("baseline_count") else None,
-            tests=[int(t) for t in form.getlist("tests") if str(t).isdigit()] or [1],
+            tests=[int(t) for t in form.getlist("tests") if isinstance(t, str) and t.isdigit()] or [1],
             device_id=int(f["device_id"]) if f.get("device_id") else None,
             metric=f.get("metric") or None,
         )
@@ -298,7 +308,9 @@ async def plan_create(request: Request, db: Session = Depends(get_db), actor: Ac
 
 
 @router.get("/apps/quality/plans/{plan_id}")
-def plan_page(plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+def plan_page(
+    plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)
+) -> Response:
     plan = quality.get_plan(db, actor, plan_id)
     try:
         last = int(request.query_params.get("last") or 200)
@@ -310,7 +322,7 @@ def plan_page(plan_id: int, request: Request, db: Session = Depends(get_db), act
         "apps/plan.html",
         {
             "plan": plan,
-            "chart": quality._clean(ch.as_dict()) if ch else None,
+            "chart": ch.as_dict() if ch else None,
             "test_names": TEST_NAMES,
             "alarms": [a for a in quality.list_alarms(db, actor) if a.plan_id == plan.id][:50],
             "is_variable": plan.chart_type in spc.VARIABLE_CHARTS,
@@ -345,7 +357,11 @@ def plan_measure(
         return render(
             request,
             "apps/error.html",
-            {"error": None, "message": err.message_en if request.state.locale == "en" else err.message_zh, "back": f"/apps/quality/plans/{plan.id}"},
+            {
+                "error": None,
+                "message": err.message_en if request.state.locale == "en" else err.message_zh,
+                "back": f"/apps/quality/plans/{plan.id}",
+            },
             status=422,
         )
     return _back(f"/apps/quality/plans/{plan.id}", "measured")
@@ -367,11 +383,15 @@ async def plan_import(
         rep = quality.import_file(db, actor, plan.id, file.filename or "data.csv", content)
     except AppError as exc:
         return _error_page(request, exc)
-    return render(request, "apps/import_report.html", {"plan": plan, "report": rep}, status=200 if rep.accepted else 422)
+    return render(
+        request, "apps/import_report.html", {"plan": plan, "report": rep}, status=200 if rep.accepted else 422
+    )
 
 
 @router.post("/apps/quality/plans/{plan_id}/settings")
-async def plan_settings(plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)) -> Response:
+async def plan_settings(
+    plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
+) -> Response:
     form = await request.form()
     f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     try:
@@ -381,7 +401,7 @@ async def plan_settings(plan_id: int, request: Request, db: Session = Depends(ge
             target=_opt_float(f.get("target", "")),
             limits_mode=f.get("limits_mode") or "recalc",
             baseline_count=int(f["baseline_count"]) if f.get("baseline_count") else None,
-            tests=[int(t) for t in form.getlist("tests") if str(t).isdigit()],
+            tests=[int(t) for t in form.getlist("tests") if isinstance(t, str) and t.isdigit()],
         )
         quality.update_plan(db, actor, plan_id, data)
     except ValueError as exc:
@@ -394,7 +414,9 @@ async def plan_settings(plan_id: int, request: Request, db: Session = Depends(ge
 
 
 @router.post("/apps/quality/plans/{plan_id}/telemetry")
-def plan_telemetry(plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> Response:
+def plan_telemetry(
+    plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
+) -> Response:
     plan = quality.get_plan(db, actor, plan_id)
     try:
         rep = quality.pull_telemetry(db, actor, plan)
@@ -446,7 +468,9 @@ def energy_page(request: Request, db: Session = Depends(get_db), actor: Actor = 
 
 
 @router.post("/apps/energy/tariff")
-def energy_tariff(request: Request, tariff: str = Form(""), db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)) -> Response:
+def energy_tariff(
+    request: Request, tariff: str = Form(""), db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
+) -> Response:
     try:
         energy.assign_tariff(db, actor, tariff)
     except AppError as exc:
@@ -495,7 +519,9 @@ def reports_generate(
 @router.get("/apps/reports/{report_id}/pdf")
 def report_download(report_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
     r = reports.get_report(db, actor, report_id)
-    return Response(r.content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{r.filename}"'})
+    return Response(
+        r.content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{r.filename}"'}
+    )
 
 
 # ---------------------------------------------------------------- government

@@ -25,7 +25,9 @@ def new_org(db: Session, name: str) -> Organisation:
     return org
 
 
-def new_device(db: Session, org_id: int, model_key: str, name: str, workshop: str = "一车间", line: str = "A线") -> Device:
+def new_device(
+    db: Session, org_id: int, model_key: str, name: str, workshop: str = "一车间", line: str = "A线"
+) -> Device:
     devices.ensure_catalog(db)
     model = db.execute(select(DeviceModel).where(DeviceModel.key == model_key)).scalar_one()
     d = Device(

@@ -16,7 +16,9 @@ PREFIXES = ("/apps/", "/api/v1/apps/", "/gov/apps")
 @pytest.fixture(autouse=True)
 def _only_apps(monkeypatch: pytest.MonkeyPatch) -> None:
     everything = rs.api_routes
-    monkeypatch.setattr(rs, "api_routes", lambda app: [(m, r) for m, r in everything(app) if r.path.startswith(PREFIXES)])
+    monkeypatch.setattr(
+        rs, "api_routes", lambda app: [(m, r) for m, r in everything(app) if r.path.startswith(PREFIXES)]
+    )
 
 
 def test_declarations(app: Any) -> None:

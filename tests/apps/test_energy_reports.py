@@ -20,15 +20,43 @@ from tests.apps.helpers import feed, local, new_device, new_org
 
 def test_periods_follow_the_guangdong_structure() -> None:
     t = tf.get_tariff("gd_industrial_1_10kv")
-    when = [local(2026, 3, 2, 3), local(2026, 3, 2, 9), local(2026, 3, 2, 10, 30), local(2026, 3, 2, 13), local(2026, 3, 2, 18, 45), local(2026, 3, 2, 23), local(2026, 7, 15, 11, 30), local(2026, 7, 15, 10, 30), local(2026, 8, 3, 16)]
+    when = [
+        local(2026, 3, 2, 3),
+        local(2026, 3, 2, 9),
+        local(2026, 3, 2, 10, 30),
+        local(2026, 3, 2, 13),
+        local(2026, 3, 2, 18, 45),
+        local(2026, 3, 2, 23),
+        local(2026, 7, 15, 11, 30),
+        local(2026, 7, 15, 10, 30),
+        local(2026, 8, 3, 16),
+    ]
     codes = tf.periods_of(t, np.array([int(w.timestamp() * 1000) for w in when]))
-    assert [tf.PERIODS[c] for c in codes] == ["valley", "flat", "peak", "flat", "peak", "flat", "critical", "peak", "critical"]
-    assert t.prices() == {"critical": Decimal("1.3813"), "peak": Decimal("1.1050"), "flat": Decimal("0.6500"), "valley": Decimal("0.2470")}
+    assert [tf.PERIODS[c] for c in codes] == [
+        "valley",
+        "flat",
+        "peak",
+        "flat",
+        "peak",
+        "flat",
+        "critical",
+        "peak",
+        "critical",
+    ]
+    assert t.prices() == {
+        "critical": Decimal("1.3813"),
+        "peak": Decimal("1.1050"),
+        "flat": Decimal("0.6500"),
+        "valley": Decimal("0.2470"),
+    }
 
 
 def _meter_day(db: Session, org_id: int, day: date, kwh_per_hour: float = 10.0) -> None:
     meter = new_device(db, org_id, "energy_meter", "总电表", "配电房", "")
-    pts = [(local(day.year, day.month, day.day) + timedelta(minutes=15 * i), {"energy": 1000 + kwh_per_hour * i / 4}) for i in range(97)]
+    pts = [
+        (local(day.year, day.month, day.day) + timedelta(minutes=15 * i), {"energy": 1000 + kwh_per_hour * i / 4})
+        for i in range(97)
+    ]
     feed(db, meter, pts, local(day.year, day.month, day.day) + timedelta(days=1))
 
 
@@ -52,9 +80,18 @@ def test_energy_per_unit_and_shifting(db: Session) -> None:
     y, mo, d = day.year, day.month, day.day
     # The moulding machine: 8 kWh per hour all day, idle 10:00–12:00 (peak), 480 good parts.
     pts = [(local(y, mo, d) + timedelta(hours=h), {"energy": 500 + 8 * h, "good_count": 20 * h}) for h in range(25)]
-    pts += [(local(y, mo, d, 0), {"state": "running"}), (local(y, mo, d, 10), {"state": "idle"}), (local(y, mo, d, 12), {"state": "running"})]
+    pts += [
+        (local(y, mo, d, 0), {"state": "running"}),
+        (local(y, mo, d, 10), {"state": "idle"}),
+        (local(y, mo, d, 12), {"state": "running"}),
+    ]
     feed(db, m, pts, local(y, mo, d) + timedelta(days=1))
-    feed(db, comp, [(local(y, mo, d) + timedelta(hours=h), {"energy": 100 * h, "state": "running"}) for h in range(25)], local(y, mo, d) + timedelta(days=1))
+    feed(
+        db,
+        comp,
+        [(local(y, mo, d) + timedelta(hours=h), {"energy": 100 * h, "state": "running"}) for h in range(25)],
+        local(y, mo, d) + timedelta(days=1),
+    )
     epu = energy.energy_per_unit(db, org.id, day, day)
     assert epu.good_units == 480 and epu.kwh == 8 * 24 + 100 * 24
     assert epu.kwh_per_unit is not None and abs(epu.kwh_per_unit - 8 * 24 / 480) < 1e-9
@@ -108,7 +145,9 @@ def test_scheduled_reports_are_due_once(db: Session) -> None:
         if o == org.id:
             reports.generate(db, o, k, d)
     assert [x for x in reports.due(db, today) if x[0] == org.id] == []
-    kinds = db.execute(select(Report.kind, Report.period_start).where(Report.org_id == org.id).order_by(Report.kind)).all()
+    kinds = db.execute(
+        select(Report.kind, Report.period_start).where(Report.org_id == org.id).order_by(Report.kind)
+    ).all()
     assert [tuple(k) for k in kinds] == [("daily", date(2026, 3, 10)), ("weekly", date(2026, 3, 2))]
 
 

@@ -28,19 +28,38 @@ def _worked_example(db: Session) -> tuple[int, int]:
     OEE           = 0.866667 × 0.897436 × 0.98 = 0.762222  (= 686 × 30 s / 27000 s)
     """
     org = new_org(db, "OEE例题厂")
-    db.add(ShiftCalendar(org_id=org.id, shifts=[{"key": "A", "name": "A", "start": "08:00", "end": "16:00", "breaks": [["12:00", "12:30"]]}], small_stop_s=300))
+    db.add(
+        ShiftCalendar(
+            org_id=org.id,
+            shifts=[{"key": "A", "name": "A", "start": "08:00", "end": "16:00", "breaks": [["12:00", "12:30"]]}],
+            small_stop_s=300,
+        )
+    )
     db.commit()
     d = new_device(db, org.id, "injection_moulding", "1号注塑机")
     y, m, dd = DAY.year, DAY.month, DAY.day
-    states = [(7, 0, "running"), (10, 0, "fault"), (10, 40, "running"), (14, 0, "setup"), (14, 20, "running"), (15, 0, "idle"), (15, 3, "running"), (16, 30, "off")]
+    states = [
+        (7, 0, "running"),
+        (10, 0, "fault"),
+        (10, 40, "running"),
+        (14, 0, "setup"),
+        (14, 20, "running"),
+        (15, 0, "idle"),
+        (15, 3, "running"),
+        (16, 30, "off"),
+    ]
     pts = [(local(y, m, dd, h, mi), {"state": s}) for h, mi, s in states]
-    pts += [(local(y, m, dd, 7, 59), {"cycle_count": 1000, "reject_count": 50}), (local(y, m, dd, 14, 25), {"reject_count": 52}), (local(y, m, dd, 15, 59), {"cycle_count": 1700, "reject_count": 64})]
+    pts += [
+        (local(y, m, dd, 7, 59), {"cycle_count": 1000, "reject_count": 50}),
+        (local(y, m, dd, 14, 25), {"reject_count": 52}),
+        (local(y, m, dd, 15, 59), {"cycle_count": 1700, "reject_count": 64}),
+    ]
     feed(db, d, pts, local(y, m, dd, 18))
     return org.id, d.id
 
 
 def test_worked_example(db: Session) -> None:
-    org_id, dev_id = _worked_example(db)
+    org_id, _dev_id = _worked_example(db)
     p = oee.compute_period(db, org_id, DAY, DAY, keep_stops=True)
     o = p.summary()
     assert o.planned_s == 450 * 60
@@ -62,7 +81,11 @@ def test_worked_example(db: Session) -> None:
 def test_planned_downtime_and_operator_counts(db: Session) -> None:
     org_id, dev_id = _worked_example(db)
     # The break is already out; declare 10:00–10:40 planned maintenance instead of a breakdown.
-    db.add(PlannedDowntime(org_id=org_id, device_id=None, start=local(2026, 3, 2, 10), end=local(2026, 3, 2, 10, 40), reason="保养"))
+    db.add(
+        PlannedDowntime(
+            org_id=org_id, device_id=None, start=local(2026, 3, 2, 10), end=local(2026, 3, 2, 10, 40), reason="保养"
+        )
+    )
     db.commit()
     p = oee.compute_period(db, org_id, DAY, DAY)
     o = p.summary()
@@ -70,7 +93,9 @@ def test_planned_downtime_and_operator_counts(db: Session) -> None:
     # Operator counts override telemetry for that shift.
     from chaoyun.apps.models import ProductionCount
 
-    db.add(ProductionCount(org_id=org_id, device_id=dev_id, day=DAY, shift="A", good=690, rejects=10, startup_rejects=0))
+    db.add(
+        ProductionCount(org_id=org_id, device_id=dev_id, day=DAY, shift="A", good=690, rejects=10, startup_rejects=0)
+    )
     db.commit()
     o2 = oee.compute_period(db, org_id, DAY, DAY).summary()
     assert o2.good == 690 and o2.rejects == 10 and o2.quality == pytest.approx(690 / 700)
@@ -81,7 +106,12 @@ def test_default_two_shifts_and_grouping(db: Session) -> None:
     a = new_device(db, org.id, "cnc", "CNC-1", "机加车间", "L1")
     b = new_device(db, org.id, "cnc", "CNC-2", "机加车间", "L2")
     y, m, d = 2026, 3, 3
-    feed(db, a, [(local(y, m, d, 0), {"state": "running", "cycle_count": 0}), (local(y, m, d + 1, 8), {"cycle_count": 400})], local(y, m, d + 1, 9))
+    feed(
+        db,
+        a,
+        [(local(y, m, d, 0), {"state": "running", "cycle_count": 0}), (local(y, m, d + 1, 8), {"cycle_count": 400})],
+        local(y, m, d + 1, 9),
+    )
     feed(db, b, [(local(y, m, d, 0), {"state": "idle"})], local(y, m, d + 1, 9))
     p = oee.compute_period(db, org.id, date(y, m, d), date(y, m, d))
     # Default calendar: 08–20 with 12–13 off, 20–08 with 00–01 off: 22 planned hours per machine.

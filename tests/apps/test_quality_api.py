@@ -13,7 +13,13 @@ from tests.apps.textbook import CIRCUIT_BOARDS, PISTON_RINGS
 
 
 def _plan(client: Any, **kw: Any) -> Any:
-    body = {"name": "活塞环内径", "characteristic": "内径", "unit": "mm", "chart_type": "xbar_r", "subgroup_size": 5} | kw
+    body = {
+        "name": "活塞环内径",
+        "characteristic": "内径",
+        "unit": "mm",
+        "chart_type": "xbar_r",
+        "subgroup_size": 5,
+    } | kw
     return client.post("/api/v1/apps/quality/plans", json=body)
 
 
@@ -42,7 +48,10 @@ def test_plan_validation(login: Any) -> None:
 def test_piston_rings_end_to_end(login: Any, db: Session) -> None:
     c = login("factory")
     plan = _plan(c, lsl=73.95, usl=74.05, target=74.0).json()
-    r = c.post(f"/api/v1/apps/quality/plans/{plan['id']}/measurements", json={"subgroups": [{"values": row} for row in PISTON_RINGS]})
+    r = c.post(
+        f"/api/v1/apps/quality/plans/{plan['id']}/measurements",
+        json={"subgroups": [{"values": row} for row in PISTON_RINGS]},
+    )
     assert r.status_code == 201 and r.json()["accepted"] == 25
     ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
     assert f"{ch['primary']['center']:.4g}" == "74"  # 74.001 to four significant figures
@@ -61,7 +70,17 @@ def test_bad_measurements_keep_the_good_ones(login: Any, db: Session) -> None:
     c = login("operator")
     plan = _plan(login("factory"), subgroup_size=3).json()
     url = f"/api/v1/apps/quality/plans/{plan['id']}/measurements"
-    r = c.post(url, json={"subgroups": [{"values": [1.0, 1.1, 0.9]}, {"values": [1.0, 1.1]}, {"values": [1.0, "abc", 1.2]}, {"values": [1.2, 1.0, 0.95]}]})
+    r = c.post(
+        url,
+        json={
+            "subgroups": [
+                {"values": [1.0, 1.1, 0.9]},
+                {"values": [1.0, 1.1]},
+                {"values": [1.0, "abc", 1.2]},
+                {"values": [1.2, 1.0, 0.95]},
+            ]
+        },
+    )
     assert r.status_code == 207
     body = r.json()
     assert body["accepted"] == 2
@@ -80,7 +99,10 @@ def test_bad_measurements_keep_the_good_ones(login: Any, db: Session) -> None:
 def test_csv_half_bad(login: Any, db: Session) -> None:
     c = login("factory")
     plan = _plan(c, subgroup_size=3).json()
-    csv = "ts,x1,x2,x3\n2026-03-01T08:00,1.0,1.1,0.9\n2026-03-01T09:00,1.0,1.2\n2026-03-01T10:00,1.0,一点,1.1\n,0.9,1.0,1.05\nnot-a-time,1,1,1\n2026-03-01T12:00,1.1,1.0,1.0\n"
+    csv = (
+        "ts,x1,x2,x3\n2026-03-01T08:00,1.0,1.1,0.9\n2026-03-01T09:00,1.0,1.2\n2026-03-01T10:00,1.0,一点,1.1\n"
+        ",0.9,1.0,1.05\nnot-a-time,1,1,1\n2026-03-01T12:00,1.1,1.0,1.0\n"
+    )
     r = c.client.post(
         f"/apps/quality/plans/{plan['id']}/import",
         files={"file": ("m.csv", csv.encode("utf-8"), "text/csv")},
@@ -88,7 +110,9 @@ def test_csv_half_bad(login: Any, db: Session) -> None:
     )
     assert r.status_code == 200
     assert "import-rejected" in r.text
-    rows = db.execute(select(Subgroup.values).where(Subgroup.plan_id == plan["id"]).order_by(Subgroup.seq)).scalars().all()
+    rows = (
+        db.execute(select(Subgroup.values).where(Subgroup.plan_id == plan["id"]).order_by(Subgroup.seq)).scalars().all()
+    )
     assert rows == [[1.0, 1.1, 0.9], [0.9, 1.0, 1.05], [1.1, 1.0, 1.0]]
     # Excel works the same way.
     import io
@@ -108,20 +132,28 @@ def test_csv_half_bad(login: Any, db: Session) -> None:
         data={"csrf_token": c.csrf},
     )
     assert r.status_code == 200
-    assert db.execute(select(func.count()).select_from(Subgroup).where(Subgroup.plan_id == plan["id"])).scalar_one() == 4
+    assert (
+        db.execute(select(func.count()).select_from(Subgroup).where(Subgroup.plan_id == plan["id"])).scalar_one() == 4
+    )
 
 
 def test_attribute_chart_and_alarms(login: Any, db: Session) -> None:
     c = login("factory")
     plan = _plan(c, name="电路板缺陷", chart_type="c", subgroup_size=1, tests=[1, 2]).json()
-    r = c.post(f"/api/v1/apps/quality/plans/{plan['id']}/measurements", json={"subgroups": [{"defects": v, "sample_size": 1} for v in CIRCUIT_BOARDS]})
+    r = c.post(
+        f"/api/v1/apps/quality/plans/{plan['id']}/measurements",
+        json={"subgroups": [{"defects": v, "sample_size": 1} for v in CIRCUIT_BOARDS]},
+    )
     assert r.status_code == 201 and r.json()["new_alarms"] == 2
     ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
     assert f"{ch['primary']['center']:.4g}" == "19.85" and f"{ch['primary']['lcl'][0]:.4g}" == "6.481"
     alarms = db.execute(select(SpcAlarm).where(SpcAlarm.plan_id == plan["id"]).order_by(SpcAlarm.seq)).scalars().all()
     assert [(a.seq, a.test) for a in alarms] == [(6, 1), (20, 1)]
     # A bad count in a c chart: negative, and a sample of the wrong size.
-    r = c.post(f"/api/v1/apps/quality/plans/{plan['id']}/measurements", json={"subgroups": [{"defects": -1}, {"defects": 3, "sample_size": 2}]})
+    r = c.post(
+        f"/api/v1/apps/quality/plans/{plan['id']}/measurements",
+        json={"subgroups": [{"defects": -1}, {"defects": 3, "sample_size": 2}]},
+    )
     assert r.status_code == 422 and len(r.json()["rejected"]) == 2
     # Acknowledge; another enterprise cannot.
     other = login("factory2").post(f"/api/v1/apps/quality/alarms/{alarms[0].id}/ack")
@@ -136,7 +168,10 @@ def test_fixed_limits_and_test_switches(login: Any) -> None:
     c = login("factory")
     plan = _plan(c, subgroup_size=5, limits_mode="fixed", baseline_count=25, tests=[1]).json()
     shifted = [[v + 0.012 for v in row] for row in PISTON_RINGS[:10]]
-    c.post(f"/api/v1/apps/quality/plans/{plan['id']}/measurements", json={"subgroups": [{"values": r} for r in PISTON_RINGS + shifted]})
+    c.post(
+        f"/api/v1/apps/quality/plans/{plan['id']}/measurements",
+        json={"subgroups": [{"values": r} for r in PISTON_RINGS + shifted]},
+    )
     ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
     assert ch["baseline"] == 25 and f"{ch['primary']['ucl'][0]:.4g}" == "74.01"
     without = sum(1 for f in ch["primary"]["flags"] if 2 in f)
@@ -145,3 +180,32 @@ def test_fixed_limits_and_test_switches(login: Any) -> None:
     assert r.status_code == 200 and r.json()["tests"] == [1, 2, 5, 6]
     ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
     assert sum(1 for f in ch["primary"]["flags"][25:] if 2 in f or 5 in f or 6 in f) > 0
+
+
+def test_demo_seed_is_idempotent_and_fires_nelson_tests(db: Session) -> None:
+    from chaoyun.apps import demo
+    from chaoyun.apps.models import InspectionPlan
+
+    demo.seed(db)
+    demo.seed(db)
+    org_id = db.execute(select(InspectionPlan.org_id).where(InspectionPlan.name == "外壳壁厚")).scalars().all()
+    assert len(org_id) == 1
+    plans = (
+        db.execute(
+            select(InspectionPlan).where(
+                InspectionPlan.org_id == org_id[0], InspectionPlan.name.in_([p[0]["name"] for p in demo.PLANS])
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert len(plans) == 4
+    n = db.execute(
+        select(func.count()).select_from(Subgroup).where(Subgroup.plan_id.in_([p.id for p in plans]))
+    ).scalar_one()
+    assert n == 60 + 100 + 30 + 25
+    wall = next(p for p in plans if p.name == "外壳壁厚")
+    tests = {t for (t,) in db.execute(select(SpcAlarm.test).where(SpcAlarm.plan_id == wall.id)).all()}
+    assert tests & {2, 5, 6}, tests
+    seqs = [s for (s,) in db.execute(select(SpcAlarm.seq).where(SpcAlarm.plan_id == wall.id)).all()]
+    assert min(seqs) > 40  # only the shifted part is flagged

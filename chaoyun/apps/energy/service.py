@@ -102,7 +102,7 @@ def _device_energy(device: Device, tariff: tf.Tariff, start: datetime, end: date
     if len(inc_t):
         uniq, inv = np.unique(day_idx, return_inverse=True)
         sums = np.bincount(inv, weights=inc)
-        daily = {str(np.datetime64(int(u), "D")): float(s) for u, s in zip(uniq, sums)}
+        daily = {str(np.datetime64(int(u), "D")): float(s) for u, s in zip(uniq, sums, strict=False)}
     return DeviceEnergy(device, kwh, idle_peak, good, daily)
 
 
@@ -188,7 +188,13 @@ class EnergyReport:
                 continue
             saving = (peak_kwh * (peak_p - valley_p) + crit_kwh * (crit_p - valley_p)).quantize(Decimal("0.01"))
             out.append(
-                {"device_id": d.device.id, "device": d.device.name, "kind": kind, "kwh": round(float(movable), 1), "saving": saving}
+                {
+                    "device_id": d.device.id,
+                    "device": d.device.name,
+                    "kind": kind,
+                    "kwh": round(float(movable), 1),
+                    "saving": saving,
+                }
             )
         return sorted(out, key=lambda r: -r["saving"])
 

@@ -137,7 +137,9 @@ def by_period(tariff: Tariff, ts: np.ndarray, kwh: np.ndarray) -> dict[str, floa
 
 def cost(tariff: Tariff, kwh_by_period: dict[str, float]) -> dict[str, Decimal]:
     out = {
-        p: (Decimal(str(round(kwh_by_period.get(p, 0.0), 3))) * tariff.price(p)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        p: (Decimal(str(round(kwh_by_period.get(p, 0.0), 3))) * tariff.price(p)).quantize(
+            Decimal("0.01"), ROUND_HALF_UP
+        )
         for p in PERIODS
     }
     out["total"] = sum(out.values(), Decimal(0))

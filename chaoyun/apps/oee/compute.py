@@ -124,16 +124,17 @@ def machine_oee(
     seg_len_s = (seg_end - seg_start) / 1000.0
     # Cut segments at shift boundaries: union of segment starts and shift boundaries.
     cuts = np.unique(bounds.ravel()) if S else np.zeros(0, dtype=np.int64)
-    pts = np.unique(np.concatenate((seg_start, cuts)))
+    pts = np.sort(np.concatenate((seg_start, cuts)), kind="stable")
+    pts = pts[np.concatenate(([True], pts[1:] != pts[:-1]))]
     pts = pts[(pts >= period_start) & (pts <= period_end)]
     piece_start = pts[:-1]
     piece_end = pts[1:]
     seg_of = np.searchsorted(st, piece_start, side="right") - 1
-    seg_of = np.clip(seg_of, 0, len(st) - 1)
+    seg_of[seg_of < 0] = 0
     code = sc[seg_of]
     planned = _planned_between(xs, ys, piece_start.astype(np.float64), piece_end.astype(np.float64)) / 1000.0
     shift_of = np.searchsorted(bounds[:, 0], piece_start, side="right") - 1 if S else np.zeros(0, dtype=np.int64)
-    inside = (shift_of >= 0) & (piece_start < bounds[np.clip(shift_of, 0, S - 1), 1]) if S else shift_of >= 0
+    inside = (shift_of >= 0) & (piece_start < bounds[np.maximum(shift_of, 0), 1]) if S else shift_of >= 0
     shift_of = np.where(inside, shift_of, 0)
     planned = np.where(inside, planned, 0.0)
     state_s = np.bincount(shift_of * N_STATES + code, weights=planned, minlength=S * N_STATES).reshape(S, N_STATES)
@@ -142,11 +143,14 @@ def machine_oee(
     planned_s = np.bincount(shift_of, weights=planned, minlength=S)
 
     def per_shift(ts: np.ndarray | None, inc: np.ndarray | None) -> np.ndarray:
+        # Sum of increments stamped in [shift start, shift end): differences of the cumulative sum at the
+        # shift bounds (two binary searches per shift, not a pass over every sample).
         if ts is None or inc is None or len(ts) == 0 or S == 0:
             return np.zeros(S)
-        i = np.searchsorted(bounds[:, 0], ts, side="right") - 1
-        ok = (i >= 0) & (ts <= bounds[np.clip(i, 0, S - 1), 1])
-        return np.bincount(i[ok], weights=inc[ok], minlength=S)
+        cum = np.concatenate(([0.0], np.cumsum(inc)))
+        lo = np.searchsorted(ts, bounds[:, 0], side="left")
+        hi = np.searchsorted(ts, bounds[:, 1], side="left")
+        return np.asarray(cum[hi] - cum[lo])
 
     total = per_shift(cycle_ts, cycles)
     rej = per_shift(reject_ts, rejects)
@@ -154,17 +158,22 @@ def machine_oee(
     if reject_ts is not None and rejects is not None and len(reject_ts):
         # A reject is a start-up reject when it falls within startup_s of the machine starting to run after
         # set-up or being off.
-        starts_run = (sc == STATE_CODES["running"]) & np.concatenate(([False], np.isin(sc[:-1], (2, 4))))
+        prev = sc[:-1]
+        starts_run = (sc == STATE_CODES["running"]) & np.concatenate(([False], (prev == 2) | (prev == 4)))
         run_starts = st[starts_run]
         if len(run_starts):
             j = np.searchsorted(run_starts, reject_ts, side="right") - 1
-            near = (j >= 0) & (reject_ts - run_starts[np.clip(j, 0, len(run_starts) - 1)] < startup_s * 1000)
+            near = (j >= 0) & (reject_ts - run_starts[np.maximum(j, 0)] < startup_s * 1000)
             startup = per_shift(reject_ts[near], rejects[near])
     stops: list[tuple[int, int, int]] = []
     if keep_stops:
         sel = (sc != STATE_CODES["running"]) & (seg_end > seg_start)
         ps = _planned_between(xs, ys, seg_start[sel].astype(np.float64), seg_end[sel].astype(np.float64))
-        stops = [(int(a), int(b), int(c)) for a, b, c, p in zip(seg_start[sel], seg_end[sel], sc[sel], ps) if p > 0]
+        stops = [
+            (int(a), int(b), int(c))
+            for a, b, c, p in zip(seg_start[sel], seg_end[sel], sc[sel], ps, strict=False)
+            if p > 0
+        ]
     return MachineResult(state_s, small_stop, total, rej, startup, planned_s, ideal_cycle_s, stops)
 
 
@@ -198,7 +207,12 @@ def summarise(
 ) -> Oee:
     """OEE from state seconds (N_STATES,) and counts of one machine or several (sums). ``ideal_cycle_s``
     for several machines is the count-weighted ideal time: pass ideal time in seconds ÷ total instead."""
-    total, rejects, startup_rejects, small_stop_s = float(total), float(rejects), float(startup_rejects), float(small_stop_s)
+    total, rejects, startup_rejects, small_stop_s = (
+        float(total),
+        float(rejects),
+        float(startup_rejects),
+        float(small_stop_s),
+    )
     planned = float(state_s.sum())
     running = float(state_s[0])
     idle = float(state_s[1])

@@ -247,7 +247,11 @@ def _device_result(
     roles = _roles(device)
     st_rows = store.raw(device.id, roles["state"], start, end, limit=5_000_000) if "state" in roles else []
     # The state in force at the start: the last report before it (within a day).
-    before = store.raw(device.id, roles["state"], start - timedelta(days=1), start, limit=5_000_000) if "state" in roles else []
+    before = (
+        store.raw(device.id, roles["state"], start - timedelta(days=1), start, limit=5_000_000)
+        if "state" in roles
+        else []
+    )
     if before:
         st_rows = [(start, None, before[-1][2]), *st_rows]
     ts = np.fromiter((int(r[0].timestamp() * 1000) for r in st_rows), dtype=np.int64, count=len(st_rows))
@@ -287,18 +291,26 @@ def compute_period(
     devices = [d for d in db.execute(stmt).scalars().all() if d.model.ideal_cycle_s]
     start = cal.local_day_start(first_day)
     end = cal.local_day_start(last_day + timedelta(days=2))
-    downtime = db.execute(
-        select(PlannedDowntime).where(
-            PlannedDowntime.org_id == org_id, PlannedDowntime.end > start, PlannedDowntime.start < end
+    downtime = (
+        db.execute(
+            select(PlannedDowntime).where(
+                PlannedDowntime.org_id == org_id, PlannedDowntime.end > start, PlannedDowntime.start < end
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     org_down = [(d.start, d.end) for d in downtime if d.device_id is None]
     base = cal.build_windows(shifts, first_day, last_day, org_down)
-    counts = db.execute(
-        select(ProductionCount).where(
-            ProductionCount.org_id == org_id, ProductionCount.day >= first_day, ProductionCount.day <= last_day
+    counts = (
+        db.execute(
+            select(ProductionCount).where(
+                ProductionCount.org_id == org_id, ProductionCount.day >= first_day, ProductionCount.day <= last_day
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     label_index = {lab: i for i, lab in enumerate(base.labels)}
     machines = []
     for d in devices:
@@ -351,7 +363,10 @@ def by_group(p: Period, key: str) -> list[dict[str, Any]]:
         d = m.device
         name = {"machine": d.name, "line": f"{d.workshop} / {d.line}".strip(" /"), "workshop": d.workshop}[key]
         groups[name or "—"].append(m)
-    rows = [oee_row(k, p.summary(v)) | {"device_id": v[0].device.id if key == "machine" else None} for k, v in groups.items()]
+    rows = [
+        oee_row(k, p.summary(v)) | {"device_id": v[0].device.id if key == "machine" else None}
+        for k, v in groups.items()
+    ]
     return sorted(rows, key=lambda r: -(r["oee"] if r["oee"] is not None else -1))
 
 
@@ -374,9 +389,21 @@ def loss_tree(o: oc.Oee) -> list[dict[str, Any]]:
     L = o.losses
     h = {k: round(v / 3600, 2) for k, v in L.items()}
     return [
-        {"group": "availability", "items": [("breakdown", h["breakdown"]), ("setup", h["setup"]), ("idle", h["idle"]), ("off", h["off"]), ("no_signal", h["unknown"])]},
+        {
+            "group": "availability",
+            "items": [
+                ("breakdown", h["breakdown"]),
+                ("setup", h["setup"]),
+                ("idle", h["idle"]),
+                ("off", h["off"]),
+                ("no_signal", h["unknown"]),
+            ],
+        },
         {"group": "performance", "items": [("small_stops", h["small_stops"]), ("reduced_speed", h["reduced_speed"])]},
-        {"group": "quality", "items": [("startup_rejects", h["startup_rejects"]), ("production_rejects", h["production_rejects"])]},
+        {
+            "group": "quality",
+            "items": [("startup_rejects", h["startup_rejects"]), ("production_rejects", h["production_rejects"])],
+        },
     ]
 
 
@@ -400,8 +427,8 @@ def stops(p: Period, min_s: float | None = None) -> list[Stop]:
     operator's reason where one was given (a label matches a stop starting within a minute of it)."""
     threshold = p.small_stop_s if min_s is None else min_s
     labels: dict[int, list[StopLabel]] = defaultdict(list)
-    for lab in p.labels:
-        labels[lab.device_id].append(lab)
+    for sl in p.labels:
+        labels[sl.device_id].append(sl)
     out = []
     for m in p.machines:
         for a, b, code in m.result.stops:
@@ -409,7 +436,10 @@ def stops(p: Period, min_s: float | None = None) -> list[Stop]:
                 continue
             s = datetime.fromtimestamp(a / 1000, UTC)
             e = datetime.fromtimestamp(b / 1000, UTC)
-            lab = next((x for x in labels.get(m.device.id, []) if abs((x.start.astimezone(UTC) - s).total_seconds()) < 60), None)
+            lab: StopLabel | None = next(
+                (x for x in labels.get(m.device.id, []) if abs((x.start.astimezone(UTC) - s).total_seconds()) < 60),
+                None,
+            )
             reason = lab.reason if lab else DEFAULT_REASON.get(code, "other")
             out.append(Stop(m.device.id, m.device.name, s, e, oc.STATE_NAMES[code], reason, lab is not None))
     return sorted(out, key=lambda x: x.start, reverse=True)

@@ -122,7 +122,7 @@ class Series:
     """One plotted statistic with its (possibly per-point) limits."""
 
     name: str
-    values: list[float]
+    values: list[float | None]
     center: float
     ucl: list[float]
     lcl: list[float]
@@ -142,7 +142,14 @@ class Chart:
         def s(x: Series | None) -> dict[str, Any] | None:
             if x is None:
                 return None
-            return {"name": x.name, "values": x.values, "center": x.center, "ucl": x.ucl, "lcl": x.lcl, "flags": x.flags}
+            return {
+                "name": x.name,
+                "values": x.values,
+                "center": x.center,
+                "ucl": x.ucl,
+                "lcl": x.lcl,
+                "flags": x.flags,
+            }
 
         return {
             "chart_type": self.chart_type,
@@ -175,7 +182,7 @@ def variable_chart(chart_type: str, subgroups: np.ndarray, baseline: int | None 
         primary = Series("I", vals.tolist(), center, _full(center + 3 * sigma, k), _full(center - 3 * sigma, k))
         secondary = Series(
             "MR",
-            [math.nan, *mr.tolist()],
+            [None, *mr.tolist()],
             mr_bar,
             _full(cst.D4 * mr_bar, k),
             _full(cst.D3 * mr_bar, k),
@@ -214,17 +221,19 @@ def attribute_chart(chart_type: str, counts: np.ndarray, sizes: np.ndarray, base
         pbar = float(d[:b].sum() / n[:b].sum())
         half = 3 * np.sqrt(pbar * (1 - pbar) / n)
         vals = d / n
-        series = Series("p", vals.tolist(), pbar, np.minimum(pbar + half, 1.0).tolist(), np.maximum(pbar - half, 0).tolist())
+        series = Series(
+            "p", vals.tolist(), pbar, np.minimum(pbar + half, 1.0).tolist(), np.maximum(pbar - half, 0).tolist()
+        )
     elif chart_type == "np":
         pbar = float(d[:b].sum() / n[:b].sum())
         size = float(n[0])
         cl = size * pbar
-        half = 3 * math.sqrt(size * pbar * (1 - pbar))
-        series = Series("np", d.tolist(), cl, _full(cl + half, k), _full(max(cl - half, 0.0), k))
+        h = 3 * math.sqrt(size * pbar * (1 - pbar))
+        series = Series("np", d.tolist(), cl, _full(cl + h, k), _full(max(cl - h, 0.0), k))
     elif chart_type == "c":
         cbar = float(d[:b].mean())
-        half = 3 * math.sqrt(cbar)
-        series = Series("c", d.tolist(), cbar, _full(cbar + half, k), _full(max(cbar - half, 0.0), k))
+        h = 3 * math.sqrt(cbar)
+        series = Series("c", d.tolist(), cbar, _full(cbar + h, k), _full(max(cbar - h, 0.0), k))
     elif chart_type == "u":
         ubar = float(d[:b].sum() / n[:b].sum())
         half = 3 * np.sqrt(ubar / n)
@@ -303,8 +312,8 @@ def special_causes(series: Series, tests: tuple[int, ...] | list[int] = (1,)) ->
     if 8 in tests:
         hits[8] = _runs_end(valid & (np.abs(z) > 1), int(TEST_PARAMS[8]))
     for t in sorted(hits):
-        for i in np.flatnonzero(hits[t]):
-            flags[int(i)].append(t)
+        for i in np.flatnonzero(hits[t]).tolist():
+            flags[i].append(t)
     return flags
 
 

@@ -28,7 +28,13 @@ from chaoyun.identity.permissions import Actor
 FONT = "STSong-Light"
 KINDS = ("daily", "weekly", "monthly")
 PERIOD_ZH = {"critical": "尖峰", "peak": "高峰", "flat": "平段", "valley": "低谷"}
-SHEETS = {"machines": "By machine", "lines": "By line", "workshops": "By workshop", "days": "By day", "shifts": "By shift"}
+SHEETS = {
+    "machines": "By machine",
+    "lines": "By line",
+    "workshops": "By workshop",
+    "days": "By day",
+    "shifts": "By shift",
+}
 KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报"}
 
 
@@ -118,7 +124,10 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
         story.append(Paragraph(escape(text), st[style]))
 
     p(f"{org.name if org else ''} 生产{KIND_ZH.get(kind, '报告')}", "title")
-    p(f"统计期间：{first.isoformat()} 至 {last.isoformat()}（北京时间）　生成时间：{datetime.now(cal.LOCAL):%Y-%m-%d %H:%M}")
+    p(
+        f"统计期间：{first.isoformat()} 至 {last.isoformat()}（北京时间）　"
+        f"生成时间：{datetime.now(cal.LOCAL):%Y-%m-%d %H:%M}"
+    )
     # OEE
     per = oee.compute_period(db, org_id, first, last, keep_stops=True)
     total = per.summary()
@@ -127,13 +136,25 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
     if per.machines:
         p(
             f"OEE {_f(row['oee'])}% = 时间开动率 {_f(row['availability'])}% × 性能开动率 {_f(row['performance'])}% "
-            f"× 合格品率 {_f(row['quality'])}%；计划生产 {row['planned_h']} 小时，产量 {row['total']}，良品 {row['good']}。"
+            f"× 合格品率 {_f(row['quality'])}%；计划生产 {row['planned_h']} 小时，"
+            f"产量 {row['total']}，良品 {row['good']}。"
         )
         machines = oee.by_group(per, "machine")
         story.append(
             _table(
                 [["设备", "OEE %", "开动率 %", "性能 %", "合格率 %", "产量", "不良"]]
-                + [[m["name"], _f(m["oee"]), _f(m["availability"]), _f(m["performance"]), _f(m["quality"]), m["total"], m["rejects"]] for m in machines]
+                + [
+                    [
+                        m["name"],
+                        _f(m["oee"]),
+                        _f(m["availability"]),
+                        _f(m["performance"]),
+                        _f(m["quality"]),
+                        m["total"],
+                        m["rejects"],
+                    ]
+                    for m in machines
+                ]
             )
         )
         par = oee.pareto(oee.stops(per))[:8]
@@ -146,7 +167,11 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
         p("没有上报运行状态的设备。")
     # Quality
     p("二、质量（SPC）", "h2")
-    plans = db.execute(select(InspectionPlan).where(InspectionPlan.org_id == org_id).order_by(InspectionPlan.id)).scalars().all()
+    plans = (
+        db.execute(select(InspectionPlan).where(InspectionPlan.org_id == org_id).order_by(InspectionPlan.id))
+        .scalars()
+        .all()
+    )
     qrows: list[list[Any]] = [["检验计划", "控制图", "子组数", "判异点", "Cpk", "Ppk"]]
     for plan in plans:
         rows = quality._load(db, plan, 5000)
@@ -183,11 +208,22 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
             )
         )
         pu = er.per_unit()
-        p(f"单位良品能耗：{'—' if pu is None else f'{pu:.4f}'} kWh/件（良品 {round(er.good_units())} 件）。电价为示例，可在配置中修改。")
+        p(
+            f"单位良品能耗：{'—' if pu is None else f'{pu:.4f}'} kWh/件（良品 {round(er.good_units())} 件）。"
+            "电价为示例，可在配置中修改。"
+        )
         shift = er.shifting()
         if shift:
             p("可转移至低谷时段的柔性负荷", "h2")
-            story.append(_table([["设备", "类型", "可转移电量 kWh", "预计节省 元"]] + [[r["device"], "公用设备" if r["kind"] == "utility" else "待机能耗", r["kwh"], str(r["saving"])] for r in shift]))
+            story.append(
+                _table(
+                    [["设备", "类型", "可转移电量 kWh", "预计节省 元"]]
+                    + [
+                        [r["device"], "公用设备" if r["kind"] == "utility" else "待机能耗", r["kwh"], str(r["saving"])]
+                        for r in shift
+                    ]
+                )
+            )
         daily = er.daily()
         if len(daily) > 1:
             story.append(Spacer(1, 4 * mm))
@@ -195,7 +231,9 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
     else:
         p("没有电表或功率数据。")
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=16 * mm)
+    doc = SimpleDocTemplate(
+        buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=16 * mm
+    )
     doc.build(story)
     return buf.getvalue()
 
@@ -223,7 +261,10 @@ def generate(db: Session, org_id: int, kind: str, day: date, actor: Actor | None
 def list_reports(db: Session, actor: Actor) -> list[Report]:
     return list(
         db.execute(
-            select(Report).where(Report.org_id == actor.org_id).order_by(Report.period_start.desc(), Report.kind).limit(200)
+            select(Report)
+            .where(Report.org_id == actor.org_id)
+            .order_by(Report.period_start.desc(), Report.kind)
+            .limit(200)
         ).scalars()
     )
 
@@ -271,13 +312,38 @@ def oee_workbook(ov: dict[str, Any]) -> bytes:
     from chaoyun.i18n import gettext
 
     wb = Workbook()
-    heads = [gettext(h) for h in ("Name", "OEE %", "Availability %", "Performance %", "Quality %", "Planned hours", "Total", "Good", "Rejects")]
+    heads = [
+        gettext(h)
+        for h in (
+            "Name",
+            "OEE %",
+            "Availability %",
+            "Performance %",
+            "Quality %",
+            "Planned hours",
+            "Total",
+            "Good",
+            "Rejects",
+        )
+    ]
     for i, key in enumerate(("machines", "lines", "workshops", "days", "shifts")):
         ws = wb.active if i == 0 else wb.create_sheet()
         ws.title = gettext(SHEETS[key])[:30]
         ws.append(heads)
         for r in ov[key]:
-            ws.append([r["name"], r["oee"], r["availability"], r["performance"], r["quality"], r["planned_h"], r["total"], r["good"], r["rejects"]])
+            ws.append(
+                [
+                    r["name"],
+                    r["oee"],
+                    r["availability"],
+                    r["performance"],
+                    r["quality"],
+                    r["planned_h"],
+                    r["total"],
+                    r["good"],
+                    r["rejects"],
+                ]
+            )
     ws = wb.create_sheet(gettext("Stops")[:30])
     ws.append([gettext(h) for h in ("Device", "Start", "End", "Minutes", "State", "Stop reason")])
     for s in ov["stops"]:
@@ -296,7 +362,10 @@ def spc_workbook(plan: InspectionPlan, data: quality.ChartData) -> bytes:
     ws = wb.active
     ws.title = "SPC"
     sec = data.chart.secondary
-    ws.append(["#", gettext("Time"), data.chart.primary.name, "LCL", "CL", "UCL", gettext("Special-cause tests")] + ([sec.name, f"{sec.name} UCL"] if sec else []))
+    ws.append(
+        ["#", gettext("Time"), data.chart.primary.name, "LCL", "CL", "UCL", gettext("Special-cause tests")]
+        + ([sec.name, f"{sec.name} UCL"] if sec else [])
+    )
     for i, seq in enumerate(data.seqs):
         pr = data.chart.primary
         row = [seq, data.times[i], pr.values[i], pr.lcl[i], pr.center, pr.ucl[i], ",".join(str(t) for t in pr.flags[i])]
