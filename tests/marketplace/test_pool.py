@@ -165,6 +165,16 @@ def test_review_decide_and_reject_reasons(db: Session, city: Any) -> None:
         False,
         "The provider's application to the resource pool was rejected.",
     )
+    from chaoyun.identity.models import AuditEntry
+
+    actions = list(
+        db.execute(
+            select(AuditEntry.action).where(
+                AuditEntry.object_type == "market_admission", AuditEntry.object_id == str(adm.id)
+            )
+        ).scalars()
+    )
+    assert actions == ["pool_apply", "pool_opinion", "pool_reject"]
 
 
 # ---------------------------------------------------------------- whitelist, spot checks, expiry, quota
