@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -405,30 +408,46 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _load(
-    db: Session, plan: InspectionPlan, last: int | None
-) -> list[tuple[int, datetime, list[float], float | None, float | None]]:
-    # The values column is read as text and parsed in one orjson call for all rows: per-row JSON decoding
-    # was the largest cost of a 10,000-subgroup chart.
+@dataclass
+class Loaded:
+    seqs: list[int]
+    times: list[datetime]
+    values: np.ndarray  # k × n measurements (variable charts; empty for attributes)
+    defects: np.ndarray
+    sizes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+
+def _load(db: Session, plan: InspectionPlan, last: int | None) -> Loaded:
+    """The newest ``last`` subgroups, oldest first. The values column is read as text and parsed by numpy in
+    one pass: per-row JSON decoding into Python lists was the largest cost of a 10,000-subgroup chart."""
     stmt = select(Subgroup.seq, Subgroup.ts, cast(Subgroup.values, Text), Subgroup.defects, Subgroup.sample_size).where(
         Subgroup.plan_id == plan.id
     )
     if last:
-        stmt = stmt.order_by(Subgroup.seq.desc()).limit(last)
-        rows = list(db.execute(stmt).all())[::-1]
+        rows = list(db.execute(stmt.order_by(Subgroup.seq.desc()).limit(last)).all())[::-1]
     else:
         rows = list(db.execute(stmt.order_by(Subgroup.seq)).all())
-    values = orjson.loads("[" + ",".join(r[2] or "[]" for r in rows) + "]") if rows else []
-    return [(r[0], r[1], v, r[3], r[4]) for r, v in zip(rows, values, strict=False)]
+    k, n = len(rows), max(plan.subgroup_size, 1)
+    values = np.zeros((0, n))
+    if k and plan.chart_type in spc.VARIABLE_CHARTS:
+        flat = np.fromstring(",".join((r[2] or "").strip(" []") for r in rows), dtype=float, sep=",")
+        if flat.size == k * n:
+            values = flat.reshape(k, n)
+        else:  # a row of another length (should not happen: lengths are checked on entry)
+            values = np.asarray([orjson.loads(r[2])[:n] for r in rows], dtype=float).reshape(k, n)
+    defects = np.fromiter((r[3] or 0.0 for r in rows), dtype=float, count=k)
+    sizes = np.fromiter((r[4] or plan.subgroup_size for r in rows), dtype=float, count=k)
+    return Loaded([r[0] for r in rows], [r[1] for r in rows], values, defects, sizes)
 
 
-def compute(
-    plan: InspectionPlan, rows: list[tuple[int, datetime, list[float], float | None, float | None]]
-) -> ChartData:
+def compute(plan: InspectionPlan, rows: Loaded) -> ChartData:
     baseline = plan.baseline_count if plan.limits_mode == "fixed" else None
     tests = tuple(plan.tests or [])
     if plan.chart_type in spc.VARIABLE_CHARTS:
-        data = np.asarray([r[2] for r in rows], dtype=float).reshape(len(rows), max(plan.subgroup_size, 1))
+        data = rows.values
         chart = spc.variable_chart(plan.chart_type, data, baseline)
         chart.primary.flags = spc.special_causes(chart.primary, tests)
         if chart.secondary is not None:
@@ -437,20 +456,33 @@ def compute(
         cap = spc.capability(data, chart.sigma_within or math.nan, plan.lsl, plan.usl)
         hist = spc.histogram(data)
     else:
-        d = np.asarray([r[3] or 0.0 for r in rows], dtype=float)
-        n = np.asarray([r[4] or plan.subgroup_size for r in rows], dtype=float)
-        chart = spc.attribute_chart(plan.chart_type, d, n, baseline)
+        chart = spc.attribute_chart(plan.chart_type, rows.defects, rows.sizes, baseline)
         chart.primary.flags = spc.special_causes(chart.primary, tuple(t for t in tests if t <= 4))
         cap, hist = None, None
-    return ChartData(chart, [r[0] for r in rows], [r[1].isoformat() for r in rows], cap, hist)
+    return ChartData(chart, rows.seqs, [t.isoformat() for t in rows.times], cap, hist)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A 10,000-point chart allocates tens of thousands of short-lived containers, which triggers full
+    collections of the whole heap (~150 ms) in the middle of the request; reference counting frees all of
+    it anyway, so the cyclic collector waits until the chart is done."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def chart(db: Session, actor: Actor, plan_id: int, last: int | None = None) -> ChartData | None:
     plan = get_plan(db, actor, plan_id)
-    rows = _load(db, plan, min(last or MAX_CHART_POINTS, MAX_CHART_POINTS))
-    if len(rows) < 2:
-        return None
-    return compute(plan, rows)
+    with _collector_paused():
+        rows = _load(db, plan, min(last or MAX_CHART_POINTS, MAX_CHART_POINTS))
+        if len(rows) < 2:
+            return None
+        return compute(plan, rows)
 
 
 def _raise_alarms(db: Session, plan: InspectionPlan, first_seq: int) -> int:
