@@ -137,9 +137,14 @@ def test_network_cut_loses_nothing_and_catches_up(db: Session, tmp_path: Path, m
         t2.stop()
     else:
         left.close()
-    wait_for(
-        lambda: get_store().count(dev.id) == 2 * collected, 30, what=f"all {collected} readings (2 points each) stored"
-    )
+    try:
+        wait_for(lambda: get_store().count(dev.id) == 2 * collected, 30, what="all readings stored")
+    except AssertionError as exc:
+        w = ingest.worker.stats.as_dict() if ingest.worker else {}
+        raise AssertionError(
+            f"{exc}: stored {get_store().count(dev.id)} points of {collected} readings; gateway sent {gw.sent}, "
+            f"worker {w}, broker log {broker.log}"
+        ) from None
     ingest.stop()
     broker.stop()
 

@@ -33,6 +33,14 @@ from chaoyun.identity.permissions import Actor
 log = logging.getLogger("chaoyun.commands")
 UID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}$")
 STATUSES = ("pending", "sent", "succeeded", "failed", "expired")
+# How each status reads on the pages (distinct msgids: bare "failed" etc. mean other things elsewhere).
+STATUS_LABELS = {
+    "pending": N_("Waiting to be sent"),
+    "sent": N_("Sent to the gateway"),
+    "succeeded": N_("Write succeeded"),
+    "failed": N_("Write failed"),
+    "expired": N_("No answer in time"),
+}
 
 
 def command_timeout_s() -> int:

@@ -62,7 +62,6 @@ def gateway_create(
     try:
         gw, token, password = svc.create_gateway(db, actor, actor.org_id, uid, name)
     except AppError as exc:
-        db.rollback()
         ctx = {"gateways": svc.list_gateways(db, actor), "errors": {exc.field or "uid": exc.message()},
                "values": {"uid": uid, "name": name}}
         return render(request, "connectors/gateways.html", ctx, status=exc.status)
@@ -91,7 +90,6 @@ def gateway_config(
     try:
         svc.update_config(db, actor, gateway_id, config)
     except AppError as exc:
-        db.rollback()
         if exc.status == 404:
             raise
         gw = svc.get_gateway(db, actor, gateway_id)
@@ -119,6 +117,7 @@ def commands_partial(
     return render(request, template, {
         "device": device, "commands": svc.list_commands(db, actor, device_id),
         "writable": svc.writable_metrics(device), "can_send": actor.has(COMMANDS_SEND), "error": None,
+        "status_labels": svc.STATUS_LABELS,
     })
 
 
@@ -135,13 +134,13 @@ def command_send(
     try:
         svc.send_command(db, actor, device_id, metric, value)
     except AppError as exc:
-        db.rollback()
         if exc.status == 404:
             raise
         error = exc.message()
     device = svc.get_device(db, actor, device_id)
     ctx = {"device": device, "commands": svc.list_commands(db, actor, device_id),
-           "writable": svc.writable_metrics(device), "can_send": True, "error": error}
+           "writable": svc.writable_metrics(device), "can_send": True, "error": error,
+           "status_labels": svc.STATUS_LABELS}
     if request.headers.get("hx-request"):
         return render(request, "connectors/_commands.html", ctx, status=422 if error else 200)
     if error:
