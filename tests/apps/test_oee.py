@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -121,3 +122,57 @@ def test_default_two_shifts_and_grouping(db: Session) -> None:
     machines = oee.by_group(p, "machine")
     assert machines[0]["name"] == "CNC-1" and machines[1]["availability"] == 0.0
     assert {r["name"] for r in oee.by_group(p, "line")} == {"机加车间 / L1", "机加车间 / L2"}
+
+
+def test_operator_labels_feed_the_pareto(login: Any, db: Session) -> None:
+    from sqlalchemy import select
+
+    from chaoyun.identity.models import Membership, User
+    from chaoyun.identity.permissions import Actor
+
+    user = db.execute(select(User).where(User.username == "operator")).scalar_one()
+    m = db.execute(select(Membership).where(Membership.user_id == user.id)).scalars().first()
+    assert m is not None
+    d = new_device(db, m.org_id, "injection_moulding", "标注测试机")
+    y, mo, dd = 2026, 3, 9
+    feed(
+        db,
+        d,
+        [
+            (local(y, mo, dd, 7), {"state": "running"}),
+            (local(y, mo, dd, 9), {"state": "fault"}),
+            (local(y, mo, dd, 9, 30), {"state": "running"}),
+        ],
+        local(y, mo, dd, 21),
+    )
+    c = login("operator")
+    body = {
+        "device_id": d.id,
+        "start": local(y, mo, dd, 9).isoformat(),
+        "end": local(y, mo, dd, 9, 30).isoformat(),
+        "reason": "breakdown_electrical",
+    }
+    r = c.post("/api/v1/apps/oee/stop-labels", json=body)
+    assert r.status_code == 201, r.text
+    assert c.post("/api/v1/apps/oee/stop-labels", json=body | {"reason": "nonsense"}).status_code == 422
+    foreign = login("factory2").post("/api/v1/apps/oee/stop-labels", json=body)
+    assert foreign.status_code == 404
+    p = oee.compute_period(db, m.org_id, date(y, mo, dd), date(y, mo, dd), device_ids=[d.id], keep_stops=True)
+    par = oee.pareto(oee.stops(p))
+    assert par[0]["reason"] == "breakdown_electrical" and par[0]["minutes"] == 30.0
+    assert Actor(user, m).org_id == m.org_id
+
+
+def test_calendar_and_count_validation(login: Any) -> None:
+    c = login("factory")
+    bad = c.request("PUT", "/api/v1/apps/oee/calendar", json={"shifts": [{"key": "A", "start": "8点", "end": "20:00"}]})
+    assert bad.status_code == 422 and bad.json()["error"]["message_zh"] != bad.json()["error"]["message_en"]
+    dup = c.request(
+        "PUT", "/api/v1/apps/oee/calendar", json={"shifts": [{"key": "A", "start": "08:00", "end": "20:00"}] * 2}
+    )
+    assert dup.status_code == 422
+    inverted = c.post(
+        "/api/v1/apps/oee/downtime", json={"start": "2026-03-02T10:00:00+08:00", "end": "2026-03-02T09:00:00+08:00"}
+    )
+    assert inverted.status_code == 422 and inverted.json()["error"]["field"] == "end"
+    assert login("operator").request("PUT", "/api/v1/apps/oee/calendar", json={"shifts": []}).status_code == 403

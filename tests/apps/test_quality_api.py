@@ -209,3 +209,30 @@ def test_demo_seed_is_idempotent_and_fires_nelson_tests(db: Session) -> None:
     assert tests & {2, 5, 6}, tests
     seqs = [s for (s,) in db.execute(select(SpcAlarm.seq).where(SpcAlarm.plan_id == wall.id)).all()]
     assert min(seqs) > 40  # only the shifted part is flagged
+
+
+def test_measurements_from_telemetry(login: Any, db: Session) -> None:
+    from chaoyun.apps.quality import service as quality
+    from chaoyun.identity.models import Membership, User
+    from tests.apps.helpers import feed, local, new_device
+
+    user = db.execute(select(User).where(User.username == "factory")).scalar_one()
+    m = db.execute(select(Membership).where(Membership.user_id == user.id)).scalars().first()
+    assert m is not None
+    d = new_device(db, m.org_id, "injection_moulding", "SPC遥测机")
+    pts = [(local(2026, 3, 10, 8, i), {"barrel_temp": 220 + (i % 3)}) for i in range(10)]
+    feed(db, d, pts, local(2026, 3, 10, 9))
+    c = login("factory")
+    plan = _plan(c, name="料筒温度", chart_type="xbar_r", subgroup_size=3, device_id=d.id, metric="barrel_temp").json()
+    r = c.post(f"/apps/quality/plans/{plan['id']}/telemetry")
+    assert r.status_code == 200 and "import-accepted" in r.text
+    rows = (
+        db.execute(select(Subgroup.values).where(Subgroup.plan_id == plan["id"]).order_by(Subgroup.seq)).scalars().all()
+    )
+    assert rows == [[220.0, 221.0, 222.0]] * 3  # ten values: three full subgroups, the tenth waits
+    # Nothing new: nothing added.
+    p = quality.plan_or_404(db, plan["id"])
+    assert quality.pull_telemetry(db, None, p, until=local(2026, 3, 10, 9)).accepted == 0
+    # Another enterprise's device cannot be a plan's source.
+    other = _plan(login("factory2"), name="x", device_id=d.id, metric="barrel_temp")
+    assert other.status_code == 422
