@@ -104,16 +104,36 @@ def test_energy_per_unit_and_shifting(db: Session) -> None:
 
 
 def test_pages_and_exports(login: Any, db: Session) -> None:
+    from chaoyun.identity.models import Membership, User
+
+    user = db.execute(select(User).where(User.username == "factory")).scalar_one()
+    m = db.execute(select(Membership).where(Membership.user_id == user.id)).scalars().first()
+    assert m is not None
+    d = new_device(db, m.org_id, "injection_moulding", "页面测试机")
+    states = ["running", "fault", "running", "setup"]
+    pts = [
+        (local(2026, 3, 12, h), {"state": states[h % 4], "cycle_count": 100 * h, "reject_count": h, "energy": 10 * h})
+        for h in range(24)
+    ]
+    feed(db, d, pts, local(2026, 3, 13))
     c = login("factory")
-    for url in ("/apps/oee?days=7", "/apps/quality", "/apps/energy?days=30", "/apps/reports", "/home"):
+    for url in (
+        "/apps/oee?days=1&end=2026-03-12",
+        "/apps/quality",
+        "/apps/energy?days=1&end=2026-03-12",
+        "/apps/reports",
+        "/home",
+    ):
         r = c.get(url)
         assert r.status_code == 200, url
-    assert "设备综合效率" in c.get("/apps/oee").text
-    xl = c.get("/apps/oee.xlsx?days=3")
+    page = c.get("/apps/oee?days=1&end=2026-03-12").text
+    assert "设备综合效率" in page and "页面测试机" in page and "oee-machines" in page and "时间开动率" in page
+    xl = c.get("/apps/oee.xlsx?days=1&end=2026-03-12")
     assert xl.status_code == 200 and xl.content[:2] == b"PK"
     assert login("factory2").get("/apps/oee").status_code == 200
-    api = c.get("/api/v1/apps/energy?days=3")
-    assert api.status_code == 200 and "kwh_by_period" in api.json()
+    assert "页面测试机" not in login("factory2").get("/apps/oee?days=1&end=2026-03-12").text
+    api = c.get("/api/v1/apps/energy?days=1&end=2026-03-12")
+    assert api.status_code == 200 and api.json()["total_kwh"] > 0
 
 
 def test_report_generation_and_download(login: Any, db: Session) -> None:

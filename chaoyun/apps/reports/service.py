@@ -317,12 +317,12 @@ def oee_workbook(ov: dict[str, Any]) -> bytes:
         for h in (
             "Name",
             "OEE %",
-            "Availability %",
-            "Performance %",
-            "Quality %",
+            "availability",
+            "performance",
+            "quality",
             "Planned hours",
-            "Total",
-            "Good",
+            "Output",
+            "Good units",
             "Rejects",
         )
     ]
