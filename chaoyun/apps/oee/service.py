@@ -301,6 +301,10 @@ def compute_period(
         .all()
     )
     org_down = [(d.start, d.end) for d in downtime if d.device_id is None]
+    # The future is not planned time yet: a period that includes today counts up to now only.
+    now = datetime.now(UTC)
+    if end > now:
+        org_down.append((now, end))
     base = cal.build_windows(shifts, first_day, last_day, org_down)
     counts = (
         db.execute(
