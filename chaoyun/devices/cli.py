@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
 def ingest_worker(
     client_id: str = typer.Option(None, help="MQTT client id (unique per worker; default CHAOYUN_MQTT_CLIENT_ID)."),
     batch: int = typer.Option(None, help="Messages per database transaction (default CHAOYUN_MQTT_BATCH)."),
+    stats_file: Path = typer.Option(None, help="Write the worker's counters (JSON) to this file every second."),
 ) -> None:
     """Standalone MQTT ingest worker; run several (distinct --client-id) to share the load."""
     import asyncio
@@ -39,11 +40,24 @@ def ingest_worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = IngestWorker(PlatformSink(), client_id=client_id, batch_max=batch)
 
+    async def write_stats() -> None:
+        import json
+
+        assert stats_file is not None
+        while True:
+            await asyncio.sleep(1)
+            tmp = stats_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(worker.stats.as_dict()))
+            tmp.replace(stats_file)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, worker.stop)
+        stats = asyncio.create_task(write_stats()) if stats_file else None
         await worker.run()
+        if stats:
+            stats.cancel()
 
     asyncio.run(main())
 

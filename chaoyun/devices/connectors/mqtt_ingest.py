@@ -53,6 +53,7 @@ class WorkerStats:
     sink_errors: int = 0
     connects: int = 0
     connect_failures: int = 0
+    pauses: int = 0
     last_batch_s: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
@@ -100,6 +101,7 @@ class IngestWorker:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._client: Any = None
+        self._paused = False
 
     # -- messages -----------------------------------------------------------------------------------
     async def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
@@ -109,7 +111,22 @@ class IngestWorker:
         self.stats.received += 1
         if len(self._pending) >= self.batch_max:
             self._wake.set()
+        if len(self._pending) >= self.receive_maximum and not self._paused:
+            # Back-pressure: stop reading the socket; the broker keeps the backlog (Mosquitto 2.0 does not
+            # honour the receive-maximum the worker announces, so the window is enforced here as well).
+            self._pause(True)
         return await fut
+
+    def _pause(self, paused: bool) -> None:
+        transport = getattr(getattr(self._client, "_connection", None), "_transport", None)
+        if transport is None:
+            return
+        try:
+            transport.pause_reading() if paused else transport.resume_reading()
+        except (AttributeError, RuntimeError):
+            return
+        self._paused = paused
+        self.stats.pauses += int(paused)
 
     async def _flusher(self) -> None:
         delays = None
@@ -146,6 +163,8 @@ class IngestWorker:
             for _, fut in live:
                 if not fut.done():
                     fut.set_result(0)  # PUBACK reason code 0: success
+            if self._paused and len(self._pending) < self.receive_maximum // 2:
+                self._pause(False)
 
     def _drop_unflushed(self) -> None:
         """The connection is gone: messages not yet stored will be redelivered by the broker, so forget them."""
@@ -213,6 +232,7 @@ class IngestWorker:
                 delays = backoff_delays()
                 self.stats.connects += 1
                 self._client = client
+                self._paused = False
                 for f in self.filters:
                     client.subscribe(topics.shared(self.group, f) if self.group else f, qos=1)
                 log.info("MQTT ingest %s connected to %s:%s, group %s",

@@ -5,6 +5,7 @@ so the worker keeps the batch unacknowledged and retries."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from chaoyun.devices.connectors.mqtt_ingest import RawMessage
 
 log = logging.getLogger("chaoyun.mqtt.ingest")
 CHUNK = 500  # uids per IN (...) query
+DEVICE_CACHE_S = 30.0  # a disabled or deleted device stops being accepted within this time
 
 
 class PlatformSink:
@@ -31,12 +33,30 @@ class PlatformSink:
         self.malformed = 0
         self.points_accepted = 0
         self.points_rejected = 0
+        self._cache: dict[str, Any] = {}
+        self._cache_at = 0.0
+
+    def _devices(self, db: Session, uids: set[str]) -> dict[str, Any]:
+        """Devices by uid, cached (detached, with their model) for DEVICE_CACHE_S: loading thousands of ORM
+        objects per batch would cost as much as storing the batch."""
+        from chaoyun.devices.models import Device
+
+        now = time.monotonic()
+        if now - self._cache_at > DEVICE_CACHE_S:
+            self._cache, self._cache_at = {}, now
+        missing = sorted(u for u in uids if u not in self._cache)
+        for i in range(0, len(missing), CHUNK):
+            part = missing[i : i + CHUNK]
+            found = {d.uid: d for d in db.execute(select(Device).where(Device.uid.in_(part))).scalars()}
+            for d in found.values():
+                db.expunge(d)
+            for uid in part:
+                self._cache[uid] = found.get(uid)
+        return {u: self._cache[u] for u in uids if self._cache.get(u) is not None}
 
     def __call__(self, messages: list[RawMessage]) -> None:
         from chaoyun.devices.connectors import commands
         from chaoyun.devices.ingest import ingest_batch, log_rejection
-        from chaoyun.devices.models import Device
-
         data: list[tuple[str, RawMessage]] = []
         results: list[tuple[str, Any]] = []
         statuses: list[tuple[str, Any]] = []
@@ -52,13 +72,8 @@ class PlatformSink:
             elif t.kind == "commands/result":
                 results.append((t.uid, _loads(m.payload)))
         with self.sessionmaker() as db:
-            uids = sorted({uid for uid, _ in data})
-            devices: dict[str, Device] = {}
-            for i in range(0, len(uids), CHUNK):
-                part = uids[i : i + CHUNK]
-                for d in db.execute(select(Device).where(Device.uid.in_(part))).scalars():
-                    devices[d.uid] = d
-            items: list[tuple[Device, Any]] = []
+            devices = self._devices(db, {uid for uid, _ in data})
+            items: list[tuple[Any, Any]] = []
             for uid, m in data:
                 dev = devices.get(uid)
                 if dev is None or not dev.enabled:

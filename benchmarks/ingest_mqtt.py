@@ -1,0 +1,321 @@
+"""MQTT end-to-end ingest benchmark (issue 3, section 8 (c)): ThingsBoard's smart-meter scenario.
+
+One MQTT connection per device (publishers in a separate process pool, gmqtt, QoS 1), 3 data points per
+message, an alarm rule on every device (threshold with hysteresis on the voltage), broker (a private Mosquitto),
+platform ingest worker (``chaoyun ingest-worker``, its own process) and database on this machine.
+
+Phases: warm-up, steady load at ``--rate`` msg/s for ``--seconds``, then a burst at 10× the rate for
+``--burst-seconds`` (the publishers send as fast as they can up to that), then the drain.
+Measured: messages and data points per second stored (from the worker's committed counter), latency from
+publish to queryable (probe messages whose arrival in the store's latest values is polled), RSS of the worker
+process over time, the broker's RSS (it holds the backlog), and at the end that every acknowledged message is
+in the store (rows counted).
+
+Usage: ``.venv/bin/python benchmarks/ingest_mqtt.py [--devices 2000] [--rate 20000] [--seconds 60]
+[--burst-seconds 10] [--procs 2]``; writes benchmarks/out/ingest_mqtt.json. ``benchmarks/ingest.py --parts c``
+includes its rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "benchmarks" / "out"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------------------------------ publishers
+
+
+def _publisher(idx: int, uids: list[str], port: int, phases: list[tuple[float, float]], sent: Any, ready: Any,
+               go: Any) -> None:
+    """One process: a gmqtt connection per device; sends at each phase's rate (msg/s for this process)."""
+    import random
+
+    import gmqtt
+    import orjson
+    from gmqtt.mqtt.constants import MQTTv311
+
+    async def main() -> None:
+        clients = []
+        for uid in uids:
+            c = gmqtt.Client(uid)
+            await c.connect("127.0.0.1", port, version=MQTTv311, keepalive=120)
+            clients.append((uid, c))
+        ready.release()
+        while not go.is_set():
+            await asyncio.sleep(0.01)
+        n = 0
+        i = 0
+        for seconds, rate in phases:
+            t0 = time.perf_counter()
+            base = n
+            while (el := time.perf_counter() - t0) < seconds:
+                due = int(rate * el) - (n - base)
+                for _ in range(min(due, 2000)):
+                    uid, c = clients[i % len(clients)]
+                    i += 1
+                    now = int(time.time() * 1000)
+                    body = orjson.dumps({"ts": now, "values": {
+                        "voltage": 220.0 + random.random() * 40, "current": 5.0 + random.random(), "power": 1.1}})
+                    c.publish(f"chaoyun/v1/devices/{uid}/telemetry", body, qos=1)
+                    n += 1
+                with sent.get_lock():
+                    sent.value = n
+                await asyncio.sleep(0.005)
+        # Let the last PUBACKs come in before closing (gmqtt resends unacknowledged ones on its own).
+        await asyncio.sleep(2)
+        for _uid, c in clients:
+            await c.disconnect()
+
+    asyncio.run(main())
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    import psutil
+
+    tmp = Path(tempfile.mkdtemp(prefix="chaoyun-bench-mqtt-"))
+    env = dict(os.environ)
+    env.setdefault("CHAOYUN_DATABASE_URL", f"sqlite:///{tmp / 'chaoyun.db'}")
+    env["CHAOYUN_VAR_DIR"] = env.get("CHAOYUN_BENCH_VAR_DIR", str(tmp / "var"))
+    env.setdefault("CHAOYUN_SECRET_KEY", "bench")
+    env["CHAOYUN_BACKGROUND"] = "0"
+    os.environ.update({k: env[k] for k in ("CHAOYUN_DATABASE_URL", "CHAOYUN_VAR_DIR", "CHAOYUN_SECRET_KEY")})
+    devices = getattr(args, "devices", 2000)
+    rate = getattr(args, "rate", 20000)
+    seconds = getattr(args, "seconds", 60)
+    burst_s = getattr(args, "burst_seconds", 10)
+    procs = getattr(args, "procs", 2)
+    batch = getattr(args, "batch", 2000)
+
+    from sqlalchemy import select
+
+    from chaoyun import migrate
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.devices import service
+    from chaoyun.devices.models import AlarmRule, Device, DeviceModel
+    from chaoyun.devices.store import get_store
+    from chaoyun.identity.models import Organisation
+
+    migrate.upgrade()
+    uids = [f"meter-{i:05d}" for i in range(devices)]
+    with get_sessionmaker()() as db:
+        service.ensure_catalog(db)
+        org = Organisation(kind="enterprise", name="电表基准企业", status="active", district="chenghai")
+        db.add(org)
+        db.flush()
+        model = db.execute(select(DeviceModel).where(DeviceModel.key == "energy_meter")).scalar_one()
+        for uid in [*uids, "probe"]:
+            db.add(Device(org_id=org.id, model_id=model.id, uid=uid, name=uid, token_hash=os.urandom(32).hex()))
+        if getattr(args, "alarms", True):
+            db.add(AlarmRule(org_id=org.id, model_id=model.id, name="过压", kind="threshold", metric="voltage",
+                             params={"value": 255, "op": ">", "hysteresis": 2, "duration_s": 0}))
+        db.commit()
+        probe_id = db.execute(select(Device.id).where(Device.uid == "probe")).scalar_one()
+
+    port = _free_port()
+    conf = tmp / "mosquitto.conf"
+    conf.write_text(f"user root\nlistener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+                    "max_inflight_messages 0\nset_tcp_nodelay true\npersistence false\n")
+    broker = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    stats_path = tmp / "worker-stats.json"
+    log = (tmp / "worker.log").open("wb")
+    wenv = dict(env, CHAOYUN_MQTT_URL=f"mqtt://127.0.0.1:{port}", CHAOYUN_MQTT_BATCH=str(batch))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "chaoyun.cli", "ingest-worker", "--client-id", "bench-ingest",
+         "--stats-file", str(stats_path)],
+        env=wenv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+    )
+    wproc = psutil.Process(worker.pid)
+    bproc = psutil.Process(broker.pid)
+
+    def committed() -> int:
+        try:
+            return int(json.loads(stats_path.read_text())["committed"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    deadline = time.time() + 30
+    while not stats_path.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # subscription in place
+
+    warm = 5.0
+    phases = [(warm, rate / procs), (float(seconds), rate / procs), (float(burst_s), 10 * rate / procs)]
+    sent = [mp.Value("q", 0) for _ in range(procs)]
+    ready = mp.Semaphore(0)
+    go = mp.Event()
+    chunks = [uids[i::procs] for i in range(procs)]
+    pubs = [mp.Process(target=_publisher, args=(i, chunks[i], port, phases, sent[i], ready, go), daemon=True)
+            for i in range(procs)]
+    for p in pubs:
+        p.start()
+    t_conn = time.perf_counter()
+    for _ in pubs:
+        ready.acquire(timeout=300)
+    connect_s = time.perf_counter() - t_conn
+
+    # The probe publisher (main process) and the latency / memory samplers.
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    probe = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="probe")
+    probe.connect("127.0.0.1", port)
+    probe.loop_start()
+    store = get_store()
+    samples: list[dict[str, Any]] = []
+    latencies: dict[str, list[float]] = {"steady": [], "burst": []}
+    go.set()
+    t0 = time.perf_counter()
+    phase_end = {"warm": warm, "steady": warm + seconds, "burst": warm + seconds + burst_s}
+    steady_start_count = steady_end_count = 0
+    pending_probe: tuple[int, float] | None = None
+    next_probe = 0.0
+    last_sample = 0.0
+    while True:
+        el = time.perf_counter() - t0
+        phase = "warm" if el < phase_end["warm"] else "steady" if el < phase_end["steady"] else \
+            "burst" if el < phase_end["burst"] else "drain"
+        if phase == "steady" and not steady_start_count:
+            steady_start_count, steady_t0 = committed(), time.perf_counter()
+        if phase != "steady" and steady_start_count and not steady_end_count:
+            steady_end_count, steady_t1 = committed(), time.perf_counter()
+        if el - last_sample >= 1.0:
+            last_sample = el
+            samples.append({"t": round(el, 1), "phase": phase, "sent": sum(s.value for s in sent),
+                            "committed": committed(), "worker_rss_mb": wproc.memory_info().rss / 2**20,
+                            "broker_rss_mb": bproc.memory_info().rss / 2**20})
+        if pending_probe is None and el >= next_probe and phase in ("steady", "burst"):
+            ts = int(time.time() * 1000)
+            probe.publish("chaoyun/v1/devices/probe/telemetry", json.dumps({"ts": ts, "values": {"voltage": 230}}),
+                          qos=1)
+            pending_probe = (ts, time.perf_counter())
+        if pending_probe is not None:
+            got = store.latest(probe_id).get("voltage")
+            if got is not None and int(got.ts.timestamp() * 1000) >= pending_probe[0]:
+                latencies["burst" if phase in ("burst", "drain") else "steady"].append(
+                    time.perf_counter() - pending_probe[1])
+                pending_probe = None
+                next_probe = el + 0.2
+        if phase == "drain":
+            total_sent = sum(s.value for s in sent)
+            if committed() >= total_sent or el > phase_end["burst"] + getattr(args, "drain_timeout", 300):
+                break
+        time.sleep(0.02)
+    drain_s = time.perf_counter() - t0 - phase_end["burst"]
+    for p in pubs:
+        p.join(30)
+    time.sleep(2)
+    total_sent = sum(s.value for s in sent)
+    final_committed = committed()
+    worker.terminate()
+    try:
+        worker.wait(40)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    log.close()
+    broker.terminate()
+    broker.wait(10)
+    probe.loop_stop()
+    rows = store.count()
+
+    steady_rate = (steady_end_count - steady_start_count) / (steady_t1 - steady_t0)
+    steady_rss = [s["worker_rss_mb"] for s in samples if s["phase"] == "steady"]
+    all_rss = [s["worker_rss_mb"] for s in samples]
+    burst_sent = [s for s in samples if s["phase"] == "burst"]
+    offered_burst = ((burst_sent[-1]["sent"] - burst_sent[0]["sent"]) / max(1, burst_sent[-1]["t"] - burst_sent[0]["t"])
+                     if len(burst_sent) > 1 else 0.0)
+
+    def pct(xs: list[float], q: float) -> float:
+        if not xs:
+            return float("nan")
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+    lat = latencies["steady"]
+    result = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
+        "database": env["CHAOYUN_DATABASE_URL"].split(":")[0], "alarms": getattr(args, "alarms", True),
+        "devices": devices, "target_rate": rate, "steady_seconds": seconds, "burst_seconds": burst_s,
+        "connect_seconds": round(connect_s, 1),
+        "steady_msgs_per_s": round(steady_rate), "steady_points_per_s": round(3 * steady_rate),
+        "offered_burst_msgs_per_s": round(offered_burst),
+        "latency_p50_ms": round(pct(lat, 0.5) * 1000, 1), "latency_p99_ms": round(pct(lat, 0.99) * 1000, 1),
+        "latency_burst_p50_ms": round(pct(latencies["burst"], 0.5) * 1000, 1),
+        "probes": len(lat),
+        "worker_rss_mb_steady_first": round(steady_rss[0], 1) if steady_rss else None,
+        "worker_rss_mb_steady_last": round(steady_rss[-1], 1) if steady_rss else None,
+        "worker_rss_mb_max": round(max(all_rss), 1) if all_rss else None,
+        "broker_rss_mb_max": round(max(s["broker_rss_mb"] for s in samples), 1) if samples else None,
+        "drain_seconds_after_burst": round(drain_s, 1),
+        "sent": total_sent, "committed": final_committed, "rows_stored": rows,
+        "rows_expected": 3 * (total_sent + len(lat) + len(latencies["burst"])),
+        "samples": samples,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    name = getattr(args, "out_name", None) or "ingest_mqtt.json"
+    (OUT / name).write_text(json.dumps(result, indent=1))
+    ok_rate = steady_rate >= 20000
+    return [
+        {"part": "c", "what": f"MQTT end to end, {devices} devices, 3 points/msg, alarms {'on' if result['alarms'] else 'off'}: msg/s",
+         "value": steady_rate, "unit": "msg/s", "target": ">= 20000", "ok": ok_rate},
+        {"part": "c", "what": "MQTT end to end: data points/s", "value": 3 * steady_rate, "unit": "points/s",
+         "target": ">= 60000", "ok": 3 * steady_rate >= 60000},
+        {"part": "c", "what": "publish → queryable p50 / p99 (steady)", "value": result["latency_p99_ms"],
+         "unit": f"ms p99 (p50 {result['latency_p50_ms']})", "target": "p99 < 1000", "ok":
+         result["latency_p99_ms"] < 1000},
+        {"part": "c", "what": "worker RSS max (steady first → last)", "value": result["worker_rss_mb_max"],
+         "unit": f"MB ({result['worker_rss_mb_steady_first']} → {result['worker_rss_mb_steady_last']})",
+         "target": "< 500", "ok": (result["worker_rss_mb_max"] or 0) < 500},
+        {"part": "c", "what": f"10× burst offered {result['offered_burst_msgs_per_s']} msg/s: drain after",
+         "value": result["drain_seconds_after_burst"], "unit": "s", "target": "no loss",
+         "ok": rows >= 3 * total_sent},
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--devices", type=int, default=2000)
+    ap.add_argument("--rate", type=float, default=20000)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--burst-seconds", type=float, default=10)
+    ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--drain-timeout", type=float, default=300)
+    ap.add_argument("--out-name", default="ingest_mqtt.json")
+    ap.add_argument("--no-alarms", dest="alarms", action="store_false", help="no alarm rule (isolates ingest)")
+    args = ap.parse_args()
+    rows = run(args)
+    print(f"{'what':<70} {'value':>12}  unit / target")
+    for r in rows:
+        print(f"{r['what']:<70} {r['value']:>12,.1f}  {r['unit']}  target {r['target']}  {'OK' if r['ok'] else 'MISS'}")
+    data = json.loads((OUT / args.out_name).read_text())
+    print({k: v for k, v in data.items() if k != "samples"})
+
+
+if __name__ == "__main__":
+    main()
