@@ -62,14 +62,8 @@ def server(app: Any) -> Iterator[str]:
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
+# The browser comes from tests/conftest.py: one Playwright (sync) instance per process, since two
+# cannot run side by side in one thread.
 
 
 def _login(browser: Any, base: str, username: str) -> Any:
