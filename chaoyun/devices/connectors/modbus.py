@@ -15,7 +15,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 log = logging.getLogger("chaoyun.gateway.modbus")
@@ -231,13 +231,18 @@ class ModbusCollector:
     async def run(self, stop: asyncio.Event) -> None:
         delay = self.device.interval_s
         next_at = time.monotonic()
+        last_ts: datetime | None = None
         while not stop.is_set():
             try:
                 values = await self.poll_once()
                 self.polls += 1
                 self.online = True
                 delay = self.device.interval_s
-                await self.emit(self.device.uid, datetime.now(UTC), values)
+                ts = datetime.now(UTC)
+                if last_ts is not None and ts <= last_ts:
+                    ts = last_ts + timedelta(milliseconds=1)  # the store keys points by millisecond
+                last_ts = ts
+                await self.emit(self.device.uid, ts, values)
             except Exception as exc:
                 self.errors += 1
                 if self.online or self.errors == 1:
@@ -247,7 +252,11 @@ class ModbusCollector:
                     self.client.close()
                     self.client = None
                 delay = min(30.0, max(self.device.interval_s, delay * 2))
-            next_at = max(next_at + self.device.interval_s, time.monotonic() + (delay - self.device.interval_s))
+            now = time.monotonic()
+            next_at += self.device.interval_s
+            if next_at < now:  # fell behind (busy machine): skip the missed polls rather than burst
+                next_at = now + self.device.interval_s
+            next_at = max(next_at, now + (delay - self.device.interval_s))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, next_at - time.monotonic()))
         if self.client is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -97,25 +98,38 @@ class IngestWorker:
         self.receive_maximum = receive_maximum or s.receive_maximum
         self.stats = WorkerStats()
         self.connected = asyncio.Event()
-        self._pending: list[tuple[RawMessage, asyncio.Future[int]]] = []
+        # (message, gmqtt handler, packet id or None for QoS 0, connection generation)
+        self._pending: list[tuple[RawMessage, Any, int | None, int]] = []
+        self._gen = 0
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._client: Any = None
         self._paused = False
 
     # -- messages -----------------------------------------------------------------------------------
-    async def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
-        """Called by gmqtt for every PUBLISH; the PUBACK goes out when this coroutine returns."""
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((RawMessage(topic, payload, datetime.now(UTC)), fut))
+    def _on_qos1(self, handler: Any, gen: int, mid: int, packet: bytes, topic: str, properties: Any) -> None:
+        """Replaces gmqtt's QoS 1 handling: queue the message, acknowledge it only after the commit.
+
+        (gmqtt's own non-optimistic path would make a task and a future per message; this keeps the per-message
+        cost to an append.)"""
+        self._pending.append((RawMessage(topic, packet, datetime.now(UTC)), handler, mid, gen))
+        self._arrived()
+
+    def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
+        """QoS 0 messages (nothing to acknowledge) and anything gmqtt hands over itself."""
+        self._pending.append((RawMessage(topic, payload, datetime.now(UTC)), None, None, self._gen))
+        self._arrived()
+        return 0
+
+    def _arrived(self) -> None:
         self.stats.received += 1
-        if len(self._pending) >= self.batch_max:
+        n = len(self._pending)
+        if n >= self.batch_max:
             self._wake.set()
-        if len(self._pending) >= self.receive_maximum and not self._paused:
+        if n >= self.receive_maximum and not self._paused:
             # Back-pressure: stop reading the socket; the broker keeps the backlog (Mosquitto 2.0 does not
             # honour the receive-maximum the worker announces, so the window is enforced here as well).
             self._pause(True)
-        return await fut
 
     def _pause(self, paused: bool) -> None:
         transport = getattr(getattr(self._client, "_connection", None), "_transport", None)
@@ -142,38 +156,34 @@ class IngestWorker:
                 # Let a batch fill for at most batch_wait after its first message.
                 await asyncio.sleep(self.batch_wait)
             batch, self._pending = self._pending[: self.batch_max], self._pending[self.batch_max :]
-            live = [(m, f) for m, f in batch if not f.done()]
-            if not live:
+            if not batch:
                 continue
             started = time.perf_counter()
             try:
-                await asyncio.to_thread(self.sink, [m for m, _ in live])
+                await asyncio.to_thread(self.sink, [m for m, _h, _mid, _g in batch])
             except Exception as exc:  # the database is down or locked: keep the batch, ack nothing
                 self.stats.sink_errors += 1
                 delays = delays or backoff_delays(0.2, 10.0)
                 wait = next(delays)
-                log.warning("storing a batch of %d messages failed (%s); retrying in %.1fs", len(live), exc, wait)
-                self._pending = live + self._pending
+                log.warning("storing a batch of %d messages failed (%s); retrying in %.1fs", len(batch), exc, wait)
+                self._pending = batch + self._pending
                 await asyncio.sleep(wait)
                 continue
             delays = None
             self.stats.last_batch_s = time.perf_counter() - started
             self.stats.batches += 1
-            self.stats.committed += len(live)
-            for _, fut in live:
-                if not fut.done():
-                    fut.set_result(0)  # PUBACK reason code 0: success
+            self.stats.committed += len(batch)
+            for _m, handler, mid, gen in batch:
+                # Only on the connection that delivered it; after a reconnect the broker redelivers instead.
+                if mid is not None and gen == self._gen:
+                    handler._send_puback(mid)  # PUBACK, reason code 0: success
             if self._paused and len(self._pending) < self.receive_maximum // 2:
                 self._pause(False)
 
     def _drop_unflushed(self) -> None:
         """The connection is gone: messages not yet stored will be redelivered by the broker, so forget them."""
-        dropped = 0
-        for _, fut in self._pending:
-            if not fut.done():
-                fut.cancel()
-                dropped += 1
-        self._pending = []
+        dropped = sum(1 for _m, _h, mid, gen in self._pending if mid is not None and gen == self._gen)
+        self._pending = [p for p in self._pending if p[2] is None]  # QoS 0 ones cannot come back: keep them
         if dropped:
             log.info("connection lost: %d unstored messages left to the broker for redelivery", dropped)
 
@@ -202,6 +212,9 @@ class IngestWorker:
             client.set_auth_credentials(self.address.username, self.address.password)
         client.on_message = self._on_message
         client.on_disconnect = lambda *_a, **_k: lost.set()
+        self._gen += 1
+        handler = client._package_handler
+        handler._handle_qos_1_publish_packet = functools.partial(self._on_qos1, handler, self._gen)
         return client
 
     async def run(self) -> None:
@@ -251,6 +264,7 @@ class IngestWorker:
                     break
                 log.warning("MQTT connection lost; reconnecting")
                 self._drop_unflushed()
+                self._gen += 1  # a batch being stored now must not be acknowledged on a later connection
                 await _quiet_disconnect(client)
                 await _sleep_or_stop(self._stop, next(delays))
         finally:
