@@ -83,6 +83,22 @@ def _serve(host: str, port: int, workers: int) -> None:
     uvicorn.run("chaoyun.web.main:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
 
 
+@app.command("settings")
+def show_settings() -> None:
+    """Every CHAOYUN_* variable with its default and current value."""
+    import os
+
+    from chaoyun.settings import VARIABLES
+
+    table = Table(title="CHAOYUN_* settings")
+    for col in ("variable", "default", "current", "meaning"):
+        table.add_column(col, overflow="fold")
+    for v in VARIABLES:
+        current = os.environ.get(f"CHAOYUN_{v.name}", "")
+        table.add_row(f"CHAOYUN_{v.name}", v.default, "(set)" if v.name == "SECRET_KEY" and current else current, v.help)
+    console.print(table)
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the hash chain; exit 1 if any entry was edited, inserted or deleted."""

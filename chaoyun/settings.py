@@ -34,6 +34,76 @@ def _secret_key(var_dir: Path) -> str:
 
 
 @dataclass(frozen=True)
+class Var:
+    name: str  # without the CHAOYUN_ prefix
+    default: str
+    help: str
+
+
+# Every variable of every context, with its default: the one place configuration is declared.
+# Contexts read them with ``env(name)`` (typed parsing stays with the context that uses the value).
+VARIABLES: tuple[Var, ...] = (
+    # foundation
+    Var("DATABASE_URL", "sqlite:///./var/chaoyun.db", "SQLAlchemy URL; PostgreSQL: postgresql+psycopg://user@host/db"),
+    Var("VAR_DIR", "./var", "data folder: SQLite files, uploads, generated secret key"),
+    Var("SECRET_KEY", "(generated into var/secret_key)", "secret for signing and demo device credentials"),
+    Var("HOST", "127.0.0.1", "address chaoyun serve binds"),
+    Var("PORT", "8000", "port chaoyun serve listens on"),
+    Var("DEFAULT_LOCALE", "zh_CN", "page language before a user chooses (zh_CN or en)"),
+    Var("SESSION_HOURS", "12", "lifetime of a login session"),
+    Var("COOKIE_SECURE", "0", "1 behind HTTPS: cookies get the Secure flag"),
+    Var("LOGIN_MAX_FAILURES", "5", "failed logins before the account is locked"),
+    Var("LOGIN_LOCKOUT_MINUTES", "15", "how long a lock lasts"),
+    Var("NODE_MODULES", "./node_modules", "where npm installed Bootstrap, htmx and ECharts"),
+    Var("SQL_ECHO", "0", "1 logs every SQL statement"),
+    Var("BACKGROUND", "1", "0 disables background jobs inside the web process"),
+    # devices and simulator
+    Var("DEVICE_ONLINE_S", "120", "seconds without data before a device counts as offline"),
+    Var("TELEMETRY_RETENTION_DAYS", "365", "default telemetry retention (enterprises may set their own)"),
+    Var("INGEST_MAX_POINTS", "100000", "most points accepted in one message or request"),
+    Var("INGEST_MAX_BODY_MB", "32", "largest HTTP telemetry body"),
+    Var("INGEST_MAX_AGE_DAYS", "30", "oldest timestamp accepted"),
+    Var("INGEST_MAX_FUTURE_S", "600", "how far in the future a timestamp may be"),
+    Var("SIMULATE", "0", "1 runs the demo factories' simulator inside the server (make demo sets it)"),
+    Var("SIMULATE_BACKFILL_HOURS", "2", "history the in-server simulator fills in at start"),
+    Var("SIMULATE_INTERVAL_S", "5", "seconds between simulated messages"),
+    # connectivity
+    Var("MQTT_URL", "mqtt://127.0.0.1:1883", "MQTT broker the platform subscribes to"),
+    Var("MQTT_INGEST", "1", "1 runs the MQTT ingest worker inside the server"),
+    Var("MQTT_SHARE_GROUP", "", "shared-subscription group ($share/<group>/...) for several ingest workers"),
+    Var("MQTT_CLIENT_ID", "chaoyun-ingest-<hostname>", "MQTT client id of the ingest worker"),
+    Var("MQTT_SESSION_EXPIRY", "604800", "seconds the broker keeps the persistent session"),
+    Var("MQTT_BATCH", "2000", "messages stored per database transaction"),
+    Var("MQTT_BATCH_MS", "50", "longest wait to fill a batch"),
+    Var("MQTT_RECEIVE_MAXIMUM", "10000", "unacknowledged messages the broker may send at once"),
+    Var("MQTT_COMMANDS", "1", "1 sends write-back commands from the server"),
+    Var("COMMAND_TIMEOUT_S", "300", "seconds before an unanswered write-back command fails"),
+    # programme
+    Var("POLICY_PACK", "chaoyun/programme/packs/shantou-2018.yaml", "the city's plan as a policy pack"),
+    Var("UPLOAD_MAX_BYTES", "10485760", "largest voucher/subsidy attachment"),
+    # marketplace
+    Var("MARKET_QUOTA_PLATFORM", "8000000", "starting voucher quota of a platform provider per year (yuan)"),
+    Var("MARKET_QUOTA_SERVICE", "5000000", "starting voucher quota of other providers per year (yuan)"),
+    Var("MARKET_PASS_THRESHOLD", "70", "security checklist points (of 100) needed for the whitelist"),
+    Var("MARKET_WHITELIST_MONTHS", "12", "how long a passed assessment stays valid"),
+    Var("MARKET_UPLOAD_MAX_BYTES", "5242880", "largest provider attachment"),
+    Var("MARKET_SPOT_CHECK_PENALTY", "0.20", "share of the base quota removed by a failed spot check"),
+    Var("MARKET_COMPLAINT_PENALTY", "0.02", "share removed by an upheld complaint"),
+    Var("MARKET_RATING_BONUS", "0.10", "share added at re-evaluation for an average rating of 4.5 or more"),
+    # production apps
+    Var("TARIFFS_FILE", "chaoyun/apps/energy/tariffs.yaml", "time-of-use tariffs (periods and prices)"),
+    Var("REPORTS_CHECK_S", "900", "how often scheduled PDF reports are checked"),
+)
+_BY_NAME = {v.name: v for v in VARIABLES}
+
+
+def env(name: str, default: str | None = None) -> str:
+    """``CHAOYUN_<name>``, or its declared default. Unknown names fail loudly: declare them above."""
+    var = _BY_NAME[name]
+    return os.environ.get(f"CHAOYUN_{name}", var.default if default is None else default)
+
+
+@dataclass(frozen=True)
 class Settings:
     var_dir: Path
     database_url: str
@@ -62,14 +132,20 @@ def get_settings() -> Settings:
         var_dir=var_dir,
         database_url=_env("DATABASE_URL", f"sqlite:///{var_dir / 'chaoyun.db'}"),
         secret_key=_secret_key(var_dir),
-        host=_env("HOST", "127.0.0.1"),
-        port=int(_env("PORT", "8000")),
-        default_locale=_env("DEFAULT_LOCALE", "zh_CN"),
-        session_hours=int(_env("SESSION_HOURS", "12")),
-        cookie_secure=_env("COOKIE_SECURE", "0") == "1",
-        login_max_failures=int(_env("LOGIN_MAX_FAILURES", "5")),
-        login_lockout_minutes=int(_env("LOGIN_LOCKOUT_MINUTES", "15")),
-        static_vendor_dir=Path(_env("NODE_MODULES", str(ROOT / "node_modules"))),
-        sql_echo=_env("SQL_ECHO", "0") == "1",
-        background=_env("BACKGROUND", "1") == "1",
+        host=env("HOST"),
+        port=int(env("PORT")),
+        default_locale=env("DEFAULT_LOCALE"),
+        session_hours=int(env("SESSION_HOURS")),
+        cookie_secure=env("COOKIE_SECURE") == "1",
+        login_max_failures=int(env("LOGIN_MAX_FAILURES")),
+        login_lockout_minutes=int(env("LOGIN_LOCKOUT_MINUTES")),
+        static_vendor_dir=project_path(env("NODE_MODULES")),
+        sql_echo=env("SQL_ECHO") == "1",
+        background=env("BACKGROUND") == "1",
     )
+
+
+def project_path(value: str) -> Path:
+    """A path setting: absolute as given, or relative to the project root (where the defaults point)."""
+    p = Path(value)
+    return p if p.is_absolute() else ROOT / p

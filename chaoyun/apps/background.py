@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from chaoyun.settings import env
 
 log = logging.getLogger("chaoyun.apps.background")
 Job = Callable[[], Coroutine[Any, Any, None]]
@@ -24,7 +25,7 @@ def _once() -> int:
 
 
 async def scheduled_reports() -> None:
-    every = float(os.environ.get("CHAOYUN_REPORTS_CHECK_S", "900"))
+    every = float(env("REPORTS_CHECK_S"))
     await asyncio.sleep(30)  # let the server finish starting first
     while True:
         try:

@@ -15,7 +15,6 @@ bilingual reason) and written to the device's rejection log.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from chaoyun.devices.models import Device, RejectedMessage
 from chaoyun.devices.store import RowT, get_store, to_ms
 from chaoyun.errors import Unauthorized
 from chaoyun.i18n import N_, both
+from chaoyun.settings import env
 
 NUM, BOOL, STR = 0, 1, 2
 _KINDS = {"numeric": NUM, "bool": BOOL, "string": STR}
@@ -50,10 +50,10 @@ class Limits:
 @lru_cache(maxsize=1)
 def limits() -> Limits:
     return Limits(
-        max_points=int(os.environ.get("CHAOYUN_INGEST_MAX_POINTS", "100000")),
-        max_body_bytes=int(os.environ.get("CHAOYUN_INGEST_MAX_BODY_MB", "32")) * 1024 * 1024,
-        max_age_ms=int(os.environ.get("CHAOYUN_INGEST_MAX_AGE_DAYS", "30")) * 86_400_000,
-        max_future_ms=int(os.environ.get("CHAOYUN_INGEST_MAX_FUTURE_S", "600")) * 1000,
+        max_points=int(env("INGEST_MAX_POINTS")),
+        max_body_bytes=int(env("INGEST_MAX_BODY_MB")) * 1024 * 1024,
+        max_age_ms=int(env("INGEST_MAX_AGE_DAYS")) * 86_400_000,
+        max_future_ms=int(env("INGEST_MAX_FUTURE_S")) * 1000,
     )
 
 

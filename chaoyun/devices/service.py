@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,14 +45,15 @@ from chaoyun.identity import audit
 from chaoyun.identity.models import EnterpriseProfile, Organisation
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
+from chaoyun.settings import env
 
 
 def online_seconds() -> int:
-    return int(os.environ.get("CHAOYUN_DEVICE_ONLINE_S", "120"))
+    return int(env("DEVICE_ONLINE_S"))
 
 
 def default_retention_days() -> int:
-    return int(os.environ.get("CHAOYUN_TELEMETRY_RETENTION_DAYS", "365"))
+    return int(env("TELEMETRY_RETENTION_DAYS"))
 
 
 # ---------------------------------------------------------------- scope

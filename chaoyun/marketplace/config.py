@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 
+from chaoyun.settings import env
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"CHAOYUN_MARKET_{name}", default)
+
+def _env(name: str) -> str:
+    return env(f"MARKET_{name}")
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,12 @@ class MarketConfig:
 def market_config() -> MarketConfig:
     # Read on each call (cheap) so tests and operators can change the environment without a restart of caches.
     return MarketConfig(
-        quota_platform=Decimal(_env("QUOTA_PLATFORM", "8000000")),
-        quota_service=Decimal(_env("QUOTA_SERVICE", "5000000")),
-        pass_threshold=float(_env("PASS_THRESHOLD", "70")),
-        whitelist_months=int(_env("WHITELIST_MONTHS", "12")),
-        upload_max_bytes=int(_env("UPLOAD_MAX_BYTES", str(5 * 1024 * 1024))),
-        spot_check_penalty=Decimal(_env("SPOT_CHECK_PENALTY", "0.20")),
-        complaint_penalty=Decimal(_env("COMPLAINT_PENALTY", "0.02")),
-        rating_bonus=Decimal(_env("RATING_BONUS", "0.10")),
+        quota_platform=Decimal(_env("QUOTA_PLATFORM")),
+        quota_service=Decimal(_env("QUOTA_SERVICE")),
+        pass_threshold=float(_env("PASS_THRESHOLD")),
+        whitelist_months=int(_env("WHITELIST_MONTHS")),
+        upload_max_bytes=int(_env("UPLOAD_MAX_BYTES")),
+        spot_check_penalty=Decimal(_env("SPOT_CHECK_PENALTY")),
+        complaint_penalty=Decimal(_env("COMPLAINT_PENALTY")),
+        rating_bonus=Decimal(_env("RATING_BONUS")),
     )

@@ -28,7 +28,6 @@ Money is Decimal everywhere (write amounts as quoted strings in YAML so no float
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -37,6 +36,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chaoyun.settings import env, project_path
 
 PACK_DIR = Path(__file__).resolve().parent / "packs"
 DEFAULT_PACK = PACK_DIR / "shantou-2018.yaml"
@@ -301,7 +302,7 @@ def load_pack(path: Path | str) -> Pack:
 
 
 def pack_path() -> Path:
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_PACK)
+    return project_path(env("POLICY_PACK"))
 
 
 @lru_cache(maxsize=1)

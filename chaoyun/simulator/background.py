@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
+
+from chaoyun.settings import env
 
 log = logging.getLogger("chaoyun.simulator")
 
@@ -28,11 +29,11 @@ def _run(stop: threading.Event) -> None:
     transport = runner.InProcess()
     seen = get_store().last_seen([d.id for d in devs])
     fresh = [d for d in devs if d.id not in seen]
-    hours = float(os.environ.get("CHAOYUN_SIMULATE_BACKFILL_HOURS", "2"))
+    hours = float(env("SIMULATE_BACKFILL_HOURS"))
     if fresh and hours > 0:
         n = runner.backfill(transport, fresh, hours, 60.0, datetime.now(UTC))
         log.info("simulator backfilled %s points for %s devices", n, len(fresh))
-    interval = float(os.environ.get("CHAOYUN_SIMULATE_INTERVAL_S", "5"))
+    interval = float(env("SIMULATE_INTERVAL_S"))
     runner.run(transport, devs, interval, None, stop)
 
 
@@ -45,4 +46,4 @@ async def simulate() -> None:
 
 
 def tasks() -> list[Callable[[], Coroutine[Any, Any, None]]]:
-    return [simulate] if os.environ.get("CHAOYUN_SIMULATE", "0") == "1" else []
+    return [simulate] if env("SIMULATE") == "1" else []

@@ -8,7 +8,6 @@ Each increment is priced in the period of its sample time (local time, UTC+8).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -17,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from chaoyun.settings import env, project_path
 
 PERIODS = ("critical", "peak", "flat", "valley")
 PERIOD_CODE = {p: i for i, p in enumerate(PERIODS)}
@@ -49,7 +50,7 @@ def _q(hm: str) -> int:
 
 
 def tariffs_file() -> Path:
-    return Path(os.environ.get("CHAOYUN_TARIFFS_FILE") or Path(__file__).with_name("tariffs.yaml"))
+    return project_path(env("TARIFFS_FILE"))
 
 
 @lru_cache(maxsize=4)

@@ -8,7 +8,6 @@ first bytes (not by what the browser claims), up to ``CHAOYUN_UPLOAD_MAX_BYTES``
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from chaoyun.errors import Invalid
 from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor
 from chaoyun.programme.workflow_models import WorkflowFile
-from chaoyun.settings import get_settings
+from chaoyun.settings import env, get_settings
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 # Magic numbers of the accepted formats.
@@ -40,7 +39,7 @@ KIND_LABELS = {
 
 def max_bytes() -> int:
     try:
-        return int(os.environ.get("CHAOYUN_UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
+        return int(env("UPLOAD_MAX_BYTES"))
     except ValueError:
         return DEFAULT_MAX_BYTES
 
