@@ -250,6 +250,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     offered_burst = ((burst_sent[-1]["sent"] - burst_sent[0]["sent"]) / max(1, burst_sent[-1]["t"] - burst_sent[0]["t"])
                      if len(burst_sent) > 1 else 0.0)
 
+    drain = [x for x in samples if x["phase"] == "drain" and x["committed"] < total_sent]
+    drain_rate = ((drain[-1]["committed"] - drain[0]["committed"]) / max(0.1, drain[-1]["t"] - drain[0]["t"])
+                  if len(drain) > 2 else float("nan"))
+
     def pct(xs: list[float], q: float) -> float:
         if not xs:
             return float("nan")
@@ -272,6 +276,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         "worker_rss_mb_max": round(max(all_rss), 1) if all_rss else None,
         "broker_rss_mb_max": round(max(s["broker_rss_mb"] for s in samples), 1) if samples else None,
         "drain_seconds_after_burst": round(drain_s, 1),
+        "drain_msgs_per_s": round(drain_rate) if drain_rate == drain_rate else None,
         "sent": total_sent, "committed": final_committed, "rows_stored": rows,
         "rows_expected": 3 * (total_sent + len(lat) + len(latencies["burst"])),
         "samples": samples,
@@ -292,6 +297,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         {"part": "c", "what": "worker RSS max (steady first → last)", "value": result["worker_rss_mb_max"],
          "unit": f"MB ({result['worker_rss_mb_steady_first']} → {result['worker_rss_mb_steady_last']})",
          "target": "< 500", "ok": (result["worker_rss_mb_max"] or 0) < 500},
+        {"part": "c", "what": "backlog drain rate (publishers idle, worker + broker only)", "value": drain_rate,
+         "unit": "msg/s", "target": "-", "ok": True},
         {"part": "c", "what": f"10× burst offered {result['offered_burst_msgs_per_s']} msg/s: drain after",
          "value": result["drain_seconds_after_burst"], "unit": "s", "target": "no loss",
          "ok": rows >= 3 * total_sent},
