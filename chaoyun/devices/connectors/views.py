@@ -116,7 +116,7 @@ def commands_partial(
     template = "connectors/_commands.html" if request.headers.get("hx-request") else "connectors/commands.html"
     return render(request, template, {
         "device": device, "commands": svc.list_commands(db, actor, device_id),
-        "writable": svc.writable_metrics(device), "can_send": actor.has(COMMANDS_SEND), "error": None,
+        "writable": svc.writable_metrics(device), "can_send": actor.has(COMMANDS_SEND), "command_error": None,
         "status_labels": svc.STATUS_LABELS,
     })
 
@@ -139,7 +139,7 @@ def command_send(
         error = exc.message()
     device = svc.get_device(db, actor, device_id)
     ctx = {"device": device, "commands": svc.list_commands(db, actor, device_id),
-           "writable": svc.writable_metrics(device), "can_send": True, "error": error,
+           "writable": svc.writable_metrics(device), "can_send": True, "command_error": error,
            "status_labels": svc.STATUS_LABELS}
     if request.headers.get("hx-request"):
         return render(request, "connectors/_commands.html", ctx, status=422 if error else 200)
