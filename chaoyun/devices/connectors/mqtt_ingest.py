@@ -105,6 +105,8 @@ class IngestWorker:
         self._stop = asyncio.Event()
         self._client: Any = None
         self._paused = False
+        self._flow = asyncio.Event()
+        self._flow.set()
 
     # -- messages -----------------------------------------------------------------------------------
     def _on_qos1(self, handler: Any, gen: int, mid: int, packet: bytes, topic: str, properties: Any) -> None:
@@ -132,15 +134,27 @@ class IngestWorker:
             self._pause(True)
 
     def _pause(self, paused: bool) -> None:
-        transport = getattr(getattr(self._client, "_connection", None), "_transport", None)
-        if transport is None:
-            return
-        try:
-            transport.pause_reading() if paused else transport.resume_reading()
-        except (AttributeError, RuntimeError):
-            return
+        # The worker stops taking bytes from gmqtt's stream (see _gate_reads); asyncio's stream reader then
+        # stops reading the socket once its own buffer is full, and TCP pushes back on the broker.
+        if paused:
+            self._flow.clear()
+        else:
+            self._flow.set()
         self._paused = paused
         self.stats.pauses += int(paused)
+
+    def _gate_reads(self, client: Any) -> None:
+        protocol = getattr(getattr(client, "_connection", None), "_protocol", None)
+        if protocol is None:
+            return
+        original = protocol.read
+        flow = self._flow
+
+        async def gated_read(n: int) -> bytes:
+            await flow.wait()
+            return await original(n)  # type: ignore[no-any-return]
+
+        protocol.read = gated_read
 
     async def _flusher(self) -> None:
         delays = None
@@ -246,6 +260,8 @@ class IngestWorker:
                 self.stats.connects += 1
                 self._client = client
                 self._paused = False
+                self._flow.set()
+                self._gate_reads(client)
                 for f in self.filters:
                     client.subscribe(topics.shared(self.group, f) if self.group else f, qos=1)
                 log.info("MQTT ingest %s connected to %s:%s, group %s",
