@@ -66,15 +66,19 @@ def _publisher(idx: int, uids: list[str], port: int, phases: list[tuple[float, f
             await asyncio.sleep(0.01)
         n = 0
         i = 0
+        last = [0] * len(clients)
         for seconds, rate in phases:
             t0 = time.perf_counter()
             base = n
             while (el := time.perf_counter() - t0) < seconds:
                 due = int(rate * el) - (n - base)
                 for _ in range(min(due, 2000)):
-                    uid, c = clients[i % len(clients)]
+                    k = i % len(clients)
+                    uid, c = clients[k]
                     i += 1
-                    now = int(time.time() * 1000)
+                    # Strictly increasing per device: the store keys points by (device, metric, millisecond).
+                    now = max(int(time.time() * 1000), last[k] + 1)
+                    last[k] = now
                     body = orjson.dumps({"ts": now, "values": {
                         "voltage": 220.0 + random.random() * 40, "current": 5.0 + random.random(), "power": 1.1}})
                     c.publish(f"chaoyun/v1/devices/{uid}/telemetry", body, qos=1)
