@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import secrets
 import threading
@@ -44,7 +43,9 @@ STATUS_LABELS = {
 
 
 def command_timeout_s() -> int:
-    return int(os.environ.get("CHAOYUN_COMMAND_TIMEOUT_S", "300"))
+    from chaoyun.settings import env
+
+    return int(env("COMMAND_TIMEOUT_S"))
 
 
 # ------------------------------------------------------------------------------------------ scope

@@ -1,15 +1,12 @@
-"""Connectivity settings, read from ``CHAOYUN_*`` environment variables (defaults in docs/connectivity.md)."""
+"""Connectivity settings: ``CHAOYUN_MQTT_*`` variables, declared with their defaults in ``chaoyun/settings.py``."""
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"CHAOYUN_{name}", default)
+from chaoyun.settings import env as _env
 
 
 @dataclass(frozen=True)
@@ -55,13 +52,13 @@ class MqttSettings:
 
 def mqtt_settings() -> MqttSettings:
     return MqttSettings(
-        url=_env("MQTT_URL", "mqtt://127.0.0.1:1883"),
-        ingest_in_server=_env("MQTT_INGEST", "1") == "1",
-        share_group=_env("MQTT_SHARE_GROUP", ""),
+        url=_env("MQTT_URL"),
+        ingest_in_server=_env("MQTT_INGEST") == "1",
+        share_group=_env("MQTT_SHARE_GROUP"),
         client_id=_env("MQTT_CLIENT_ID", f"chaoyun-ingest-{socket.gethostname()}"),
-        session_expiry_s=int(_env("MQTT_SESSION_EXPIRY", str(7 * 24 * 3600))),
-        batch_max=int(_env("MQTT_BATCH", "2000")),
-        batch_wait_ms=int(_env("MQTT_BATCH_MS", "50")),
-        receive_maximum=int(_env("MQTT_RECEIVE_MAXIMUM", "10000")),
-        commands_in_server=_env("MQTT_COMMANDS", "1") == "1",
+        session_expiry_s=int(_env("MQTT_SESSION_EXPIRY")),
+        batch_max=int(_env("MQTT_BATCH")),
+        batch_wait_ms=int(_env("MQTT_BATCH_MS")),
+        receive_maximum=int(_env("MQTT_RECEIVE_MAXIMUM")),
+        commands_in_server=_env("MQTT_COMMANDS") == "1",
     )
