@@ -128,6 +128,5 @@ def register_unmanaged(*prefixes: str) -> None:
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic ``include_object`` hook: skip reflected objects a context declared unmanaged."""
-    if reflected and compare_to is None and name and any(name.startswith(p) for p in UNMANAGED_PREFIXES):
-        return False
-    return True
+    unmanaged = bool(name) and any(str(name).startswith(p) for p in UNMANAGED_PREFIXES)
+    return not (reflected and compare_to is None and unmanaged)
