@@ -179,6 +179,59 @@ def list_orgs(
     return list(rows.scalars().all()), int(total)
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryRow:
+    """One line of the directory page: plain values, no ORM objects (this is the page's hot path)."""
+
+    id: int
+    name: str
+    credit_code: str | None
+    district: str | None
+    cluster: str | None
+    size_class: str | None
+    employees: int | None
+    is_doubling: bool
+    is_lead: bool
+
+
+def directory_page(
+    db: Session, actor: Actor, f: DirectoryFilter, page: int = 1, per_page: int = 25
+) -> tuple[list[DirectoryRow], int]:
+    """The directory page: a count, then the page's rows as plain values (no ORM objects)."""
+    page = max(page, 1)
+    per_page = min(max(per_page, 1), 200)
+    conds, needs_profile = _directory_where(actor, f)
+    count = select(func.count(Organisation.id))
+    if needs_profile:
+        count = count.join(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
+    total = int(db.execute(count.where(*conds)).scalar_one())
+    # Page over ids alone (no join unless a filter needs one), so deep pages stay cheap.
+    ids = select(Organisation.id)
+    if needs_profile:
+        ids = ids.join(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
+    page_ids = list(
+        db.execute(ids.where(*conds).order_by(Organisation.id).offset((page - 1) * per_page).limit(per_page))
+        .scalars()
+    )
+    if not page_ids:
+        return [], total
+    q = (
+        select(
+            Organisation.id, Organisation.name, Organisation.credit_code, Organisation.district,
+            EnterpriseProfile.cluster, EnterpriseProfile.size_class, EnterpriseProfile.employees,
+            EnterpriseProfile.is_doubling, EnterpriseProfile.is_lead,
+        )
+        .outerjoin(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
+        .where(Organisation.id.in_(page_ids))
+        .order_by(Organisation.id)
+    )
+    rows = [
+        DirectoryRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), bool(r[8]))
+        for r in db.execute(q).all()
+    ]
+    return rows, total
+
+
 def get_org(db: Session, actor: Actor, org_id: int) -> Organisation:
     return check_org_read(actor, db.get(Organisation, org_id))
 
@@ -495,15 +548,18 @@ class SessionState:
 def resolve_session(db: Session, raw: str | None) -> SessionState:
     if not raw:
         return SessionState(None, None)
-    ws = db.get(WebSession, token_hash(raw))
-    if ws is None:
+    # Session and user in one round trip: this runs on every request.
+    row = db.execute(
+        select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == token_hash(raw))
+    ).first()
+    if row is None:
         return SessionState(None, None, expired=True)
+    ws, user = row
     if ws.expires_at < utcnow():
         db.delete(ws)
         db.commit()
         return SessionState(None, None, expired=True)
-    user = db.get(User, ws.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         return SessionState(None, None, expired=True)
     membership = next((m for m in user.memberships if m.id == ws.membership_id), None)
     if membership is None:

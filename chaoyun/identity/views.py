@@ -534,7 +534,7 @@ def directory(request: Request, db: Session = Depends(get_db), actor: Actor = re
     f = directory_filter(request)
     page = _page_number(request)
     per_page = 25
-    rows, total = service.list_orgs(db, actor, f, page, per_page)
+    rows, total = service.directory_page(db, actor, f, page, per_page)
     pages = max(1, (total + per_page - 1) // per_page)
     tpl = "identity/_directory_table.html" if request.headers.get("hx-request") else "identity/directory.html"
     return render(
