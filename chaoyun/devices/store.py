@@ -142,6 +142,10 @@ class TelemetryStore(ABC):
         """The device's current values by metric key (what a "current state" page needs)."""
         rows = self.latest_rows([device_id]).get(device_id, {})
         keys = metric_keys()
+        if any(m not in keys for m in rows if m != SEEN_METRIC):
+            # A metric created since the cache was filled (a new device model): reload once.
+            forget_metric_cache()
+            keys = metric_keys()
         return {keys[m]: v for m, v in rows.items() if m in keys}
 
     def last_seen(self, device_ids: Sequence[int]) -> dict[int, datetime]:
