@@ -163,21 +163,19 @@ def main() -> None:
     seed(env, args.enterprises)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    # `chaoyun serve` is what deployments run: each worker binds the port with SO_REUSEPORT.
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "chaoyun.web.main:app",
+            "chaoyun",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
             "--workers",
             str(args.workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
         ],
         env=env,
         cwd=ROOT,

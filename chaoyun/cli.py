@@ -67,7 +67,7 @@ def demo(
 def serve(
     host: str = typer.Option(None, help="Bind address (default CHAOYUN_HOST)."),
     port: int = typer.Option(None, help="Port (default CHAOYUN_PORT)."),
-    workers: int = typer.Option(1, help="Uvicorn worker processes."),
+    workers: int = typer.Option(1, help="Worker processes (one per core); they share the port."),
 ) -> None:
     """Run the web server (migrates first)."""
     from chaoyun import migrate
@@ -78,9 +78,9 @@ def serve(
 
 
 def _serve(host: str, port: int, workers: int) -> None:
-    import uvicorn
+    from chaoyun.web.server import serve as run_server
 
-    uvicorn.run("chaoyun.web.main:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
+    run_server(host, port, workers)
 
 
 @app.command("settings")
