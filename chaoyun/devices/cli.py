@@ -70,14 +70,35 @@ def broker_config(
     platform_password: str = typer.Option(
         None, help="Password of the platform's ingest user (default: the one in CHAOYUN_MQTT_URL)."
     ),
+    tls_port: int = typer.Option(0, help="Also a TLS listener for device client certificates on this port (8883)."),
+    tls_bind: str = typer.Option("0.0.0.0", help="TLS listener address."),
+    tls_hostname: list[str] = typer.Option(
+        ["localhost"], help="Host names / IP addresses of the broker's certificate (repeat the option)."
+    ),
+    tls_server_cert: Path = typer.Option(None, help="The broker's own certificate (PEM; default: issued by the "
+                                                     "device CA into the output folder)."),
+    tls_server_key: Path = typer.Option(None, help="Its private key (PEM)."),
 ) -> None:
-    """Write Mosquitto's password file, ACL (deny by default) and a config from the device registry."""
+    """Write Mosquitto's password file, ACL (deny by default) and a config from the device registry; with
+    --tls-port also the device CA, the CRL of revoked device certificates and a TLS listener section."""
     from chaoyun.db import get_sessionmaker
     from chaoyun.devices.connectors import broker
 
+    out = out.resolve()
+    tls = None
     with get_sessionmaker()() as db:
         accounts = broker.collect_accounts(db, platform_password=platform_password)
-    paths = broker.write_files(out.resolve(), accounts, port=port, bind=bind, persistence_dir=persistence_dir)
+        if tls_port:
+            tls = broker.write_tls_files(
+                out, db, port=tls_port, bind=tls_bind, hostnames=tuple(tls_hostname),
+                server_cert=tls_server_cert.resolve() if tls_server_cert else None,
+                server_key=tls_server_key.resolve() if tls_server_key else None,
+            )
+    paths = broker.write_files(
+        out, accounts, port=port, bind=bind, persistence_dir=persistence_dir, tls_listener=tls
+    )
+    if tls is not None:
+        paths += [tls.cafile, tls.crlfile, tls.certfile]
     for p in paths:
         typer.echo(f"wrote {p}")
     typer.echo(f"{len(accounts)} accounts. Reload a running Mosquitto with: kill -HUP <pid>")

@@ -50,6 +50,8 @@ FLASH = {
     "webhook_deleted": N_("Webhook deleted."),
     "retention": N_("Retention saved."),
     "saved": N_("Saved."),
+    "cert_revoked": N_("Certificate revoked. Regenerate the broker configuration (chaoyun broker-config) and reload "
+                       "the broker so that it refuses the certificate."),
 }
 STATUS_COLOURS = {
     "running": "success",
@@ -239,9 +241,19 @@ def device_page(
             "writable": [m for m in metrics if m["writable"]] if commands_available() else [],
             "open_alarms": alarms.list_alarms(db, actor, status="open", device_id=device.id, limit=20),
             "can_manage": actor.has(DEVICES_MANAGE) and actor.audience == "enterprise",
+            "certificates": _certificates(db, actor, device.id),
             "flash": _flash(request),
         },
     )
+
+
+def _certificates(db: Session, actor: Actor, device_id: int) -> list[Any] | None:
+    """The device's client certificates (devices/connectors), None where that module is absent."""
+    try:
+        from chaoyun.devices.connectors import device_certs
+    except ImportError:
+        return None
+    return device_certs.list_certificates(db, actor, device_id)[:5]
 
 
 @router.get("/devices/{device_id}/live")

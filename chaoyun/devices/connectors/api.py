@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from chaoyun.db import get_db, utcnow
 from chaoyun.devices.connectors import commands as svc
-from chaoyun.devices.connectors.models import Command, Gateway
+from chaoyun.devices.connectors import device_certs
+from chaoyun.devices.connectors.models import Command, DeviceCertificate, Gateway
 from chaoyun.devices.connectors.permissions import COMMANDS_READ, COMMANDS_SEND, GATEWAYS_MANAGE, GATEWAYS_READ
+from chaoyun.devices.permissions import DEVICES_MANAGE, DEVICES_READ
 from chaoyun.errors import Invalid, Unauthorized
 from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor, Permission
@@ -135,6 +137,68 @@ def list_commands(
 @router.get("/commands/{command_id}", response_model=CommandOut)
 def get_command(command_id: int, actor: Actor = requires(COMMANDS_READ), db: Session = Depends(get_db)) -> CommandOut:
     return command_out(svc.get_command(db, actor, command_id))
+
+
+# ---------------------------------------------------------------- device certificates (MQTT over TLS)
+
+
+class CertificateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int = Field(default=device_certs.DEFAULT_DAYS, ge=device_certs.MIN_DAYS, le=device_certs.MAX_DAYS)
+
+
+class CertificateOut(BaseModel):
+    id: int
+    device_id: int | None
+    device_uid: str
+    serial: str
+    thumbprint: str
+    not_after: datetime
+    issued_at: datetime
+    issued_by: str
+    status: str
+    revoked_at: datetime | None
+    revoke_reason: str
+
+
+class CertificateIssued(CertificateOut):
+    certificate_pem: str
+    private_key_pem: str
+    ca_pem: str
+
+
+def certificate_out(c: DeviceCertificate) -> CertificateOut:
+    return CertificateOut(
+        id=c.id, device_id=c.device_id, device_uid=c.device_uid, serial=c.serial, thumbprint=c.thumbprint,
+        not_after=c.not_after, issued_at=c.issued_at, issued_by=c.issued_by, status=c.status,
+        revoked_at=c.revoked_at, revoke_reason=c.revoke_reason,
+    )
+
+
+@router.post("/devices/{device_id}/certificate", response_model=CertificateIssued, status_code=201)
+def issue_certificate(
+    device_id: int, body: CertificateIn, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
+) -> CertificateIssued:
+    """A new X.509 client certificate (CN = the device uid) and its private key, returned this once only."""
+    issued = device_certs.issue_certificate(db, actor, device_id, body.days)
+    return CertificateIssued(
+        **certificate_out(issued.row).model_dump(), certificate_pem=issued.cert_pem,
+        private_key_pem=issued.key_pem, ca_pem=issued.ca_pem,
+    )
+
+
+@router.get("/devices/{device_id}/certificates", response_model=list[CertificateOut])
+def list_certificates(
+    device_id: int, actor: Actor = requires(DEVICES_READ), db: Session = Depends(get_db)
+) -> list[CertificateOut]:
+    return [certificate_out(c) for c in device_certs.list_certificates(db, actor, device_id)]
+
+
+@router.post("/devices/{device_id}/certificate/revoke", response_model=CertificateOut)
+def revoke_certificate(
+    device_id: int, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
+) -> CertificateOut:
+    return certificate_out(device_certs.revoke_certificate(db, actor, device_id))
 
 
 # ---------------------------------------------------------------- called by gateways (gateway token)

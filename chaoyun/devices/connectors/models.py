@@ -77,3 +77,33 @@ class DeviceAttributes(Base):
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeviceCertificate(Base):
+    """An X.509 client certificate issued to a device by the installation's device CA (CN = the device uid).
+
+    Only the serial, thumbprint and expiry are kept (the key and certificate are shown once). Rows outlive their
+    device (``device_id`` set to NULL when it is deleted), so the CRL keeps listing a deleted device's certificate:
+    a later device registered under the same uid must not inherit it.
+    """
+
+    __tablename__ = "device_certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"), index=True)
+    device_uid: Mapped[str] = mapped_column(String(40))  # the certificate's CN
+    serial: Mapped[str] = mapped_column(String(40), unique=True)  # lower-case hex
+    thumbprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the DER certificate, hex
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    revoke_reason: Mapped[str] = mapped_column(String(32), default="")  # revoked | superseded | device_deleted
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None or self.device_id is None:
+            return "revoked"
+        return "expired" if self.not_after <= utcnow() else "valid"

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from chaoyun.db import get_db
 from chaoyun.devices.connectors import commands as svc
+from chaoyun.devices.connectors import device_certs
 from chaoyun.devices.connectors.permissions import COMMANDS_READ, COMMANDS_SEND, GATEWAYS_MANAGE, GATEWAYS_READ
+from chaoyun.devices.permissions import DEVICES_MANAGE
 from chaoyun.errors import AppError
 from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor
@@ -146,3 +148,40 @@ def command_send(
     if error:
         return render(request, "connectors/commands.html", ctx, status=422)
     return RedirectResponse(f"/devices/{device_id}/commands", status_code=303)
+
+
+@router.post("/devices/{device_id}/certificate")
+def certificate_issue(
+    request: Request,
+    device_id: int,
+    days: int = Form(device_certs.DEFAULT_DAYS),
+    actor: Actor = requires(DEVICES_MANAGE),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Issue a client certificate; the page shows the private key and certificate this once (downloads are
+    data: links of the page itself, so nothing is kept on the server)."""
+    import base64
+
+    issued = device_certs.issue_certificate(db, actor, device_id, days)  # errors: the error page, both languages
+    device = svc.get_device(db, actor, device_id)
+
+    def data_uri(text: str) -> str:
+        return "data:application/x-pem-file;base64," + base64.b64encode(text.encode()).decode()
+
+    return render(request, "connectors/certificate.html", {
+        "device": device, "cert": issued.row, "cert_pem": issued.cert_pem, "key_pem": issued.key_pem,
+        "ca_pem": issued.ca_pem,
+        "downloads": {
+            f"{device.uid}-cert.pem": data_uri(issued.cert_pem),
+            f"{device.uid}-key.pem": data_uri(issued.key_pem),
+            "chaoyun-device-ca.pem": data_uri(issued.ca_pem),
+        },
+    })
+
+
+@router.post("/devices/{device_id}/certificate/revoke")
+def certificate_revoke(
+    device_id: int, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
+) -> Response:
+    device_certs.revoke_certificate(db, actor, device_id)
+    return RedirectResponse(f"/devices/{device_id}?msg=cert_revoked", status_code=303)
