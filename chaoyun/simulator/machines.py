@@ -1,6 +1,10 @@
 """Virtual machines: a state machine (running / idle / setup / fault / off), counters, process values with
 noise, slow wear that raises vibration, temperatures and cycle time and makes faults likelier, and
-random faults that are repaired (wear partly reset). Deterministic for a given uid and start time."""
+random faults that are repaired (wear partly reset). Deterministic for a given uid and start time.
+
+Setpoints (the models' writable metrics) can be changed (``set_setpoint``, what a write-back command does):
+the process value they govern moves to the new level with a first-order lag (barrel and seal temperatures,
+outlet pressure, knitting speed), and speed / feed override change the cycle rate."""
 
 from __future__ import annotations
 
@@ -70,6 +74,18 @@ SETPOINTS = {
     "pressure_sp": 7.5,
     "seal_temp_sp": 180.0,
 }
+# Process value governed by each setpoint: its levels in PROFILES (made for the default setpoint) move by the
+# difference between the setpoint and its default (or scale with it, for the speeds).
+FOLLOWS = {
+    "barrel_temp_sp": "barrel_temp",
+    "seal_temp_sp": "seal_temp",
+    "pressure_sp": "outlet_pressure",
+    "speed_sp": "speed",
+}
+SCALED = {"speed_sp", "feed_override"}  # levels and cycle rate scale with setpoint / default
+SCALES_LOAD = {"feed_override": "spindle_load"}
+# Time constant (s) with which a governed value approaches its new level (heating a barrel is slow).
+LAG_S = {"barrel_temp": 90.0, "seal_temp": 45.0, "outlet_pressure": 20.0, "speed": 6.0}
 # Mean dwell times in seconds.
 MEAN_RUN = 40 * 60
 MEAN_IDLE = 6 * 60
@@ -95,6 +111,8 @@ class Machine:
     run_hours: float = 0.0
     single_shift: bool = False
     last: dict[str, float] = field(default_factory=dict)
+    setpoints: dict[str, float] = field(default_factory=dict)
+    lagged: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"chaoyun-sim-{self.uid}")
@@ -107,6 +125,49 @@ class Machine:
         self.run_hours = float(r.randint(2_000, 30_000))
         self.single_shift = r.random() < 0.4
         self.state = r.choices(["running", "idle", "setup"], [0.75, 0.2, 0.05])[0]
+        self.setpoints = {k: v for k, v in SETPOINTS.items() if k in self.metrics}
+
+    # ------------------------------------------------------------ setpoints (write-back)
+
+    def set_setpoint(self, key: str, value: object) -> float:
+        """Apply a write-back; raises ValueError (with the reason) for anything the machine would refuse."""
+        from chaoyun.devices import catalog
+
+        if key not in self.setpoints:
+            raise ValueError(f"{key} is not a setpoint of this machine")
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError("the value must be a number")
+        try:
+            v = float(value)
+        except ValueError:
+            raise ValueError("the value must be a number") from None
+        spec = next((m for m in catalog.spec(self.model).metrics if m.key == key), None)
+        lo = spec.min if spec and spec.min is not None else -math.inf
+        hi = spec.max if spec and spec.max is not None else math.inf
+        if not (lo <= v <= hi):  # also refuses NaN
+            raise ValueError(f"{v:g} is outside the range {lo:g} to {hi:g}")
+        self.setpoints[key] = v
+        return v
+
+    def _levels(self, key: str, run_v: float, idle_v: float) -> tuple[float, float]:
+        for sp_key, followed in FOLLOWS.items():
+            if followed == key and sp_key in self.setpoints:
+                sp, default = self.setpoints[sp_key], SETPOINTS[sp_key]
+                if sp_key in SCALED:
+                    return run_v * sp / default, idle_v * sp / default
+                return run_v + (sp - default), idle_v + (sp - default) if idle_v else idle_v
+        for sp_key, scaled in SCALES_LOAD.items():
+            if scaled == key and sp_key in self.setpoints:
+                return run_v * self.setpoints[sp_key] / SETPOINTS[sp_key], idle_v
+        return run_v, idle_v
+
+    def _rate(self) -> float:
+        """Cycles per ideal cycle: speed and feed override make the machine faster or slower."""
+        rate = 1.0
+        for key in SCALED:
+            if key in self.setpoints:
+                rate *= max(0.0, self.setpoints[key]) / SETPOINTS[key]
+        return rate
 
     # ------------------------------------------------------------ state machine
 
@@ -158,9 +219,14 @@ class Machine:
             return self._meter(now, dt)
         prof = PROFILES.get(self.model, {})
         for key, (run_v, idle_v, sd, wear_add) in prof.items():
+            run_v, idle_v = self._levels(key, run_v, idle_v)
             base = run_v + wear_add * self.wear if running else idle_v + (wear_add * self.wear * 0.3 if idle_v else 0)
             if self.state in ("fault", "off") and key not in ("outlet_pressure",):
                 base = idle_v * (0.9 if self.state == "fault" else 0.6)
+            if key in LAG_S:  # the governed value approaches its level (no jump when a setpoint changes)
+                prev = self.lagged.get(key, base)
+                base = prev + (base - prev) * (1 - math.exp(-dt / LAG_S[key]))
+                self.lagged[key] = base
             v = base + r.gauss(0, sd if base else sd * 0.1)
             if key == "vibration" and self.state == "fault":
                 v = 7.5 + r.uniform(0, 3)  # the fault shows in vibration
@@ -168,7 +234,7 @@ class Machine:
         if self.ideal_cycle_s:
             cycle = self.ideal_cycle_s * (1 + 0.2 * self.wear)
             if running:
-                n = dt / cycle
+                n = dt / cycle * self._rate()
                 self.cycles += n
                 bad = n * (0.008 + 0.05 * self.wear**2)
                 self.reject += bad
@@ -191,9 +257,8 @@ class Machine:
             out["tool_wear"] = round(min(100.0, 100 * self.wear), 2)
         if "program" in self.metrics:
             out["program"] = f"O{1000 + int(self.cycles) // 5000 % 50}"
-        for key, sp in SETPOINTS.items():
-            if key in self.metrics:
-                out[key] = sp
+        for key, sp in self.setpoints.items():
+            out[key] = sp
         return {k: v for k, v in out.items() if k in self.metrics}
 
     def _meter(self, now: datetime, dt: float) -> dict[str, Any]:

@@ -9,10 +9,17 @@ Transports:
 
 Demo devices' credentials derive from the server's secret key (``devices.credentials.demo_secret``), so
 the simulator needs the same ``CHAOYUN_SECRET_KEY`` (or ``var/secret_key``) as the platform.
+
+Write-back: over MQTT each virtual machine subscribes to its ``chaoyun/v1/devices/{uid}/commands`` topic, applies
+the setpoint (``Machine.set_setpoint``: the process then follows it) and answers on ``.../commands/result`` as the
+edge gateway does (``{"id", "status": "succeeded" | "failed", "message"}``), then reports the new setpoint as
+telemetry at once. In process, the machines pick up their devices' open commands from the database each tick and
+record the results directly. Over HTTP there is no command channel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -61,7 +68,12 @@ def load_devices(db: Session, limit: int | None = None, uid_prefix: str = DEMO_P
 
 
 def resume(machine: Machine, last: dict[str, float]) -> None:
-    """Counters carry on from what the platform last stored, so a restart never makes them go back."""
+    """Counters carry on from what the platform last stored, so a restart never makes them go back; setpoints
+    keep the value last written back."""
+    for key in machine.setpoints:
+        if isinstance(last.get(key), int | float):
+            with contextlib.suppress(ValueError):
+                machine.set_setpoint(key, last[key])
     for key, attr in (
         ("cycle_count", "cycles"),
         ("good_count", "good"),
@@ -81,11 +93,51 @@ def entries(devs: list[SimDevice], now: datetime, dt: float) -> list[tuple[SimDe
 # ---------------------------------------------------------------- transports
 
 
+def execute_command(machine: Machine, cmd: Any) -> dict[str, Any]:
+    """A write-back command (``{"id", "metric", "value", "expires_at"}``) applied to a machine; the result
+    document a gateway would report."""
+    cid = cmd.get("id") if isinstance(cmd, dict) else None
+    try:
+        if not isinstance(cmd, dict):
+            raise ValueError("malformed command")
+        expires = cmd.get("expires_at")
+        if isinstance(expires, int | float) and time.time() * 1000 > expires:
+            raise ValueError("the command expired before it reached the machine")
+        machine.set_setpoint(str(cmd.get("metric")), cmd.get("value"))
+    except ValueError as exc:
+        return {"id": cid, "status": "failed", "message": str(exc)[:300]}
+    return {"id": cid, "status": "succeeded", "message": ""}
+
+
 class InProcess:
     def __init__(self) -> None:
         from chaoyun.db import get_sessionmaker
 
         self.sessions = get_sessionmaker()
+        self.commands_applied = 0
+
+    def poll_commands(self, devs: list[SimDevice]) -> None:
+        """Open write-back commands of the simulated devices (no broker in between): apply, record the result.
+        Called by ``run`` before each step, so the step already reports the new setpoint."""
+        try:
+            from chaoyun.devices.connectors import commands
+            from chaoyun.devices.connectors.models import Command
+        except ImportError:
+            return
+        sims = {s.id: s for s in devs}
+        with self.sessions() as db:
+            open_cmds = db.execute(
+                select(Command).where(Command.status.in_(("pending", "sent"))).order_by(Command.id)
+            ).scalars().all()
+            results = [
+                (sims[c.device_id].uid,
+                 execute_command(sims[c.device_id].machine, {"id": c.id, "metric": c.metric, "value": c.value}))
+                for c in open_cmds
+                if c.device_id in sims
+            ]
+            if results:
+                self.commands_applied += commands.apply_results(db, results)
+                db.commit()
 
     def send(self, batch: list[tuple[SimDevice, Any]]) -> int:
         from chaoyun.devices.ingest import ingest_batch
@@ -125,24 +177,56 @@ class Http:
 
 
 class Mqtt:
-    """One MQTT connection per device (as real devices do), each with its own credentials."""
+    """One MQTT connection per device (as real devices do), each with its own credentials; each subscribes to its
+    device's commands topic and answers write-back commands."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.key = get_settings().secret_key
         self.clients: dict[str, Any] = {}
+        self.commands_applied = 0
+        self.commands_failed = 0
 
-    def _client(self, uid: str) -> Any:
+    def _client(self, dev: SimDevice) -> Any:
         import paho.mqtt.client as mqtt
 
+        from chaoyun.devices.connectors import topics
+
+        uid = dev.uid
         c = self.clients.get(uid)
         if c is None:
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-{uid}", clean_session=True)  # type: ignore[attr-defined]
             c.username_pw_set(uid, demo_secret(self.key, uid, "mqtt"))
+
+            def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+                if not reason.is_failure:  # (re)subscribe on every connect: the session is clean
+                    client.subscribe(topics.commands(uid), qos=1)
+
+            c.on_connect = on_connect
+            c.on_message = lambda client, userdata, msg: self._on_command(client, dev, bytes(msg.payload))
             c.connect(self.host, self.port, keepalive=60)
             c.loop_start()
             self.clients[uid] = c
         return c
+
+    def _on_command(self, client: Any, dev: SimDevice, payload: bytes) -> None:
+        """In paho's thread: apply the setpoint, report the result, then the new setpoint as telemetry."""
+        from chaoyun.devices.connectors import topics
+
+        try:
+            cmd = json.loads(payload)
+        except ValueError:
+            cmd = None
+        result = execute_command(dev.machine, cmd)
+        log.info("command %s on %s: %s %s", result["id"], dev.uid, result["status"], result["message"])
+        client.publish(topics.command_result(dev.uid), json.dumps(result), qos=1)
+        if result["status"] == "succeeded":
+            self.commands_applied += 1
+            key = str(cmd["metric"])
+            point = {"ts": to_ms(datetime.now(UTC)), "values": {key: dev.machine.setpoints[key]}}
+            client.publish(topics.telemetry(dev.uid), json.dumps(point), qos=1)
+        else:
+            self.commands_failed += 1
 
     def send(self, batch: list[tuple[SimDevice, Any]]) -> int:
         from chaoyun.devices.connectors import topics
@@ -150,7 +234,7 @@ class Mqtt:
         n = 0
         for dev, payload in batch:
             try:
-                info = self._client(dev.uid).publish(topics.telemetry(dev.uid), json.dumps(payload), qos=1)
+                info = self._client(dev).publish(topics.telemetry(dev.uid), json.dumps(payload), qos=1)
             except OSError as exc:
                 log.warning("MQTT publish for %s failed: %s", dev.uid, exc)
                 continue
@@ -203,6 +287,8 @@ def run(
         dt = max(0.1, (now - last).total_seconds()) if total else interval_s
         last = now
         try:
+            if isinstance(transport, InProcess):
+                transport.poll_commands(devs)
             n = transport.send(list(entries(devs, now, dt)))
         except Exception:  # keep simulating through a transient failure (database busy, broker restart)
             log.exception("simulator publish failed")
