@@ -65,9 +65,24 @@ class GatewayConfig:
     config_source: str = "platform"  # platform (pushed config wins) | local (ignore pushes)
     buffer_max_rows: int = 5_000_000
     version: int = 0
+    base_dir: Path | None = None  # folder of the local file: relative paths (buffer, certificates) start there
 
 
-def parse_devices(items: list[dict[str, Any]]) -> list[ModbusDevice | OpcUaDevice]:
+SECURITY_FILES = ("certificate", "private_key", "server_certificate")
+
+
+def _resolve_files(d: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """OPC UA certificate and key paths relative to the gateway's configuration file (as ``buffer`` is), not to
+    whatever folder the gateway was started from."""
+    sec = d.get("security")
+    if base_dir is None or not isinstance(sec, dict):
+        return d
+    fixed = {k: str(base_dir / v) if k in SECURITY_FILES and isinstance(v, str) and v and not Path(v).is_absolute()
+             else v for k, v in sec.items()}
+    return {**d, "security": fixed}
+
+
+def parse_devices(items: list[dict[str, Any]], base_dir: Path | None = None) -> list[ModbusDevice | OpcUaDevice]:
     out: list[ModbusDevice | OpcUaDevice] = []
     seen: set[str] = set()
     for i, d in enumerate(items or []):
@@ -81,7 +96,7 @@ def parse_devices(items: list[dict[str, Any]]) -> list[ModbusDevice | OpcUaDevic
             if proto == "modbus":
                 out.append(ModbusDevice.from_dict(d))
             elif proto == "opcua":
-                out.append(OpcUaDevice.from_dict(d))
+                out.append(OpcUaDevice.from_dict(_resolve_files(d, base_dir)))
             else:
                 raise ConfigError(f"devices[{i}]: protocol must be modbus or opcua")
         except (KeyError, TypeError, ValueError) as exc:
@@ -118,9 +133,10 @@ def parse_config(doc: dict[str, Any], base_dir: Path | None = None) -> GatewayCo
         uid=str(uid),
         platform=link,
         buffer_path=buf,
-        devices=parse_devices(doc.get("devices") or []),
+        devices=parse_devices(doc.get("devices") or [], base_dir),
         config_source=str(gw.get("config_source", "platform")),
         buffer_max_rows=int(gw.get("buffer_max_rows", 5_000_000)),
+        base_dir=base_dir,
     )
 
 
@@ -284,7 +300,7 @@ class Gateway:
         if cached and config.config_source == "platform":
             try:
                 doc = json.loads(cached)
-                self.config.devices = parse_devices(doc["config"].get("devices") or [])
+                self.config.devices = parse_devices(doc["config"].get("devices") or [], config.base_dir)
                 self.config.version = int(doc["version"])
                 log.info("using the configuration version %s pushed earlier", self.config.version)
             except (ConfigError, KeyError, ValueError) as exc:
@@ -365,7 +381,7 @@ class Gateway:
             return False
         try:
             version = int(doc["version"])
-            devices = parse_devices(doc["config"].get("devices") or [])
+            devices = parse_devices(doc["config"].get("devices") or [], self.config.base_dir)
         except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as exc:
             log.error("rejected a pushed configuration: %s", exc)
             self.buffer.append([(self.config.uid, "status", {"error": str(exc)[:300]})])
@@ -420,6 +436,11 @@ class Gateway:
         self._collectors_stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await writer
+        # The writer may have made its last pass while the collectors were still handing over their final
+        # readings (an OPC UA collector empties its queue as it stops): those go to the buffer too.
+        rows, self._readings = self._readings, []
+        if rows:
+            await asyncio.to_thread(self.buffer.append, rows)
         # Try briefly to send what is buffered; the rest stays on disk for the next start.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(forwarder, timeout=3)

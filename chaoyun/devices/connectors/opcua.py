@@ -201,6 +201,11 @@ class OpcUaCollector:
         finally:
             pump.cancel()
             await self._close()
+            # Changes received but not yet handed over are not dropped on stop (a gateway restart or a pushed
+            # configuration restarts the collectors): the gateway buffers them.
+            while not self.queue.empty():
+                ts, values = self.queue.get_nowait()
+                await self.emit(self.device.uid, ts, values)
 
     async def _close(self) -> None:
         if self.client is not None:
