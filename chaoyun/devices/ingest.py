@@ -403,8 +403,6 @@ def ingest_batch(
         store.touch({d.id for d, _ in items}, now_ms)
     from chaoyun.devices import alarms
 
-    for device, rows in per_device:
-        if rows:
-            alarms.on_ingest(db, device, rows, at)
+    alarms.on_ingest_batch(db, per_device, at)
     db.commit()
     return results
