@@ -19,6 +19,7 @@ includes its rows.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -203,25 +204,38 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     broker = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     time.sleep(0.5)
-    stats_path = tmp / "worker-stats.json"
+    n_workers = getattr(args, "workers", 1)
+    stats_paths = [tmp / f"worker-stats-{k}.json" for k in range(n_workers)]
     log = (tmp / "worker.log").open("wb")
     wenv = dict(env, CHAOYUN_MQTT_URL=f"mqtt://127.0.0.1:{port}", CHAOYUN_MQTT_BATCH=str(batch))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "chaoyun.cli", "ingest-worker", "--client-id", "bench-ingest",
-         "--stats-file", str(stats_path)],
-        env=wenv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
-    )
-    wproc = psutil.Process(worker.pid)
+    if n_workers > 1:
+        wenv["CHAOYUN_MQTT_SHARE_GROUP"] = "bench"  # several workers split the load (shared subscription)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "chaoyun.cli", "ingest-worker", "--client-id", f"bench-ingest-{k}",
+             "--stats-file", str(stats_paths[k])],
+            env=wenv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+        )
+        for k in range(n_workers)
+    ]
+    wprocs = [psutil.Process(w.pid) for w in workers]
     bproc = psutil.Process(broker.pid)
 
     def committed() -> int:
-        try:
-            return int(json.loads(stats_path.read_text())["committed"])
-        except (OSError, ValueError, KeyError):
-            return 0
+        total = 0
+        for path in stats_paths:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                total += int(json.loads(path.read_text())["committed"])
+        return total
+
+    def rss_mb() -> float:
+        return sum(w.memory_info().rss for w in wprocs) / 2**20
+
+    def cpu_s() -> float:
+        return sum(sum(w.cpu_times()[:2]) for w in wprocs)
 
     deadline = time.time() + 30
-    while not stats_path.exists() and time.time() < deadline:
+    while not all(p.exists() for p in stats_paths) and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)  # subscription in place
 
@@ -269,9 +283,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         if el - last_sample >= 1.0:
             last_sample = el
             samples.append({"t": round(el, 1), "phase": phase, "sent": sum(s.value for s in sent),
-                            "committed": committed(), "worker_rss_mb": wproc.memory_info().rss / 2**20,
+                            "committed": committed(), "worker_rss_mb": rss_mb(),
                             "broker_rss_mb": bproc.memory_info().rss / 2**20,
-                            "worker_cpu_s": sum(wproc.cpu_times()[:2]), "broker_cpu_s": sum(bproc.cpu_times()[:2])})
+                            "worker_cpu_s": cpu_s(), "broker_cpu_s": sum(bproc.cpu_times()[:2])})
         if pending_probe is None and el >= next_probe and phase in ("steady", "burst"):
             ts = int(time.time() * 1000)
             probe.publish("chaoyun/v1/devices/probe/telemetry", json.dumps({"ts": ts, "values": {"voltage": 230}}),
@@ -295,11 +309,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     time.sleep(2)
     total_sent = sum(s.value for s in sent)
     final_committed = committed()
-    worker.terminate()
-    try:
-        worker.wait(40)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    for w in workers:
+        w.terminate()
+    for w in workers:
+        try:
+            w.wait(40)
+        except subprocess.TimeoutExpired:
+            w.kill()
     log.close()
     broker.terminate()
     broker.wait(10)
@@ -334,7 +350,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     result = {
         "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
         "database": env["CHAOYUN_DATABASE_URL"].split(":")[0], "alarms": getattr(args, "alarms", True),
-        "devices": devices, "target_rate": rate, "steady_seconds": seconds, "burst_seconds": burst_s,
+        "devices": devices, "ingest_workers": n_workers, "target_rate": rate, "steady_seconds": seconds,
+        "burst_seconds": burst_s,
         "connect_seconds": round(connect_s, 1),
         "steady_msgs_per_s": round(steady_rate), "steady_points_per_s": round(3 * steady_rate),
         "offered_burst_msgs_per_s": round(offered_burst),
@@ -383,7 +400,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=20000)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--burst-seconds", type=float, default=10)
-    ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--procs", type=int, default=2, help="publisher processes")
+    ap.add_argument("--workers", type=int, default=1, help="ingest worker processes (shared subscription when > 1)")
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--drain-timeout", type=float, default=300)
     ap.add_argument("--out-name", default="ingest_mqtt.json")

@@ -57,7 +57,7 @@ class PlatformSink:
     def __call__(self, messages: list[RawMessage]) -> None:
         from chaoyun.devices.connectors import commands
         from chaoyun.devices.ingest import ingest_batch, log_rejection
-        data: list[tuple[str, RawMessage]] = []
+        data: list[tuple[str, RawMessage, bool]] = []  # (uid, message, is attributes)
         results: list[tuple[str, Any]] = []
         statuses: list[tuple[str, Any]] = []
         for m in messages:
@@ -68,13 +68,13 @@ class PlatformSink:
                     statuses.append((gw[0], _loads(m.payload)))
                 continue
             if t.kind in ("telemetry", "attributes"):
-                data.append((t.uid, m))
+                data.append((t.uid, m, t.kind == "attributes"))
             elif t.kind == "commands/result":
                 results.append((t.uid, _loads(m.payload)))
         with self.sessionmaker() as db:
-            devices = self._devices(db, {uid for uid, _ in data})
+            devices = self._devices(db, {uid for uid, _m, _a in data})
             items: list[tuple[Any, Any]] = []
-            for uid, m in data:
+            for uid, m, is_attributes in data:
                 dev = devices.get(uid)
                 if dev is None or not dev.enabled:
                     self.unknown_devices += 1
@@ -87,13 +87,13 @@ class PlatformSink:
                     log.warning("malformed JSON from device %s on %s: %r", uid, m.topic, m.payload[:100])
                     log_rejection(db, dev, "mqtt", "bad_json", sample=m.payload[:300].decode("utf-8", "replace"))
                     continue
-                if topics.parse(m.topic).kind == "attributes":  # type: ignore[union-attr]
+                if is_attributes:
                     # Attributes (firmware, serial...) are not telemetry: kept as the device's latest only.
                     commands.record_attributes(db, dev, payload)
                     continue
                 items.append((dev, payload))
             if items:
-                received = max(m.received_at for _, m in data) if data else datetime.now(UTC)
+                received = max(m.received_at for _u, m, _a in data) if data else datetime.now(UTC)
                 for r in ingest_batch(db, items, "mqtt", received_at=received):
                     self.points_accepted += r.accepted
                     self.points_rejected += r.rejected_count
