@@ -50,7 +50,9 @@ def test_demo_seed_and_inprocess_run(db: Any) -> None:
     again = demo.seed(db)
     assert again == 0
     n = db.execute(select(func.count()).select_from(Device).where(Device.uid.like("dm-%"))).scalar_one()
-    assert n >= created > 20
+    # Another simulator test on this worker's database may have seeded first (then created is 0).
+    assert n > 20
+    assert n >= created
     devs = runner.load_devices(db, limit=5)
     sent = runner.run(runner.InProcess(), devs, interval_s=0.01, duration_s=0.0)
     assert sent > 20
