@@ -32,8 +32,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -57,14 +57,53 @@ MAX_ATTEMPTS = 6
 
 # ---------------------------------------------------------------- rules (cached per device)
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A rule with its parameters parsed once (evaluation runs per point)."""
+
+    rule: AlarmRule
+    id: int
+    kind: str
+    metric: str | None
+    limit: float
+    above: bool
+    hyst: float
+    duration_ms: float
+    max_per_min: float
+    states: tuple[str, ...]
+    shift: dict[str, Any] | None
+
+
+def _compile(r: AlarmRule) -> _Compiled:
+    p = r.params or {}
+    return _Compiled(
+        rule=r,
+        id=r.id,
+        kind=r.kind,
+        metric=r.metric,
+        limit=_num(p, "value"),
+        above=p.get("op", ">") != "<",
+        hyst=abs(_num(p, "hysteresis")),
+        duration_ms=_num(p, "duration_s") * 1000,
+        max_per_min=_num(p, "max_per_min", float("inf")),
+        states=tuple(p.get("states") or ["fault", "off"]),
+        shift=p.get("shift"),
+    )
+
+
+# What a device's points need: its offline rules, and its other rules by the metric id they watch.
+_Plan = tuple[list[_Compiled], dict[int, list[_Compiled]]]
+
+
 @dataclass
 class _RuleIndex:
     """Every enabled rule, by device and by (organisation, model): loaded with one query and kept for
     RULES_TTL_S, so evaluating a batch of thousands of devices costs no query for rules."""
 
     loaded_at: float
-    by_device: dict[int, list[AlarmRule]]
-    by_model: dict[tuple[int, int], list[AlarmRule]]
+    by_device: dict[int, list[_Compiled]]
+    by_model: dict[tuple[int, int], list[_Compiled]]
+    plans: dict[tuple[int, int, int], _Plan] = field(default_factory=dict)
 
 
 _rule_index: _RuleIndex | None = None
@@ -84,25 +123,45 @@ def _rules(db: Session) -> _RuleIndex:
         return idx
     with _rule_lock:
         rules = list(db.execute(select(AlarmRule).where(AlarmRule.enabled.is_(True))).scalars())
-        by_device: dict[int, list[AlarmRule]] = {}
-        by_model: dict[tuple[int, int], list[AlarmRule]] = {}
+        by_device: dict[int, list[_Compiled]] = {}
+        by_model: dict[tuple[int, int], list[_Compiled]] = {}
         for r in rules:
             db.expunge(r)
             if r.device_id is not None:
-                by_device.setdefault(r.device_id, []).append(r)
+                by_device.setdefault(r.device_id, []).append(_compile(r))
             elif r.model_id is not None:
-                by_model.setdefault((r.org_id, r.model_id), []).append(r)
+                by_model.setdefault((r.org_id, r.model_id), []).append(_compile(r))
         idx = _rule_index = _RuleIndex(now, by_device, by_model)
     return idx
 
 
-def rules_for(db: Session, device: Device) -> list[AlarmRule]:
-    idx = _rules(db)
-    own = idx.by_device.get(device.id)
-    shared = idx.by_model.get((device.org_id, device.model_id))
+def _compiled_for(idx: _RuleIndex, device_id: int, org_id: int, model_id: int) -> list[_Compiled]:
+    own = idx.by_device.get(device_id)
+    shared = idx.by_model.get((org_id, model_id))
     if own and shared:
         return own + shared
     return own or shared or []
+
+
+def rules_for(db: Session, device: Device) -> list[AlarmRule]:
+    return [c.rule for c in _compiled_for(_rules(db), device.id, device.org_id, device.model_id)]
+
+
+def _plan(db: Session, idx: _RuleIndex, device_id: int, org_id: int, model_id: int) -> _Plan | None:
+    own = device_id if device_id in idx.by_device else 0
+    key = (own, org_id, model_id)
+    plan = idx.plans.get(key)
+    if plan is None:
+        from chaoyun.devices.ingest import model_spec
+
+        rules = _compiled_for(idx, device_id, org_id, model_id)
+        spec = model_spec(db, model_id)
+        by_mid: dict[int, list[_Compiled]] = {}
+        for c in rules:
+            if c.kind != "offline" and c.metric and c.metric in spec:
+                by_mid.setdefault(spec[c.metric][0], []).append(c)
+        plan = idx.plans[key] = ([c for c in rules if c.kind == "offline"], by_mid)
+    return plan if plan[0] or plan[1] else None
 
 
 def _state(db: Session, rule_id: int, device_id: int) -> AlarmState:
@@ -172,59 +231,79 @@ def on_ingest_batch(
     The states of every (rule, device) pair involved are read with one query per rule and the changed ones
     written back with one executemany: per message that is a few dictionary look-ups instead of an ORM
     load and flush (which cost about half a millisecond per message)."""
-    from chaoyun.devices.ingest import model_spec
-
-    work: list[tuple[AlarmRule, Device, list[tuple[int, float | None, str | None]] | None]] = []
+    idx = _rules(db)
+    if not idx.by_device and not idx.by_model:
+        return
+    Points = list[tuple[int, float | None, str | None]]
+    work: list[tuple[_Compiled, Device, int, Points | None]] = []
     for device, rows in items:
-        rules = rules_for(db, device)
-        if not rules or not rows:
+        if not rows:
             continue
-        spec = model_spec(db, device.model_id)
-        wanted = {spec[r.metric][0]: r.metric for r in rules if r.metric and r.metric in spec and r.kind != "offline"}
-        by_metric: dict[str, list[tuple[int, float | None, str | None]]] = {}
+        dev_id = device.id
+        plan = _plan(db, idx, dev_id, device.org_id, device.model_id)
+        if plan is None:
+            continue
+        offline, by_mid = plan
+        for c in offline:
+            work.append((c, device, dev_id, None))  # data arrived: an open offline alarm clears
+        if not by_mid:
+            continue
+        points: dict[int, tuple[_Compiled, Points]] = {}
         for r in rows:
-            metric = wanted.get(r[1])
-            if metric is not None:
-                by_metric.setdefault(metric, []).append((r[2], r[3], r[4]))
-        for rule in rules:
-            if rule.kind == "offline":
-                work.append((rule, device, None))  # data arrived: an open offline alarm clears
-            elif rule.metric in by_metric:
-                work.append((rule, device, by_metric[rule.metric]))
+            watching = by_mid.get(r[1])
+            if watching is None:
+                continue
+            for c in watching:
+                entry = points.get(c.id)
+                if entry is None:
+                    entry = points[c.id] = (c, [])
+                entry[1].append((r[2], r[3], r[4]))
+        for c, watched in points.values():
+            work.append((c, device, dev_id, watched))
     if not work:
         return
-    states = _load_states(db, {(rule.id, device.id) for rule, device, _p in work})
-    for rule, device, points in work:
-        key = (rule.id, device.id)
+    states = _load_states(db, {(c.id, dev_id) for c, _d, dev_id, _p in work})
+    for c, device, dev_id, pts in work:
+        key = (c.id, dev_id)
         st = states.get(key)
-        if points is None:
+        if pts is None:
             if st is not None and st.alarm_id is not None:
                 _clear_alarm(db, st.alarm_id, at, "system")
                 st.alarm_id, st.pending_ms, st.changed = None, None, True
             continue
         if st is None:
             st = states[key] = _State(changed=True)
-        points.sort(key=lambda p: p[0])
-        for ts_ms, value, text in points:
+        if len(pts) > 1:
+            pts.sort(key=lambda p: p[0])
+        for ts_ms, value, text in pts:
             if st.last_ms is not None and ts_ms < st.last_ms:
                 continue  # late point: the rule already moved past it
-            _step(db, rule, device, st, ts_ms, value, text)
+            _step(db, c, device, st, ts_ms, value, text)
     _save_states(db, states)
 
 
-def _time_codecs(db: Session) -> tuple[str, Callable[[Any], Any], Callable[[Any], Any]]:
-    """The driver's placeholder and the column type's own bind / result conversions for alarm_states'
-    timestamps: the hot path below talks to the driver directly (SQLAlchemy's per-row parameter handling
-    cost more than the statements themselves) yet stores exactly what the ORM stores."""
+def _time_codecs(db: Session) -> tuple[str, Callable[[int], Any], Callable[[Any], int]]:
+    """The driver's placeholder and conversions between epoch milliseconds and what alarm_states'
+    UTCDateTime columns hold: the hot path below talks to the driver directly (SQLAlchemy's per-row parameter
+    and type handling cost more than the statements). SQLite keeps SQLAlchemy's text form
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC), so rows written here read back through the ORM unchanged."""
     dialect = db.get_bind().dialect
-    typ = AlarmState.__table__.c.last_ts.type.dialect_impl(dialect)
-    bind = typ.bind_processor(dialect) or (lambda v: v)
-    result = typ.result_processor(dialect, None) or (lambda v: v)
-    return ("?" if dialect.paramstyle == "qmark" else "%s"), bind, result
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    if dialect.name == "sqlite":
+
+        def to_db(ms: int) -> Any:
+            return from_ms(ms).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        def from_db(v: Any) -> int:
+            dt = datetime.fromisoformat(v) if isinstance(v, str) else v
+            return to_ms(dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt)
+
+        return mark, to_db, from_db
+    return mark, from_ms, to_ms
 
 
 def _load_states(db: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int], _State]:
-    mark, _bind, result = _time_codecs(db)
+    mark, _to_db, from_db = _time_codecs(db)
     by_rule: dict[int, list[int]] = {}
     for rule_id, device_id in keys:
         by_rule.setdefault(rule_id, []).append(device_id)
@@ -238,10 +317,9 @@ def _load_states(db: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int
                 f"WHERE rule_id = {mark} AND device_id IN ({', '.join([mark] * len(chunk))})"
             )
             for device_id, pending, last, value, alarm_id in conn.exec_driver_sql(sql, (rule_id, *chunk)):
-                pending, last = result(pending), result(last)
                 out[(rule_id, device_id)] = _State(
-                    None if pending is None else to_ms(pending),
-                    None if last is None else to_ms(last),
+                    None if pending is None else from_db(pending),
+                    None if last is None else from_db(last),
                     value,
                     alarm_id,
                     stored=True,
@@ -250,15 +328,15 @@ def _load_states(db: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int
 
 
 def _save_states(db: Session, states: dict[tuple[int, int], _State]) -> None:
-    mark, bind, _result = _time_codecs(db)
+    mark, to_db, _from_db = _time_codecs(db)
     new: list[tuple[Any, ...]] = []
     old: list[tuple[Any, ...]] = []
     for (rule_id, device_id), st in states.items():
         if not st.changed:
             continue
         row = (
-            None if st.pending_ms is None else bind(from_ms(st.pending_ms)),
-            None if st.last_ms is None else bind(from_ms(st.last_ms)),
+            None if st.pending_ms is None else to_db(st.pending_ms),
+            None if st.last_ms is None else to_db(st.last_ms),
             st.last_value,
             st.alarm_id,
             rule_id,
@@ -285,45 +363,40 @@ def _save_states(db: Session, states: dict[tuple[int, int], _State]) -> None:
 
 
 def _step(
-    db: Session, rule: AlarmRule, device: Device, st: _State, ts_ms: int, value: float | None, text: str | None
+    db: Session, c: _Compiled, device: Device, st: _State, ts_ms: int, value: float | None, text: str | None
 ) -> None:
-    p = rule.params or {}
     active = st.alarm_id is not None
-    if rule.kind == "threshold" and value is not None:
-        limit = _num(p, "value")
-        above = p.get("op", ">") != "<"
-        breach = value > limit if above else value < limit
+    kind = c.kind
+    if kind == "threshold" and value is not None:
+        breach = value > c.limit if c.above else value < c.limit
         if not active:
             if breach:
                 if st.pending_ms is None:
                     st.pending_ms = ts_ms
-                if ts_ms - st.pending_ms >= _num(p, "duration_s") * 1000:
-                    _raise_for(db, rule, device, st, ts_ms, value)
+                if ts_ms - st.pending_ms >= c.duration_ms:
+                    _raise_for(db, c.rule, device, st, ts_ms, value)
             else:
                 st.pending_ms = None
-        else:
-            hyst = abs(_num(p, "hysteresis"))
-            if value < limit - hyst if above else value > limit + hyst:
-                _clear_alarm(db, st.alarm_id, from_ms(ts_ms), "system")
-                st.alarm_id = st.pending_ms = None
-    elif rule.kind == "rate" and value is not None:
+        elif value < c.limit - c.hyst if c.above else value > c.limit + c.hyst:
+            _clear_alarm(db, st.alarm_id, from_ms(ts_ms), "system")
+            st.alarm_id = st.pending_ms = None
+    elif kind == "rate" and value is not None:
         if st.last_ms is not None and st.last_value is not None and ts_ms > st.last_ms:
             per_min = (value - st.last_value) / ((ts_ms - st.last_ms) / 1000) * 60.0
-            too_fast = abs(per_min) > _num(p, "max_per_min", float("inf"))
+            too_fast = abs(per_min) > c.max_per_min
             if too_fast and not active:
-                _raise_for(db, rule, device, st, ts_ms, value, {"per_min": round(per_min, 3)})
+                _raise_for(db, c.rule, device, st, ts_ms, value, {"per_min": round(per_min, 3)})
             elif not too_fast and active:
                 _clear_alarm(db, st.alarm_id, from_ms(ts_ms), "system")
                 st.alarm_id = st.pending_ms = None
-    elif rule.kind == "state":
-        states = p.get("states") or ["fault", "off"]
-        bad = (text in states) and _in_shift(from_ms(ts_ms), p.get("shift"))
+    elif kind == "state":
+        bad = (text in c.states) and _in_shift(from_ms(ts_ms), c.shift)
         if not active:
             if bad:
                 if st.pending_ms is None:
                     st.pending_ms = ts_ms
-                if ts_ms - st.pending_ms >= _num(p, "duration_s") * 1000:
-                    _raise_for(db, rule, device, st, ts_ms, None, {"state": text})
+                if ts_ms - st.pending_ms >= c.duration_ms:
+                    _raise_for(db, c.rule, device, st, ts_ms, None, {"state": text})
             else:
                 st.pending_ms = None
         elif not bad:
