@@ -23,6 +23,9 @@ from chaoyun.db import Base, UTCDateTime, utcnow
 
 class Organisation(Base):
     __tablename__ = "organisations"
+    # The directory counts and pages organisations of one kind and status in id order: with this index
+    # both are read from the index alone (no table look-up per row), deep pages included.
+    __table_args__ = (Index("ix_organisations_kind_status_id", "kind", "status", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)

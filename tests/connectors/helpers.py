@@ -261,3 +261,17 @@ def setpoint_model(db: Session) -> DeviceModel:
         db.add(model)
         db.commit()
     return model
+
+
+def run_async(coro: Any) -> Any:
+    """asyncio.run, also where this thread already has a running loop (Playwright's sync API leaves one in the
+    main thread of a pytest worker that ran a browser test): then the coroutine runs in a thread of its own."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

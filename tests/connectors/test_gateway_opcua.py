@@ -31,6 +31,7 @@ from tests.connectors.helpers import (
     actor_for,
     free_port,
     make_device,
+    run_async,
     setpoint_model,
     wait_for,
 )
@@ -199,5 +200,5 @@ def test_a_stopping_collector_hands_over_what_it_received(tmp_path: Path) -> Non
         stop.set()
         await c.run(stop)
 
-    asyncio.run(scenario())
+    run_async(scenario())
     assert got == [{"cycle_count": 0}, {"cycle_count": 1}, {"cycle_count": 2}]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chaoyun.devices.connectors.modbus import ModbusCollector, ModbusDevice, Register, decode, encode, plan_blocks
-from tests.connectors.helpers import free_port
+from tests.connectors.helpers import free_port, run_async
 from tests.connectors.modbus_sim import ModbusSim
 
 
@@ -100,7 +100,7 @@ def test_collector_polls_decodes_and_writes_back() -> None:
         assert 3 <= len(got) <= 8 and all(v["temperature"] == pytest.approx(81.25) for _, _, v in got)
         await sim.stop()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_timeouts_server_down_and_per_device_intervals() -> None:
@@ -141,4 +141,4 @@ def test_timeouts_server_down_and_per_device_intervals() -> None:
         await sim_a.stop()
         await sim_b.stop()
 
-    asyncio.run(scenario())
+    run_async(scenario())

@@ -12,7 +12,7 @@ import pytest
 
 from chaoyun.devices.connectors.certs import make_self_signed
 from chaoyun.devices.connectors.opcua import OpcUaCollector, OpcUaDevice
-from tests.connectors.helpers import free_port
+from tests.connectors.helpers import free_port, run_async
 from tests.connectors.opcua_sim import SERVER_URI, OpcUaSim
 
 GATEWAY_URI = "urn:chaoyun:gateway:test"
@@ -72,7 +72,7 @@ def test_secure_subscription_and_write_back(certs: dict[str, Path], mode: str) -
         await task
         await sim.stop()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_wrong_password_is_refused(certs: dict[str, Path]) -> None:
@@ -91,7 +91,7 @@ def test_wrong_password_is_refused(certs: dict[str, Path]) -> None:
         await task
         await sim.stop()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_reconnects_after_server_restart(certs: dict[str, Path]) -> None:
@@ -121,4 +121,4 @@ def test_reconnects_after_server_restart(certs: dict[str, Path]) -> None:
         await task
         await sim.stop()
 
-    asyncio.run(scenario())
+    run_async(scenario())
