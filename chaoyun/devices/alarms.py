@@ -12,8 +12,10 @@ Kinds of rule (``params``):
   — the state metric in one of ``states`` during the shift (China time) for ``duration_s``.
 
 A rule applies to one device or to every device of a model in the rule's organisation. Evaluation on
-ingest is incremental: each (rule, device) keeps its state row (pending since, last value, open alarm), so
-a message costs one small query when the device has rules on the metrics it carries, and nothing otherwise.
+ingest is incremental and per batch: each (rule, device) keeps its state row (pending since, last value, open
+alarm); an ingest batch reads the state rows of the pairs it touches in one query per rule and writes the
+changed ones back in one executemany, in the same transaction as the points. Enabled rules are held in
+memory (reloaded every RULES_TTL_S seconds, at once in the process that changes them).
 
 Lifecycle: active → acknowledged (who, when) → cleared (who — a user or "system" — and when). Every
 transition queues a webhook delivery (POST JSON, HMAC-signed, retried with back-off).
