@@ -68,5 +68,12 @@ def test_district_officer_filters_the_directory(page: Any) -> None:
 
 def test_government_home_draws_a_chart(page: Any) -> None:
     _sign_in(page, "city")
-    page.wait_for_selector("#chart-district canvas")
+    # The chart exists and holds one bar per district with enterprises (checked through ECharts itself: a canvas
+    # can be present yet not "visible" to Playwright for a moment while a loaded machine lays the page out).
+    page.wait_for_selector("#chart-district canvas", state="attached", timeout=30_000)
+    page.wait_for_function(
+        "() => { const c = echarts.getInstanceByDom(document.getElementById('chart-district'));"
+        " return c && c.getOption().series[0].data.length > 0; }",
+        timeout=30_000,
+    )
     assert int(page.locator("#stat-enterprises").inner_text()) > 0
