@@ -17,17 +17,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
-def make_self_signed(
-    out_dir: Path, name: str, application_uri: str, hostnames: tuple[str, ...] = ("localhost",), days: int = 3650
-) -> tuple[Path, Path]:
-    """Write ``<name>-cert.der`` and ``<name>-key.pem``; return their paths."""
+def _self_signed_builder(name: str, days: int) -> tuple[rsa.RSAPrivateKey, x509.CertificateBuilder]:
+    """A new RSA 2048 key and a certificate builder issued by and to ``name`` (O=Chaoyun), valid from five
+    minutes ago (clock skew) for ``days``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, name),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Chaoyun"),
     ])
     now = datetime.now(UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -35,6 +34,17 @@ def make_self_signed(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=days))
+    )
+    return key, builder
+
+
+def make_self_signed(
+    out_dir: Path, name: str, application_uri: str, hostnames: tuple[str, ...] = ("localhost",), days: int = 3650
+) -> tuple[Path, Path]:
+    """Write ``<name>-cert.der`` and ``<name>-key.pem``; return their paths."""
+    key, builder = _self_signed_builder(name, days)
+    cert = (
+        builder
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.UniformResourceIdentifier(application_uri), *(x509.DNSName(h) for h in hostnames)]
@@ -109,20 +119,9 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 def _new_ca(name: str, days: int = 20 * 365) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, name),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Chaoyun"),
-    ])
-    now = datetime.now(UTC)
+    key, builder = _self_signed_builder(name, days)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=days))
+        builder
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(

@@ -168,18 +168,9 @@ class IngestWorker:
             now = datetime.now(UTC)
             parsed, n = 0, len(data)
             while n - parsed >= 2:
-                size, mult, i = 0, 1, parsed + 1
-                while True:
-                    if i >= n:
-                        return parsed
-                    b = data[i]
-                    i += 1
-                    size += (b & 0x7F) * mult
-                    if not b & 0x80:
-                        break
-                    mult *= 128
-                    if mult > 2097152:
-                        return -1
+                size, i = _varint(data, parsed + 1, n)
+                if size < 0:
+                    return parsed if size == -1 else -1
                 end = i + size
                 if end > n:
                     return parsed
@@ -190,16 +181,9 @@ class IngestWorker:
                     if tlen and t_end + 3 <= end:
                         mid = (data[t_end] << 8) | data[t_end + 1]
                         # MQTT 5 properties: a variable-byte length, then the properties (not needed here).
-                        plen, pm, j = 0, 1, t_end + 2
-                        while j < end:
-                            b = data[j]
-                            j += 1
-                            plen += (b & 0x7F) * pm
-                            if not b & 0x80:
-                                break
-                            pm *= 128
+                        plen, j = _varint(data, t_end + 2, end)
                         start = j + plen
-                        if start <= end:
+                        if plen >= 0 and start <= end:
                             topic = data[i + 2 : t_end].decode("utf-8", "replace")
                             pending((RawMessage(topic, data[start:end], now), handler, mid, gen))
                             arrived()
@@ -391,6 +375,22 @@ class IngestWorker:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+
+def _varint(data: bytes, i: int, end: int) -> tuple[int, int]:
+    """MQTT variable byte integer at data[i:end]: (value, index after it); value -1 when it runs past end,
+    -2 when it is longer than the four bytes MQTT allows."""
+    value, mult = 0, 1
+    while i < end:
+        b = data[i]
+        i += 1
+        value += (b & 0x7F) * mult
+        if not b & 0x80:
+            return value, i
+        mult *= 128
+        if mult > 2097152:
+            return -2, i
+    return -1, i
 
 
 async def _quiet_disconnect(client: Any) -> None:
