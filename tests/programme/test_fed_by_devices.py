@@ -7,7 +7,6 @@ import time
 from datetime import date
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chaoyun.identity.models import Organisation
@@ -21,19 +20,22 @@ devices_helpers = pytest.importorskip("tests.devices.helpers", reason="the devic
 
 
 def _quiet_enterprise(db: Session) -> Organisation:
-    """A Chenghai enterprise with no device yet (not one of the demo users' firms)."""
-    from chaoyun.devices.models import Device
+    """A new active Chenghai toy maker with no device yet (the shared test data may give every firm devices)."""
+    from decimal import Decimal
 
-    with_devices = set(db.execute(select(Device.org_id)).scalars())
-    orgs = db.execute(
-        select(Organisation)
-        .where(Organisation.kind == "enterprise", Organisation.district == "chenghai")
-        .order_by(Organisation.id.desc())
-    ).scalars()
-    for org in orgs:
-        if org.id not in with_devices:
-            return org
-    pytest.skip("no Chenghai enterprise without devices in the test data")
+    from chaoyun.identity.models import EnterpriseProfile
+    from tests.factories import credit_code
+
+    org = Organisation(
+        kind="enterprise", credit_code=credit_code(), name="汕头市澄海区无设备测试玩具厂", status="active",
+        district="chenghai",
+    )
+    org.enterprise = EnterpriseProfile(
+        industry_code="C2452", cluster="toys", employees=30, annual_revenue=Decimal("800"), size_class="small"
+    )
+    db.add(org)
+    db.commit()
+    return org
 
 
 def test_device_data_corroborates_and_prefills(db: Session) -> None:

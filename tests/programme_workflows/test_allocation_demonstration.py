@@ -41,16 +41,13 @@ def test_doubling_first_then_time_per_industry_and_waiting_list(db: Session) -> 
     city = actor(db, "city")
     s = allocation.create_service(db, city, "云MES共享服务", "production_control", 2019, {"toys": 2, "food": 1}, None)
     firms = _toy_firms(db, 4)
-    # Make the *last* applicant a doubling enterprise (restored afterwards).
-    last_profile = db.get(EnterpriseProfile, firms[3].id)
-    assert last_profile is not None
-    old = last_profile.is_doubling
-    for f in firms[:3]:
-        p = db.get(EnterpriseProfile, f.id)
+    # Make the *last* applicant the only doubling enterprise of the four (restored afterwards).
+    profiles = [db.get(EnterpriseProfile, f.id) for f in firms]
+    assert all(p is not None for p in profiles)
+    old = [p.is_doubling for p in profiles if p is not None]
+    for p, doubling in zip(profiles, (False, False, False, True), strict=True):
         assert p is not None
-        if p.is_doubling:
-            pytest.skip("demo data changed: an early toy firm is already doubling")
-    last_profile.is_doubling = True
+        p.is_doubling = doubling
     db.commit()
     try:
         t0 = utcnow()
@@ -74,7 +71,9 @@ def test_doubling_first_then_time_per_industry_and_waiting_list(db: Session) -> 
         with pytest.raises(Conflict):
             allocation.run_allocation(db, city, s.id)
     finally:
-        last_profile.is_doubling = old
+        for p, doubling in zip(profiles, old, strict=True):
+            assert p is not None
+            p.is_doubling = doubling
         db.commit()
 
 
