@@ -174,7 +174,10 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, live_server: str) -> Iterator[Any]:
     """A fresh browser context (no cookies), Chinese locale, base URL set to the live server."""
     ctx = browser.new_context(base_url=live_server, locale="zh-CN", viewport={"width": 1400, "height": 900})
-    ctx.set_default_timeout(15000)
+    # Generous: on a loaded 2-core CI machine Chromium shares the cores with a second pytest worker and
+    # PostgreSQL; a real failure still fails, only later.
+    ctx.set_default_timeout(45_000)
+    ctx.set_default_navigation_timeout(45_000)
     p = ctx.new_page()
     yield p
     ctx.close()
