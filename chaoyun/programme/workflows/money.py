@@ -6,6 +6,7 @@ grant never exceeds its ratio of the cost; entered amounts must already have at 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from chaoyun.errors import Invalid
@@ -40,3 +41,14 @@ def yuan(value: Decimal | None) -> str:
     if value is None:
         return "—"
     return f"{value.quantize(FEN):,}"
+
+
+@dataclass
+class SpendingRow:
+    """Money granted in one year, district and industry (vouchers and subsidies report the same shape)."""
+
+    year: int
+    district: str | None
+    cluster: str | None
+    count: int
+    amount: Decimal

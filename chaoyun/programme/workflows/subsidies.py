@@ -34,7 +34,7 @@ from chaoyun.programme.pack import Pack, get_pack
 from chaoyun.programme.workflow_models import SubsidyApplication, SubsidyItem, SubsidyLedger, WorkflowFile
 from chaoyun.programme.workflows import files, scoring
 from chaoyun.programme.workflows import workflow as wf
-from chaoyun.programme.workflows.money import ZERO, grant_of
+from chaoyun.programme.workflows.money import ZERO, SpendingRow, grant_of
 
 SUBSIDY = wf.Workflow(
     "subsidy",
@@ -401,15 +401,6 @@ def spending(db: Session, year: int | None = None) -> list[SubsidyApplication]:
     if year is not None:
         q = q.where(SubsidyApplication.year == year)
     return list(db.execute(q).scalars())
-
-
-@dataclass
-class SpendingRow:
-    year: int
-    district: str | None
-    cluster: str | None
-    count: int
-    amount: Decimal
 
 
 def spending_rows(db: Session) -> list[SpendingRow]:

@@ -47,7 +47,7 @@ from chaoyun.programme.workflow_models import (
 )
 from chaoyun.programme.workflows import files
 from chaoyun.programme.workflows import workflow as wf
-from chaoyun.programme.workflows.money import ZERO, grant_of
+from chaoyun.programme.workflows.money import ZERO, SpendingRow, grant_of
 
 VOUCHER = wf.Workflow(
     "voucher",
@@ -786,15 +786,6 @@ def provider_has_contract(db: Session, provider_org_id: int, enterprise_org_id: 
         .limit(1)
     ).first()
     return row is not None
-
-
-@dataclass
-class SpendingRow:
-    year: int
-    district: str | None
-    cluster: str | None
-    count: int
-    amount: Decimal
 
 
 def spending_rows(db: Session) -> list[SpendingRow]:
