@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import select
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -453,6 +454,10 @@ class PostgresStore(TelemetryStore):
         import psycopg
 
         conn = getattr(self._local, "conn", None)
+        if conn is not None and not conn.closed and select.select([conn.fileno()], [], [], 0)[0]:
+            # An idle connection with something to read was ended by the server (restart, admin kill,
+            # idle timeout): open a fresh one instead of failing the next request with it.
+            conn.close()
         if conn is None or conn.closed:
             conn = psycopg.connect(self.url, autocommit=True)
             self._local.conn = conn

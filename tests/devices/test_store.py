@@ -115,3 +115,20 @@ def test_retention_per_device(store: TelemetryStore) -> None:
     store.write([(4, 1, t, 1.0, None), (5, 1, t, 1.0, None), (4, 1, to_ms(now), 2.0, None)])
     assert store.delete_before([4], to_ms(now - timedelta(days=5))) == 1
     assert store.count(4) == 1 and store.count(5) == 1
+
+
+def test_postgres_store_survives_a_killed_connection() -> None:
+    """The server ending an idle connection (restart, admin kill) must not fail the next page that reads."""
+    import time
+
+    for store in _pg_store():
+        s = to_ms(T0)
+        store.write([(3, 1, s, 1.0, None)])
+        pid = store._conn().info.backend_pid
+        import psycopg
+
+        with psycopg.connect(store.url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.2)  # the termination message reaches the idle socket
+        assert store.latest_rows([3])[3][1].value == 1.0
+        assert store._conn().info.backend_pid != pid
