@@ -17,20 +17,35 @@ booleans (1.0 / 0.0), ``text`` holds string values.
 
 ``telemetry_latest`` keeps the newest value of each (device, metric) for "current state" pages, and
 under metric id 0 the time the device's last message was *received* (online / offline).
+
+**Write buffer.** A table clustered by series pays for every series a batch touches: a batch from 2,000
+devices with one point per series dirties thousands of B-tree pages, and writes them all at commit
+(measured: 40,000 rows/s on either backend, against 260,000 into a plain heap). So sparse batches (the
+streaming case: MQTT, HTTP, gateways) are appended to ``telemetry_hot``, a heap without an index, and
+moved into ``telemetry`` in one sorted statement when the buffer holds ``HOT_ROWS`` rows or its oldest
+row is ``HOT_SECONDS`` old (checked on write): a series then gets tens of points per move, one page
+touch for all of them. Dense batches (backfill, imports: ``DENSE`` or more points per series) go to
+``telemetry`` directly, sorted by key. Readers see both: a query adds the buffered points of its series
+(a scan of the small buffer) to what the clustered table returns, first stored point winning as there.
 """
 
 from __future__ import annotations
 
+import atexit
+import heapq
 import json
 import math
 import select
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,6 +54,10 @@ from sqlalchemy import text as sql_text
 SEEN_METRIC = 0  # pseudo metric in telemetry_latest: when the device's last message arrived
 DAY_MS = 86_400_000
 AGGREGATES = ("avg", "min", "max", "sum", "count", "last", "first")
+HOT_ROWS = 100_000  # move the write buffer into the clustered table at this many rows ...
+HOT_SECONDS = 2.0  # ... or when its oldest row (written by this process) is this old
+DENSE = 8  # points per series from which a batch skips the buffer
+LATEST_SECONDS = 0.5  # current values are upserted at most this often per process (newest per series kept)
 
 
 class Row(NamedTuple):
@@ -95,34 +114,159 @@ def latest_of(rows: Iterable[RowT]) -> dict[tuple[int, int], RowT]:
 class TelemetryStore(ABC):
     """What every backend offers. ``metric`` arguments take a metric id or the metric's key."""
 
-    @abstractmethod
+    def __init__(self) -> None:
+        self._hot_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._hot_count = 0  # rows this process put in the buffer since it last moved it
+        self._hot_since: float | None = None
+        self._latest_lock = threading.Lock()
+        self._pending: dict[int, dict[int, RowT]] = {}  # current values not yet upserted, by device and metric
+        self._latest_at = 0.0
+        self._latest_timer: threading.Timer | None = None
+        atexit.register(self.write_pending)
+
     def write(self, rows: Sequence[RowT], received_ms: int | None = None) -> int:
         """Store rows (an already stored (device, metric, ts) is ignored: redelivery is harmless)."""
+        if not rows:
+            return 0
+        series = {(r[0], r[1]) for r in rows}
+        seen: list[RowT] = []
+        if received_ms is not None:
+            seen = [(d, SEEN_METRIC, received_ms, None, None) for d in {k[0] for k in series}]
+        dense = len(rows) >= DENSE * len(series)
+        if dense:
+            # What the buffer holds was stored first; moved first, it keeps winning over a redelivery.
+            self.flush()
+        latest = self._take_latest(list(latest_of(rows).values()) + seen)
+        try:
+            self._write(rows, latest, dense)
+        except BaseException:
+            self._keep_pending(latest)
+            raise
+        if not dense:
+            with self._hot_lock:
+                self._hot_count += len(rows)
+                if self._hot_since is None:
+                    self._hot_since = time.monotonic()
+                due = self._hot_count >= HOT_ROWS or time.monotonic() - self._hot_since >= HOT_SECONDS
+            if due:
+                self.flush()
+        return len(rows)
+
+    def flush(self) -> None:
+        """Move the write buffer into the clustered table (any process's rows, not only this one's)."""
+        if not self._flush_lock.acquire(blocking=False):
+            return  # another thread of this process is moving it now
+        try:
+            with self._hot_lock:
+                self._hot_count, self._hot_since = 0, None
+            self._flush()
+        finally:
+            self._flush_lock.release()
+
+    # Current values (telemetry_latest) are written behind: a device that reports ten times a second had
+    # its four rows upserted ten times a second, the largest single cost of MQTT ingest (about 19 µs of
+    # 112 per message, measured). Now the newest row per series waits in memory for at most
+    # LATEST_SECONDS and goes out with the next batch or a timer; this process's readers see it at once,
+    # other processes up to LATEST_SECONDS later. Reading them out of the buffer table instead was
+    # measured at 0.5-1.8 s for a 2,000-device status page.
+
+    def _keep_pending(self, rows: Iterable[RowT]) -> None:
+        for r in rows:
+            per = self._pending.setdefault(r[0], {})
+            old = per.get(r[1])
+            if old is None or r[2] >= old[2]:
+                per[r[1]] = r
+
+    def _take_latest(self, rows: Sequence[RowT]) -> list[RowT]:
+        """What to upsert with this batch: everything pending when it is due, else nothing (timer armed)."""
+        with self._latest_lock:
+            self._keep_pending(rows)
+            now = time.monotonic()
+            if now - self._latest_at >= LATEST_SECONDS:
+                self._latest_at = now
+                out = [r for per in self._pending.values() for r in per.values()]
+                self._pending = {}
+                return out
+            if self._latest_timer is None:
+                self._latest_timer = threading.Timer(LATEST_SECONDS, self.write_pending)
+                self._latest_timer.daemon = True
+                self._latest_timer.start()
+            return []
+
+    def write_pending(self) -> None:
+        """Upsert the current values still held in memory (timer, process exit)."""
+        with self._latest_lock:
+            self._latest_timer = None
+            self._latest_at = time.monotonic()
+            out = [r for per in self._pending.values() for r in per.values()]
+            self._pending = {}
+        if not out:
+            return
+        try:
+            self._upsert(out)
+        except Exception:
+            with self._latest_lock:
+                self._keep_pending(out)  # the next batch or timer tries again
+
+    @abstractmethod
+    def _upsert(self, latest: Sequence[RowT]) -> None:
+        """Upsert current values in a transaction of their own."""
+
+    def latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]:
+        """Newest value per metric id, per device (metric id 0: last message received)."""
+        out = self._latest_rows(device_ids)
+        with self._latest_lock:
+            if self._pending:
+                for d in device_ids:
+                    for m, r in self._pending.get(d, {}).items():
+                        cur = out.setdefault(d, {})
+                        old = cur.get(m)
+                        if old is None or r[2] >= to_ms(old.ts):
+                            cur[m] = Latest(m, from_ms(r[2]), r[3], r[4])
+        return out
+
+    @abstractmethod
+    def _write(self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool) -> None:
+        """One transaction: rows into the buffer (or, dense, sorted into the clustered table), latest upserted."""
+
+    @abstractmethod
+    def _flush(self) -> None: ...
 
     @abstractmethod
     def touch(self, device_ids: Iterable[int], received_ms: int) -> None:
         """Record that these devices were heard from (a message whose points were all rejected)."""
 
     @abstractmethod
-    def latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]:
-        """Newest value per metric id, per device (metric id 0: last message received)."""
+    def _latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]: ...
 
     @abstractmethod
     def _aggregate(
         self, device_id: int, metric_id: int, start_ms: int, end_ms: int, width: int, agg: str
-    ) -> list[tuple[int, float | None, int]]: ...
+    ) -> list[tuple[int, float | None, int, int]]:
+        """Buckets of the clustered table: (bucket, value, rows, extra) where for ``avg`` value is the sum
+        and extra the count of non-null values, for ``first`` / ``last`` extra is the chosen point's ts."""
 
     @abstractmethod
-    def raw_rows(
+    def _cold_rows(
         self, device_id: int, metric_id: int, start_ms: int, end_ms: int, limit: int
     ) -> list[tuple[int, float | None, str | None]]: ...
 
     @abstractmethod
-    def delete_before(self, device_ids: Sequence[int], cutoff_ms: int) -> int: ...
+    def _hot_rows(
+        self, device_id: int, metric_id: int, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float | None, str | None]]:
+        """Buffered points of one series in the range, in the order they were written."""
 
     @abstractmethod
-    def drop_before(self, cutoff_ms: int) -> int:
-        """Remove everything older than cutoff for all devices (the platform-wide horizon)."""
+    def _cold_has(self, device_id: int, metric_id: int, ts: list[int]) -> set[int]:
+        """Which of these timestamps the clustered table already holds for the series."""
+
+    @abstractmethod
+    def _delete_before(self, device_ids: Sequence[int], cutoff_ms: int) -> int: ...
+
+    @abstractmethod
+    def _drop_before(self, cutoff_ms: int) -> int: ...
 
     @abstractmethod
     def reclaim(self) -> None:
@@ -132,12 +276,81 @@ class TelemetryStore(ABC):
     def size_bytes(self) -> int: ...
 
     @abstractmethod
-    def delete_device(self, device_id: int) -> None: ...
+    def _delete_device(self, device_id: int) -> None: ...
 
     @abstractmethod
     def count(self, device_id: int | None = None) -> int: ...
 
     # ---------------------------------------------------------------- shared
+
+    def delete_before(self, device_ids: Sequence[int], cutoff_ms: int) -> int:
+        self.flush()  # retention then has one table to cut
+        return self._delete_before(device_ids, cutoff_ms)
+
+    def drop_before(self, cutoff_ms: int) -> int:
+        """Remove everything older than cutoff for all devices (the platform-wide horizon)."""
+        self.flush()
+        return self._drop_before(cutoff_ms)
+
+    def delete_device(self, device_id: int) -> None:
+        self.flush()
+        self._delete_device(device_id)
+
+    def _hot_points(
+        self, device_id: int, metric_id: int, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float | None, str | None]]:
+        """Buffered points that count: the first written per ts, and none the clustered table already has."""
+        first: dict[int, tuple[int, float | None, str | None]] = {}
+        for p in self._hot_rows(device_id, metric_id, start_ms, end_ms):
+            first.setdefault(p[0], p)
+        if not first:
+            return []
+        known = self._cold_has(device_id, metric_id, list(first))
+        return sorted((p for ts, p in first.items() if ts not in known), key=itemgetter(0))
+
+    def raw_rows(
+        self, device_id: int, metric_id: int, start_ms: int, end_ms: int, limit: int
+    ) -> list[tuple[int, float | None, str | None]]:
+        cold = self._cold_rows(device_id, metric_id, start_ms, end_ms, limit)
+        hot = self._hot_points(device_id, metric_id, start_ms, end_ms)
+        if not hot:
+            return cold
+        return list(heapq.merge(cold, hot, key=itemgetter(0)))[:limit]
+
+    def buckets(
+        self, device_id: int, metric_id: int, start_ms: int, end_ms: int, width: int, agg: str
+    ) -> list[tuple[int, float | None, int]]:
+        """(bucket index, value, rows) of the non-empty buckets, clustered table and buffer together."""
+        acc: dict[int, list[Any]] = {
+            b: [v, n, x] for b, v, n, x in self._aggregate(device_id, metric_id, start_ms, end_ms, width, agg)
+        }
+        for ts, v, _t in self._hot_points(device_id, metric_id, start_ms, end_ms):
+            b = (ts - start_ms) // width
+            cur = acc.get(b)
+            if cur is None:
+                acc[b] = cur = [None, 0, 0]
+                if agg in ("first", "last"):
+                    cur[0], cur[1], cur[2] = v, 1, ts
+                    continue
+            cur[1] += 1
+            if agg == "count":
+                cur[0] = cur[1]
+            elif agg in ("first", "last"):
+                if (ts > cur[2]) if agg == "last" else (ts < cur[2]):
+                    cur[0], cur[2] = v, ts
+            elif v is not None:
+                if agg in ("avg", "sum"):
+                    cur[0] = v if cur[0] is None else cur[0] + v
+                    cur[2] += 1
+                elif cur[0] is None or (v < cur[0] if agg == "min" else v > cur[0]):
+                    cur[0] = v
+        out = []
+        for b in sorted(acc):
+            v, n, x = acc[b]
+            if agg == "avg":
+                v = v / x if x else None
+            out.append((b, None if v is None else float(v), int(n)))
+        return out
 
     def latest(self, device_id: int) -> dict[str, Latest]:
         """The device's current values by metric key (what a "current state" page needs)."""
@@ -181,7 +394,7 @@ class TelemetryStore(ABC):
         width = max(1, math.ceil((e - s) / buckets))
         return [
             BucketValue(from_ms(s + b * width), v, n)
-            for b, v, n in self._aggregate(device_id, metric_id, s, e, width, agg)
+            for b, v, n in self.buckets(device_id, metric_id, s, e, width, agg)
         ]
 
     def raw(
@@ -256,6 +469,13 @@ CREATE TABLE IF NOT EXISTS telemetry_latest (
     text TEXT,
     PRIMARY KEY (device_id, metric_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS telemetry_hot (
+    device_id INTEGER NOT NULL,
+    metric_id INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    value REAL,
+    text TEXT
+);
 """
 UPSERT_LATEST = (
     "INSERT INTO telemetry_latest (device_id, metric_id, ts, value, text) VALUES (?, ?, ?, ?, ?) "
@@ -264,8 +484,33 @@ UPSERT_LATEST = (
 )
 
 
+# Buffered rows no clustered row shadows, counted once per (device, metric, ts) (both backends' SQL).
+COUNT_HOT = (
+    "SELECT count(*) FROM (SELECT DISTINCT h.device_id, h.metric_id, h.ts FROM telemetry_hot h {where} "
+    "AND NOT EXISTS (SELECT 1 FROM telemetry c WHERE c.device_id = h.device_id "
+    "AND c.metric_id = h.metric_id AND c.ts = h.ts)) q"
+)
+VALUES_PER_STATEMENT = 100
+
+
+def _insert_many(conn: sqlite3.Connection, head: str, rows: Sequence[RowT]) -> None:
+    """INSERT with 100 rows per statement: binding a flat parameter list costs less per row than
+    executemany's per-row statement reset (measured: about 30 % more rows/s)."""
+    per = VALUES_PER_STATEMENT
+    full = len(rows) - len(rows) % per
+    if full:
+        sql = head + ",".join(["(?, ?, ?, ?, ?)"] * per)
+        flat = list(chain.from_iterable(rows[:full]))
+        step = per * 5
+        for i in range(0, len(flat), step):
+            conn.execute(sql, flat[i : i + step])
+    if full < len(rows):
+        conn.executemany(head + "(?, ?, ?, ?, ?)", rows[full:])
+
+
 class SqliteStore(TelemetryStore):
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
@@ -288,33 +533,55 @@ class SqliteStore(TelemetryStore):
             self._local.conn = conn
         return conn
 
-    def write(self, rows: Sequence[RowT], received_ms: int | None = None) -> int:
-        if not rows:
-            return 0
-        newest = list(latest_of(rows).values())
-        if received_ms is not None:
-            newest += [Row(d, SEEN_METRIC, received_ms, None, None) for d in {r[0] for r in rows}]
+    def _write(self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool) -> None:
+        if dense:  # sorted, each series' points land on the same pages one after another
+            rows = sorted(rows, key=itemgetter(0, 1, 2))
         conn = self._conn()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany("INSERT OR IGNORE INTO telemetry VALUES (?, ?, ?, ?, ?)", rows)
-                conn.executemany(UPSERT_LATEST, newest)
+                if dense:
+                    _insert_many(conn, "INSERT OR IGNORE INTO telemetry VALUES ", rows)
+                else:
+                    _insert_many(conn, "INSERT INTO telemetry_hot VALUES ", rows)
+                if latest:
+                    conn.executemany(UPSERT_LATEST, latest)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return len(rows)
 
-    def touch(self, device_ids: Iterable[int], received_ms: int) -> None:
+    def _flush(self) -> None:
         conn = self._conn()
         with self._write_lock:
-            conn.executemany(UPSERT_LATEST, [(d, SEEN_METRIC, received_ms, None, None) for d in device_ids])
+            conn.execute("BEGIN IMMEDIATE")  # no other writer until COMMIT: the whole buffer moves
+            try:
+                conn.execute(
+                    "INSERT OR IGNORE INTO telemetry SELECT device_id, metric_id, ts, value, text FROM telemetry_hot "
+                    "ORDER BY device_id, metric_id, ts, rowid"
+                )
+                conn.execute("DELETE FROM telemetry_hot")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
-    def latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]:
+    def touch(self, device_ids: Iterable[int], received_ms: int) -> None:
+        self._upsert([(d, SEEN_METRIC, received_ms, None, None) for d in device_ids])
+
+    def _upsert(self, latest: Sequence[RowT]) -> None:
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(UPSERT_LATEST, latest)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]:
         out: dict[int, dict[int, Latest]] = {}
-        if not device_ids:
-            return out
         conn = self._conn()
         ids = list(device_ids)
         for i in range(0, len(ids), 500):
@@ -329,7 +596,7 @@ class SqliteStore(TelemetryStore):
 
     def _aggregate(
         self, device_id: int, metric_id: int, start_ms: int, end_ms: int, width: int, agg: str
-    ) -> list[tuple[int, float | None, int]]:
+    ) -> list[tuple[int, float | None, int, int]]:
         # One index range read per bucket (a generated bucket list with correlated subqueries): about half
         # the work of GROUP BY on a computed bucket, which needs a temporary B-tree to sort 86,400 rows.
         n = -(-(end_ms - start_ms) // width)
@@ -337,24 +604,31 @@ class SqliteStore(TelemetryStore):
         if agg in ("last", "first"):
             order = "DESC" if agg == "last" else "ASC"
             inner = (
-                f"json_array((SELECT value FROM telemetry WHERE {rng} ORDER BY ts {order} LIMIT 1), "
+                f"json_array(json((SELECT json_array(value, ts) FROM telemetry WHERE {rng} "
+                f"ORDER BY ts {order} LIMIT 1)), "
                 f"(SELECT count(*) FROM telemetry WHERE {rng}))"
             )
+        elif agg == "avg":
+            inner = f"(SELECT json_array(sum(value), count(*), count(value)) FROM telemetry WHERE {rng})"
         else:
-            expr = {"avg": "avg(value)", "min": "min(value)", "max": "max(value)", "sum": "sum(value)"}
-            inner = f"(SELECT json_array({expr.get(agg, 'count(*)')}, count(*)) FROM telemetry WHERE {rng})"
+            expr = {"min": "min(value)", "max": "max(value)", "sum": "sum(value)"}
+            inner = f"(SELECT json_array({expr.get(agg, 'count(*)')}, count(*), 0) FROM telemetry WHERE {rng})"
         sql = (
             f"WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < :n) SELECT i, {inner} FROM k"
         )
-        out: list[tuple[int, float | None, int]] = []
+        out: list[tuple[int, float | None, int, int]] = []
         params = {"n": n, "d": device_id, "m": metric_id, "s": start_ms, "w": width, "e": end_ms}
         for i, packed in self._conn().execute(sql, params):
-            v, cnt = json.loads(packed)
+            if agg in ("last", "first"):
+                point, cnt = json.loads(packed)
+                v, x = point if point is not None else (None, 0)
+            else:
+                v, cnt, x = json.loads(packed)
             if cnt:
-                out.append((int(i), None if v is None else float(v), int(cnt)))
+                out.append((int(i), None if v is None else float(v), int(cnt), int(x)))
         return out
 
-    def raw_rows(
+    def _cold_rows(
         self, device_id: int, metric_id: int, start_ms: int, end_ms: int, limit: int
     ) -> list[tuple[int, float | None, str | None]]:
         return list(
@@ -365,7 +639,33 @@ class SqliteStore(TelemetryStore):
             )
         )
 
-    def delete_before(self, device_ids: Sequence[int], cutoff_ms: int) -> int:
+    def _hot_rows(
+        self, device_id: int, metric_id: int, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float | None, str | None]]:
+        return list(
+            self._conn().execute(
+                "SELECT ts, value, text FROM telemetry_hot WHERE device_id = ? AND metric_id = ? AND ts >= ? "
+                "AND ts < ? ORDER BY rowid",
+                (device_id, metric_id, start_ms, end_ms),
+            )
+        )
+
+    def _cold_has(self, device_id: int, metric_id: int, ts: list[int]) -> set[int]:
+        found: set[int] = set()
+        conn = self._conn()
+        for i in range(0, len(ts), 500):
+            chunk = ts[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                t
+                for (t,) in conn.execute(
+                    f"SELECT ts FROM telemetry WHERE device_id = ? AND metric_id = ? AND ts IN ({marks})",
+                    (device_id, metric_id, *chunk),
+                )
+            )
+        return found
+
+    def _delete_before(self, device_ids: Sequence[int], cutoff_ms: int) -> int:
         conn = self._conn()
         total = 0
         with self._write_lock:
@@ -373,7 +673,7 @@ class SqliteStore(TelemetryStore):
                 total += conn.execute("DELETE FROM telemetry WHERE device_id = ? AND ts < ?", (d, cutoff_ms)).rowcount
         return total
 
-    def drop_before(self, cutoff_ms: int) -> int:
+    def _drop_before(self, cutoff_ms: int) -> int:
         with self._write_lock:
             return self._conn().execute("DELETE FROM telemetry WHERE ts < ?", (cutoff_ms,)).rowcount
 
@@ -387,26 +687,27 @@ class SqliteStore(TelemetryStore):
     def size_bytes(self) -> int:
         conn = self._conn()
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         size = conn.execute("PRAGMA page_size").fetchone()[0]
-        del free
         return int(pages * size)
 
     def file_bytes(self) -> int:
         return self.path.stat().st_size
 
-    def delete_device(self, device_id: int) -> None:
+    def _delete_device(self, device_id: int) -> None:
         with self._write_lock:
             conn = self._conn()
             conn.execute("DELETE FROM telemetry WHERE device_id = ?", (device_id,))
+            conn.execute("DELETE FROM telemetry_hot WHERE device_id = ?", (device_id,))
             conn.execute("DELETE FROM telemetry_latest WHERE device_id = ?", (device_id,))
 
     def count(self, device_id: int | None = None) -> int:
+        conn = self._conn()
         if device_id is None:
-            return int(self._conn().execute("SELECT count(*) FROM telemetry").fetchone()[0])
-        return int(
-            self._conn().execute("SELECT count(*) FROM telemetry WHERE device_id = ?", (device_id,)).fetchone()[0]
-        )
+            cold = conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
+            return int(cold + conn.execute(COUNT_HOT.format(where="WHERE 1 = 1")).fetchone()[0])
+        cold = conn.execute("SELECT count(*) FROM telemetry WHERE device_id = ?", (device_id,)).fetchone()[0]
+        hot = conn.execute(COUNT_HOT.format(where="WHERE h.device_id = ?"), (device_id,)).fetchone()[0]
+        return int(cold + hot)
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -428,6 +729,15 @@ PG_SCHEMA = (
         text text,
         PRIMARY KEY (device_id, metric_id)
     )""",
+    # The write buffer (see the module's docstring); seq orders it, so the first stored duplicate wins.
+    """CREATE TABLE IF NOT EXISTS telemetry_hot (
+        device_id integer NOT NULL,
+        metric_id integer NOT NULL,
+        ts bigint NOT NULL,
+        value double precision,
+        text text,
+        seq bigint GENERATED ALWAYS AS IDENTITY
+    )""",
 )
 PG_UPSERT_LATEST = (
     "INSERT INTO telemetry_latest (device_id, metric_id, ts, value, text) "
@@ -443,8 +753,48 @@ def partition_name(day_start_ms: int) -> str:
     return "telemetry_d" + from_ms(day_start_ms).strftime("%Y%m%d")
 
 
+PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+PG_COPY_TRAILER = b"\xff\xff"
+
+
+def _copy_image(rows: Sequence[RowT], by_key: bool) -> bytes | None:
+    """The binary COPY image of numeric rows (optionally sorted by key), built column-wise by numpy: a
+    tenth of the CPU of writing row by row. None where a row holds text or no value."""
+    import numpy as np
+
+    d, m, ts, v, t = zip(*rows, strict=True)
+    if any(x is not None for x in t) or any(x is None for x in v):
+        return None
+    di, mi, ti, vi = (np.array(d, np.int32), np.array(m, np.int32), np.array(ts, np.int64), np.array(v, np.float64))
+    if by_key:
+        order = np.lexsort((ti, mi, di))
+        di, mi, ti, vi = di[order], mi[order], ti[order], vi[order]
+    # Each row: field count, then (length, value) per field; text is NULL (length -1).
+    img = np.empty(
+        len(rows),
+        np.dtype(
+            [
+                ("n", ">i2"),
+                ("l0", ">i4"),
+                ("d", ">i4"),
+                ("l1", ">i4"),
+                ("m", ">i4"),
+                ("l2", ">i4"),
+                ("ts", ">i8"),
+                ("l3", ">i4"),
+                ("v", ">f8"),
+                ("l4", ">i4"),
+            ]
+        ),
+    )
+    img["n"], img["l0"], img["l1"], img["l2"], img["l3"], img["l4"] = 5, 4, 4, 8, 8, -1
+    img["d"], img["m"], img["ts"], img["v"] = di, mi, ti, vi
+    return PG_COPY_HEADER + img.tobytes() + PG_COPY_TRAILER
+
+
 class PostgresStore(TelemetryStore):
     def __init__(self, url: str) -> None:
+        super().__init__()
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
         self._local = threading.local()
         self._partitions: set[int] = set()
@@ -481,12 +831,28 @@ class PostgresStore(TelemetryStore):
                     )
                 self._partitions.add(day)
 
-    def write(self, rows: Sequence[RowT], received_ms: int | None = None) -> int:
+    @staticmethod
+    def _copy(conn: Any, table: str, rows: Sequence[RowT], image: bytes | None) -> None:
+        with conn.cursor() as cur, cur.copy(COPY_SQL.format(table=table)) as cp:
+            if image is not None:
+                cp.write(image)
+            else:
+                cp.set_types(COPY_TYPES)
+                for r in rows:
+                    cp.write_row(r)
+
+    def _write(self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool) -> None:
         import psycopg
 
-        if not rows:
-            return 0
         conn = self._conn()
+        image = _copy_image(rows, by_key=dense)
+        if not dense:
+            with conn.transaction():
+                self._copy(conn, "telemetry_hot", rows, image)
+                self._upsert_latest(conn, latest)
+            return
+        if image is None:
+            rows = sorted(rows, key=itemgetter(0, 1, 2))
         lo = min(r[2] for r in rows)
         hi = max(r[2] for r in rows)
         try:
@@ -494,34 +860,68 @@ class PostgresStore(TelemetryStore):
         except psycopg.Error:
             self._partitions.clear()
             raise
-        newest = list(latest_of(rows).values())
-        if received_ms is not None:
-            newest += [Row(d, SEEN_METRIC, received_ms, None, None) for d in {r[0] for r in rows}]
         with conn.transaction():
-            try:
-                with conn.transaction(), conn.cursor() as cur, cur.copy(COPY_SQL.format(table="telemetry")) as cp:
-                    cp.set_types(COPY_TYPES)
-                    for r in rows:
-                        cp.write_row(r)
-            except psycopg.errors.UniqueViolation:
-                # Some rows were stored before (a redelivered message): stage them and skip the known ones.
-                conn.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS telemetry_stage "
-                    "(device_id int, metric_id int, ts bigint, value float8, text text) ON COMMIT DELETE ROWS"
-                )
-                with conn.cursor() as cur, cur.copy(COPY_SQL.format(table="telemetry_stage")) as cp:
-                    cp.set_types(COPY_TYPES)
-                    for r in rows:
-                        cp.write_row(r)
-                conn.execute(
-                    "INSERT INTO telemetry SELECT DISTINCT ON (device_id, metric_id, ts) * FROM telemetry_stage "
-                    "ON CONFLICT DO NOTHING"
-                )
-            self._upsert_latest(conn, newest)
-        return len(rows)
+            self._into_cold(conn, lo, hi, rows, image)
+            self._upsert_latest(conn, latest)
+
+    def _into_cold(self, conn: Any, lo: int, hi: int, rows: Sequence[RowT], image: bytes | None) -> None:
+        """COPY (rows, or their binary image) into the clustered table; known rows are skipped."""
+        import psycopg
+
+        # Within one day the rows go to that day's partition itself: no routing row by row.
+        table = partition_name(lo - lo % DAY_MS) if lo // DAY_MS == hi // DAY_MS else "telemetry"
+        try:
+            with conn.transaction():
+                self._copy(conn, table, rows, image)
+        except psycopg.errors.UniqueViolation:
+            # Some rows were stored before (a redelivered batch): stage them and skip the known ones.
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS telemetry_stage "
+                "(device_id int, metric_id int, ts bigint, value float8, text text) ON COMMIT DELETE ROWS"
+            )
+            self._copy(conn, "telemetry_stage", rows, image)
+            conn.execute(
+                "INSERT INTO telemetry SELECT DISTINCT ON (device_id, metric_id, ts) * FROM telemetry_stage "
+                "ON CONFLICT DO NOTHING"
+            )
+
+    def _flush(self) -> None:
+        import psycopg
+
+        conn = self._conn()
+        try:
+            with conn.transaction():
+                # One snapshot for the bounds, the copy and the delete: exactly the rows seen move.
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                lo, hi, top = conn.execute("SELECT min(ts), max(ts), max(seq) FROM telemetry_hot").fetchone()
+                if top is None:
+                    return
+                top = int(top)
+                self._ensure_partitions(conn, lo, hi)
+                # Out sorted and deduplicated (first stored wins), in by binary COPY: INSERT ... SELECT
+                # inserts row by row, COPY in blocks (measured: about twice as fast).
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(
+                        "COPY (SELECT DISTINCT ON (device_id, metric_id, ts) device_id, metric_id, ts, value, text "
+                        f"FROM telemetry_hot WHERE seq <= {top} "
+                        "ORDER BY device_id, metric_id, ts, seq) TO STDOUT (FORMAT BINARY)"
+                    ) as cp,
+                ):
+                    image = b"".join(cp)
+                self._into_cold(conn, int(lo), int(hi), (), image)
+                conn.execute(f"DELETE FROM telemetry_hot WHERE seq <= {top}")
+        except psycopg.errors.SerializationFailure:
+            return  # another process moved these rows first
+        except psycopg.Error:
+            self._partitions.clear()
+            raise
+        conn.execute("VACUUM telemetry_hot")  # its space is reused by the next rows (autovacuum may be off)
 
     @staticmethod
     def _upsert_latest(conn: Any, newest: Sequence[RowT]) -> None:
+        if not newest:
+            return
         cols: list[list[Any]] = [[], [], [], [], []]
         for r in newest:
             for i in range(5):
@@ -529,9 +929,12 @@ class PostgresStore(TelemetryStore):
         conn.execute(PG_UPSERT_LATEST, cols)
 
     def touch(self, device_ids: Iterable[int], received_ms: int) -> None:
-        self._upsert_latest(self._conn(), [Row(d, SEEN_METRIC, received_ms, None, None) for d in device_ids])
+        self._upsert([(d, SEEN_METRIC, received_ms, None, None) for d in device_ids])
 
-    def latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]:
+    def _upsert(self, latest: Sequence[RowT]) -> None:
+        self._upsert_latest(self._conn(), latest)
+
+    def _latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]:
         out: dict[int, dict[int, Latest]] = {}
         if not device_ids:
             return out
@@ -545,27 +948,29 @@ class PostgresStore(TelemetryStore):
 
     def _aggregate(
         self, device_id: int, metric_id: int, start_ms: int, end_ms: int, width: int, agg: str
-    ) -> list[tuple[int, float | None, int]]:
+    ) -> list[tuple[int, float | None, int, int]]:
         where = "FROM telemetry WHERE device_id = %s AND metric_id = %s AND ts >= %s AND ts < %s"
         args = (start_ms, width, device_id, metric_id, start_ms, end_ms)
         if agg in ("last", "first"):
             order = "DESC" if agg == "last" else "ASC"
             sql = (
-                f"SELECT b, value, n FROM (SELECT (ts - %s) / %s AS b, ts, value, count(*) OVER w AS n, "
+                f"SELECT b, value, n, ts FROM (SELECT (ts - %s) / %s AS b, ts, value, count(*) OVER w AS n, "
                 f"row_number() OVER (PARTITION BY (ts - {start_ms}) / {width} ORDER BY ts {order}) AS rn {where} "
                 f"WINDOW w AS (PARTITION BY (ts - {start_ms}) / {width})) q WHERE rn = 1 ORDER BY b"
             )
+        elif agg == "avg":
+            sql = f"SELECT (ts - %s) / %s AS b, sum(value), count(*), count(value) {where} GROUP BY b ORDER BY b"
         else:
-            expr = {"avg": "avg(value)", "min": "min(value)", "max": "max(value)", "sum": "sum(value)"}
-            sql = f"SELECT (ts - %s) / %s AS b, {expr.get(agg, 'count(*)')}, count(*) {where} GROUP BY b ORDER BY b"
+            expr = {"min": "min(value)", "max": "max(value)", "sum": "sum(value)"}
+            sql = f"SELECT (ts - %s) / %s AS b, {expr.get(agg, 'count(*)')}, count(*), 0 {where} GROUP BY b ORDER BY b"
         conn = self._conn()
         with conn.transaction():
             # The planner sorts the range by bucket; with the default 4 MB it spills a day of 1 Hz data to disk.
             conn.execute("SET LOCAL work_mem = '64MB'")
             rows = conn.execute(sql, args).fetchall()
-        return [(int(b), None if v is None else float(v), int(n)) for b, v, n in rows]
+        return [(int(b), None if v is None else float(v), int(n), int(x)) for b, v, n, x in rows]
 
-    def raw_rows(
+    def _cold_rows(
         self, device_id: int, metric_id: int, start_ms: int, end_ms: int, limit: int
     ) -> list[tuple[int, float | None, str | None]]:
         return list(
@@ -576,7 +981,25 @@ class PostgresStore(TelemetryStore):
             )
         )
 
-    def delete_before(self, device_ids: Sequence[int], cutoff_ms: int) -> int:
+    def _hot_rows(
+        self, device_id: int, metric_id: int, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float | None, str | None]]:
+        return list(
+            self._conn().execute(
+                "SELECT ts, value, text FROM telemetry_hot WHERE device_id = %s AND metric_id = %s AND ts >= %s "
+                "AND ts < %s ORDER BY seq",
+                (device_id, metric_id, start_ms, end_ms),
+            )
+        )
+
+    def _cold_has(self, device_id: int, metric_id: int, ts: list[int]) -> set[int]:
+        rows = self._conn().execute(
+            "SELECT ts FROM telemetry WHERE device_id = %s AND metric_id = %s AND ts = ANY(%s)",
+            (device_id, metric_id, ts),
+        )
+        return {int(t) for (t,) in rows}
+
+    def _delete_before(self, device_ids: Sequence[int], cutoff_ms: int) -> int:
         if not device_ids:
             return 0
         cur = self._conn().execute(
@@ -595,7 +1018,7 @@ class PostgresStore(TelemetryStore):
             out.append((str(name), to_ms(day)))
         return out
 
-    def drop_before(self, cutoff_ms: int) -> int:
+    def _drop_before(self, cutoff_ms: int) -> int:
         """Drop every partition entirely older than cutoff (frees its files at once)."""
         dropped = 0
         conn = self._conn()
@@ -614,24 +1037,28 @@ class PostgresStore(TelemetryStore):
         total = (
             self._conn()
             .execute(
-                "SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0) FROM pg_inherits i "
+                "SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0) "
+                "+ pg_total_relation_size('telemetry_hot') FROM pg_inherits i "
                 "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry'"
             )
             .fetchone()[0]
         )
         return int(total)
 
-    def delete_device(self, device_id: int) -> None:
+    def _delete_device(self, device_id: int) -> None:
         conn = self._conn()
         conn.execute("DELETE FROM telemetry WHERE device_id = %s", (device_id,))
+        conn.execute("DELETE FROM telemetry_hot WHERE device_id = %s", (device_id,))
         conn.execute("DELETE FROM telemetry_latest WHERE device_id = %s", (device_id,))
 
     def count(self, device_id: int | None = None) -> int:
+        conn = self._conn()
         if device_id is None:
-            return int(self._conn().execute("SELECT count(*) FROM telemetry").fetchone()[0])
-        return int(
-            self._conn().execute("SELECT count(*) FROM telemetry WHERE device_id = %s", (device_id,)).fetchone()[0]
-        )
+            cold = conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
+            return int(cold + conn.execute(COUNT_HOT.format(where="WHERE 1 = 1")).fetchone()[0])
+        cold = conn.execute("SELECT count(*) FROM telemetry WHERE device_id = %s", (device_id,)).fetchone()[0]
+        hot = conn.execute(COUNT_HOT.format(where="WHERE h.device_id = %s"), (device_id,)).fetchone()[0]
+        return int(cold + hot)
 
 
 # ---------------------------------------------------------------- factory

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chaoyun.devices.store import DAY_MS, PG_SCHEMA, PostgresStore, SqliteStore, TelemetryStore, to_ms
+from chaoyun.devices.store import DAY_MS, PG_SCHEMA, PostgresStore, SqliteStore, TelemetryStore, from_ms, to_ms
 
 PG_ADMIN = os.environ.get("CHAOYUN_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -132,3 +132,96 @@ def test_postgres_store_survives_a_killed_connection() -> None:
         time.sleep(0.2)  # the termination message reaches the idle socket
         assert store.latest_rows([3])[3][1].value == 1.0
         assert store._conn().info.backend_pid != pid
+
+
+def _reference(points: list[tuple[int, float | None]], s: int, width: int, agg: str) -> list[tuple[int, Any, int]]:
+    """Buckets computed the slow, obvious way from the points that count (first stored per ts)."""
+    first: dict[int, float | None] = {}
+    for ts, v in points:
+        first.setdefault(ts, v)
+    by: dict[int, list[tuple[int, float | None]]] = {}
+    for ts, v in sorted(first.items()):
+        by.setdefault((ts - s) // width, []).append((ts, v))
+    out: list[tuple[int, Any, int]] = []
+    for b, pts in sorted(by.items()):
+        vals = [v for _t, v in pts if v is not None]
+        value: Any = {
+            "avg": sum(vals) / len(vals) if vals else None,
+            "sum": sum(vals) if vals else None,
+            "min": min(vals, default=None),
+            "max": max(vals, default=None),
+            "count": len(pts),
+            "first": pts[0][1],
+            "last": pts[-1][1],
+        }[agg]
+        out.append((b, value, len(pts)))
+    return out
+
+
+def test_write_buffer_and_clustered_table_read_as_one(store: TelemetryStore, monkeypatch: Any) -> None:
+    """Sparse batches wait in the buffer, dense ones go straight to the clustered table, redeliveries of
+    either are ignored: every aggregate and the raw rows equal a hand computation, before and after the
+    buffer moves."""
+    import random
+
+    import chaoyun.devices.store as store_mod
+
+    monkeypatch.setattr(store_mod, "HOT_ROWS", 10**9)
+    monkeypatch.setattr(store_mod, "HOT_SECONDS", 10**9)
+    rnd = random.Random(7)
+    s = to_ms(T0)
+    written: list[tuple[int, float | None]] = []  # series (9, 1) in the order stored
+    for k in range(30):
+        if k % 5 == 0:  # dense: 40 points of one series, some of them already written
+            ts = sorted(rnd.sample(range(0, 600), 40))
+            batch = [(9, 1, s + t * 1000, float(rnd.randint(0, 99)), None) for t in ts]
+        else:  # sparse: one point for each of 20 devices, one of them ours (sometimes a repeat, sometimes None)
+            t = rnd.randrange(0, 600)
+            value = None if k % 7 == 0 else float(rnd.randint(0, 99))
+            batch = [(9, 1, s + t * 1000, value, "x" if value is None else None)]
+            batch += [(100 + d, 1, s + t * 1000, 1.0, None) for d in range(19)]
+        store.write(batch, received_ms=s + 5)
+        written += [(r[2], r[3]) for r in batch if r[0] == 9]
+    assert store.count(9) == len({t for t, _v in written})
+    hot_before = len(store._hot_rows(9, 1, s, s + 600_000))
+    assert hot_before > 0, "the sparse batches should be in the buffer"
+    for moved in (False, True):
+        if moved:
+            store.flush()
+            assert store._hot_rows(9, 1, s, s + 600_000) == []
+        for agg in ("avg", "sum", "min", "max", "count", "first", "last"):
+            got = store.buckets(9, 1, s, s + 600_000, 60_000, agg)
+            assert got == _reference(written, s, 60_000, agg), (agg, moved)
+        raw = store.raw_rows(9, 1, s, s + 600_000, 1000)
+        first: dict[int, float | None] = {}
+        for t, v in written:
+            first.setdefault(t, v)
+        assert [(t, v) for t, v, _x in raw] == sorted(first.items())
+        assert store.count(9) == len(first)
+        newest = max(first)
+        assert store.latest_rows([9])[9][1].ts == from_ms(newest)
+        assert store.latest_rows([9])[9][1].value == first[newest]
+        assert store.last_seen([9])[9] == from_ms(s + 5)
+
+
+def test_buffer_moves_when_full_or_old(store: TelemetryStore, monkeypatch: Any) -> None:
+    import chaoyun.devices.store as store_mod
+
+    monkeypatch.setattr(store_mod, "HOT_ROWS", 50)
+    monkeypatch.setattr(store_mod, "HOT_SECONDS", 10**9)
+    s = to_ms(T0)
+    store.write([(d, 1, s, 1.0, None) for d in range(30)])
+    assert len(store._hot_rows(0, 1, s, s + 1)) == 1
+    store.write([(d, 1, s + 1000, 1.0, None) for d in range(30)])  # 60 rows: over the limit
+    assert store._hot_rows(0, 1, s, s + 2000) == []
+    assert store.count() == 60
+    monkeypatch.setattr(store_mod, "HOT_ROWS", 10**9)
+    monkeypatch.setattr(store_mod, "HOT_SECONDS", 0.3)
+    store.write([(d, 1, s + 2000, 1.0, None) for d in range(30)])
+    assert len(store._hot_rows(0, 1, s, s + 3000)) == 1
+    import time
+
+    time.sleep(0.4)
+    store.write([(d, 1, s + 3000, 1.0, None) for d in range(30)])
+    assert store._hot_rows(0, 1, s, s + 4000) == []
+    assert store.count() == 120
