@@ -272,6 +272,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TABLE IF EXISTS telemetry CASCADE")
         op.execute("DROP TABLE IF EXISTS telemetry_latest")
+        op.execute("DROP TABLE IF EXISTS telemetry_hot")
     op.drop_table("alarm_webhook_deliveries")
     op.drop_table("alarm_webhooks")
     op.drop_table("alarms")
