@@ -297,8 +297,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         if pending_probe is not None:
             # Queryable = returned by a history query (the device page's charts, the apps). Current values
             # (telemetry_latest) follow up to CHAOYUN's LATEST_SECONDS (0.5 s) later: they are written behind.
-            t0 = datetime.fromtimestamp(pending_probe[0] / 1000, UTC)
-            if store.raw(probe_id, "voltage", t0, t0 + timedelta(milliseconds=1)):
+            sent_at = datetime.fromtimestamp(pending_probe[0] / 1000, UTC)
+            if store.raw(probe_id, "voltage", sent_at, sent_at + timedelta(milliseconds=1)):
                 latencies["burst" if phase in ("burst", "drain") else "steady"].append(
                     time.perf_counter() - pending_probe[1])
                 pending_probe = None
