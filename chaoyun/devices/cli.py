@@ -47,7 +47,7 @@ def ingest_worker(
         while True:
             await asyncio.sleep(1)
             tmp = stats_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(worker.stats.as_dict()))
+            tmp.write_text(json.dumps(worker.stats.as_dict() | worker.flow_state()))
             tmp.replace(stats_file)
 
     async def main() -> None:

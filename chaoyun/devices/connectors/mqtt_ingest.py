@@ -134,6 +134,10 @@ class IngestWorker:
             # honour the receive-maximum the worker announces, so the window is enforced here as well).
             self._pause(True)
 
+    def flow_state(self) -> dict[str, Any]:
+        """For the stats file: is reading paused, and how many messages wait to be stored."""
+        return {"paused": self._paused, "pending": len(self._pending)}
+
     def _pause(self, paused: bool) -> None:
         # The worker stops taking bytes from gmqtt's stream (see _gate_reads); asyncio's stream reader then
         # stops reading the socket once its own buffer is full, and TCP pushes back on the broker.
