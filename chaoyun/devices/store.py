@@ -553,6 +553,8 @@ class SqliteStore(TelemetryStore):
 
     def _flush(self) -> None:
         conn = self._conn()
+        if conn.execute("SELECT 1 FROM telemetry_hot LIMIT 1").fetchone() is None:
+            return  # nothing buffered: no write transaction (dense writers call this before every batch)
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")  # no other writer until COMMIT: the whole buffer moves
             try:
