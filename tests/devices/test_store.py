@@ -225,3 +225,24 @@ def test_buffer_moves_when_full_or_old(store: TelemetryStore, monkeypatch: Any) 
     store.write([(d, 1, s + 3000, 1.0, None) for d in range(30)])
     assert store._hot_rows(0, 1, s, s + 4000) == []
     assert store.count() == 120
+
+
+def test_current_values_written_behind(store: TelemetryStore) -> None:
+    """The writing process sees a new current value at once; another process (here a second store on the same
+    database) within LATEST_SECONDS plus a round of the write-behind thread, without any further write."""
+    import time
+
+    other = SqliteStore(store.path) if isinstance(store, SqliteStore) else PostgresStore(store.url)
+    s = to_ms(T0)
+    store.write([(21, 1, s, 1.0, None), (22, 1, s, 1.0, None)], received_ms=s)  # the first write goes out at once
+    assert other.latest_rows([21])[21][1].value == 1.0
+    store.write([(21, 1, s + 1000, 2.0, None), (22, 1, s + 1000, 2.0, None)], received_ms=s + 1000)
+    assert store.latest_rows([21])[21][1].value == 2.0  # the writer's own readers: pending values merged
+    deadline = time.monotonic() + 3
+    while other.latest_rows([21])[21][1].value != 2.0:
+        assert time.monotonic() < deadline, "the pending current value never reached the database"
+        time.sleep(0.05)
+    assert other.last_seen([22])[22] == from_ms(s + 1000)
+    conn = getattr(other._local, "conn", None)
+    if conn is not None:
+        conn.close()
