@@ -122,6 +122,7 @@ class TelemetryStore(ABC):
         self._hot_since: float | None = None
         self._latest_lock = threading.Lock()
         self._pending: dict[int, dict[int, RowT]] = {}  # current values not yet upserted, by device and metric
+        self._flying: list[dict[int, dict[int, RowT]]] = []  # taken for an upsert that has not committed yet
         self._latest_at = 0.0
         self._latest_writer: tuple[int, threading.Thread] | None = None  # (pid, thread)
         atexit.register(self.write_pending)
@@ -138,12 +139,13 @@ class TelemetryStore(ABC):
         if dense:
             # What the buffer holds was stored first; moved first, it keeps winning over a redelivery.
             self.flush()
-        latest = self._take_latest(list(latest_of(rows).values()) + seen)
+        taken = self._take_latest(list(latest_of(rows).values()) + seen)
+        ok = False
         try:
-            self._write(rows, latest, dense)
-        except BaseException:
-            self._keep_pending(latest)
-            raise
+            self._write(rows, [r for per in taken.values() for r in per.values()], dense)
+            ok = True
+        finally:
+            self._landed(taken, ok)
         if not dense:
             with self._hot_lock:
                 self._hot_count += len(rows)
@@ -179,22 +181,32 @@ class TelemetryStore(ABC):
             if old is None or r[2] >= old[2]:
                 per[r[1]] = r
 
-    def _take_latest(self, rows: Sequence[RowT]) -> list[RowT]:
-        """What to upsert with this batch: all that is pending when due, else nothing (the write-behind thread)."""
+    def _take_latest(self, rows: Sequence[RowT]) -> dict[int, dict[int, RowT]]:
+        """What to upsert with this batch: all that is pending when due, else nothing (the write-behind thread).
+        Taken values stay visible to this process's readers until _landed."""
         with self._latest_lock:
             self._keep_pending(rows)
             now = time.monotonic()
             if now - self._latest_at >= LATEST_SECONDS:
                 self._latest_at = now
-                out = [r for per in self._pending.values() for r in per.values()]
-                self._pending = {}
-                return out
+                taken, self._pending = self._pending, {}
+                self._flying.append(taken)
+                return taken
             pid = os.getpid()
             if self._latest_writer is None or self._latest_writer[0] != pid:  # (none yet, or a forked child)
                 t = threading.Thread(target=self._write_behind, daemon=True, name="telemetry-latest")
                 self._latest_writer = (pid, t)
                 t.start()
-            return []
+            return {}
+
+    def _landed(self, taken: dict[int, dict[int, RowT]], ok: bool) -> None:
+        with self._latest_lock:
+            for i, f in enumerate(self._flying):
+                if f is taken:
+                    del self._flying[i]
+                    break
+            if not ok:  # the next batch or round tries again
+                self._keep_pending(r for per in taken.values() for r in per.values())
 
     def _write_behind(self) -> None:
         # One long-lived thread (one connection) per process, not a timer thread per wait.
@@ -207,15 +219,18 @@ class TelemetryStore(ABC):
         """Upsert the current values still held in memory (write-behind thread, process exit)."""
         with self._latest_lock:
             self._latest_at = time.monotonic()
-            out = [r for per in self._pending.values() for r in per.values()]
-            self._pending = {}
-        if not out:
-            return
+            if not self._pending:
+                return
+            taken, self._pending = self._pending, {}
+            self._flying.append(taken)
+        ok = False
         try:
-            self._upsert(out)
+            self._upsert([r for per in taken.values() for r in per.values()])
+            ok = True
         except Exception:
-            with self._latest_lock:
-                self._keep_pending(out)  # the next batch or round tries again
+            pass  # kept (below) for the next batch or round
+        finally:
+            self._landed(taken, ok)
 
     @abstractmethod
     def _upsert(self, latest: Sequence[RowT]) -> None:
@@ -223,15 +238,22 @@ class TelemetryStore(ABC):
 
     def latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]:
         """Newest value per metric id, per device (metric id 0: last message received)."""
-        out = self._latest_rows(device_ids)
+        # Held values are copied before the database is read: one that commits in between is then in the
+        # read, one that does not is in the copy.
+        held: list[RowT] = []
         with self._latest_lock:
-            if self._pending:
-                for d in device_ids:
-                    for m, r in self._pending.get(d, {}).items():
-                        cur = out.setdefault(d, {})
-                        old = cur.get(m)
-                        if old is None or r[2] >= to_ms(old.ts):
-                            cur[m] = Latest(m, from_ms(r[2]), r[3], r[4])
+            for src in (*self._flying, self._pending):
+                if src:
+                    for d in device_ids:
+                        per = src.get(d)
+                        if per:
+                            held.extend(per.values())
+        out = self._latest_rows(device_ids)
+        for r in held:
+            cur = out.setdefault(r[0], {})
+            old = cur.get(r[1])
+            if old is None or r[2] >= to_ms(old.ts):
+                cur[r[1]] = Latest(r[1], from_ms(r[2]), r[3], r[4])
         return out
 
     @abstractmethod
