@@ -19,6 +19,7 @@ includes its rows.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import multiprocessing as mp
@@ -223,6 +224,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         for k in range(n_workers)
     ]
+    # A run that fails half-way must not leave its broker and workers behind (they would skew the next run).
+    atexit.register(lambda: [p.kill() for p in (*workers, broker) if p.poll() is None])
     wprocs = [psutil.Process(w.pid) for w in workers]
     bproc = psutil.Process(broker.pid)
 
