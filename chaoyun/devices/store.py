@@ -19,19 +19,20 @@ booleans (1.0 / 0.0), ``text`` holds string values.
 under metric id 0 the time the device's last message was *received* (online / offline).
 
 **Write buffer.** A table clustered by series pays for every series a batch touches: a batch from 2,000
-devices with one point per series dirties thousands of B-tree pages, and writes them all at commit
-(measured: 40,000 rows/s on either backend, against 260,000 into a plain heap). So sparse batches (the
-streaming case: MQTT, HTTP, gateways) are appended to ``telemetry_hot``, a heap without an index, and
-moved into ``telemetry`` in one sorted statement when the buffer holds ``HOT_ROWS`` rows or its oldest
-row is ``HOT_SECONDS`` old (checked on write): a series then gets tens of points per move, one page
-touch for all of them. Dense batches (backfill, imports: ``DENSE`` or more points per series) go to
-``telemetry`` directly, sorted by key. Readers see both: a query adds the buffered points of its series
-(a scan of the small buffer) to what the clustered table returns, first stored point winning as there.
+devices with one point per series dirties thousands of B-tree pages, and writes them all at commit (measured:
+40,000 rows/s on either backend, against 260,000 into a plain heap). So sparse batches (the streaming case:
+MQTT, HTTP, gateways) are appended to ``telemetry_hot``, a heap without an index, and moved into ``telemetry``
+in one sorted statement when the buffer holds ``HOT_ROWS`` rows or its oldest row is ``HOT_SECONDS`` old
+(checked on write and by a background thread): a series then gets tens of points per move, one page touch for
+all of them. Dense batches (backfill, imports: ``DENSE`` or more points per series) go to ``telemetry``
+directly, sorted by key. Readers see both: a query adds the buffered points of its series (a scan of the small
+buffer) to what the clustered table returns, first stored point winning as there.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import heapq
 import json
 import math
@@ -209,11 +210,16 @@ class TelemetryStore(ABC):
                 self._keep_pending(r for per in taken.values() for r in per.values())
 
     def _write_behind(self) -> None:
-        # One long-lived thread (one connection) per process, not a timer thread per wait.
+        # One long-lived thread (one connection) per process, not a timer thread per wait. It also moves a
+        # write buffer that has grown old while no write came to check it (the last batch before a quiet spell).
         while True:
             time.sleep(LATEST_SECONDS)
             if self._pending and time.monotonic() - self._latest_at >= LATEST_SECONDS:
                 self.write_pending()
+            since = self._hot_since
+            if since is not None and time.monotonic() - since >= HOT_SECONDS:
+                with contextlib.suppress(Exception):  # the next write or round tries again
+                    self.flush()
 
     def write_pending(self) -> None:
         """Upsert the current values still held in memory (write-behind thread, process exit)."""

@@ -246,3 +246,19 @@ def test_current_values_written_behind(store: TelemetryStore) -> None:
     conn = getattr(other._local, "conn", None)
     if conn is not None:
         conn.close()
+
+
+def test_old_buffer_moves_without_further_writes(store: TelemetryStore, monkeypatch: Any) -> None:
+    import time
+
+    import chaoyun.devices.store as store_mod
+
+    monkeypatch.setattr(store_mod, "HOT_SECONDS", 0.3)
+    s = to_ms(T0)
+    store.write([(d, 1, s, 1.0, None) for d in range(30)], received_ms=s)
+    store.write([(d, 1, s + 1000, 1.0, None) for d in range(30)], received_ms=s + 1000)  # starts the thread
+    deadline = time.monotonic() + 5
+    while store._hot_rows(0, 1, s, s + 2000):
+        assert time.monotonic() < deadline, "the buffer was never moved"
+        time.sleep(0.1)
+    assert store.count() == 60
