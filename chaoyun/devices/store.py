@@ -42,14 +42,14 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import text as sql_text
 
@@ -60,14 +60,6 @@ HOT_ROWS = 100_000  # move the write buffer into the clustered table at this man
 HOT_SECONDS = 2.0  # ... or when its oldest row (written by this process) is this old
 DENSE = 8  # points per series from which a batch skips the buffer
 LATEST_SECONDS = 0.5  # current values are upserted at most this often per process (newest per series kept)
-
-
-class Row(NamedTuple):
-    device_id: int
-    metric_id: int
-    ts: int  # epoch milliseconds
-    value: float | None
-    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +91,7 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-RowT = tuple[int, int, int, float | None, str | None]
+RowT = tuple[int, int, int, float | None, str | None]  # (device_id, metric_id, ts epoch ms, value, text)
 
 
 def latest_of(rows: Iterable[RowT]) -> dict[tuple[int, int], RowT]:
@@ -132,15 +124,15 @@ class TelemetryStore(ABC):
         """Store rows (an already stored (device, metric, ts) is ignored: redelivery is harmless)."""
         if not rows:
             return 0
-        series = {(r[0], r[1]) for r in rows}
-        seen: list[RowT] = []
+        newest = latest_of(rows)  # one pass: the series of the batch and their newest rows
+        latest = list(newest.values())
         if received_ms is not None:
-            seen = [(d, SEEN_METRIC, received_ms, None, None) for d in {k[0] for k in series}]
-        dense = len(rows) >= DENSE * len(series)
+            latest += [(d, SEEN_METRIC, received_ms, None, None) for d in {k[0] for k in newest}]
+        dense = len(rows) >= DENSE * len(newest)
         if dense:
             # What the buffer holds was stored first; moved first, it keeps winning over a redelivery.
             self.flush()
-        taken = self._take_latest(list(latest_of(rows).values()) + seen)
+        taken = self._take_latest(latest)
         ok = False
         try:
             self._write(rows, [r for per in taken.values() for r in per.values()], dense)
@@ -283,16 +275,44 @@ class TelemetryStore(ABC):
         """Buckets of the clustered table: (bucket, value, rows, extra) where for ``avg`` value is the sum
         and extra the count of non-null values, for ``first`` / ``last`` extra is the chosen point's ts."""
 
-    @abstractmethod
-    def _cold_rows(
-        self, device_id: int, metric_id: int, start_ms: int, end_ms: int, limit: int
-    ) -> list[tuple[int, float | None, str | None]]: ...
+    # The backends differ in the driver's placeholder and in the column that orders the buffer.
+    MARK = "?"
+    HOT_ORDER = "rowid"
 
     @abstractmethod
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run a query on this thread's connection and return its rows."""
+
+    def _cold_rows(
+        self, device_id: int, metric_id: int, start_ms: int, end_ms: int, limit: int
+    ) -> list[tuple[int, float | None, str | None]]:
+        k = self.MARK
+        return self._fetch(
+            f"SELECT ts, value, text FROM telemetry WHERE device_id = {k} AND metric_id = {k} AND ts >= {k} "
+            f"AND ts < {k} ORDER BY ts LIMIT {k}",
+            (device_id, metric_id, start_ms, end_ms, limit),
+        )
+
     def _hot_rows(
         self, device_id: int, metric_id: int, start_ms: int, end_ms: int
     ) -> list[tuple[int, float | None, str | None]]:
         """Buffered points of one series in the range, in the order they were written."""
+        k = self.MARK
+        return self._fetch(
+            f"SELECT ts, value, text FROM telemetry_hot WHERE device_id = {k} AND metric_id = {k} AND ts >= {k} "
+            f"AND ts < {k} ORDER BY {self.HOT_ORDER}",
+            (device_id, metric_id, start_ms, end_ms),
+        )
+
+    def count(self, device_id: int | None = None) -> int:
+        """Stored points (the buffer's counted once and only where the clustered table lacks them)."""
+        if device_id is None:
+            cold = self._fetch("SELECT count(*) FROM telemetry")[0][0]
+            return int(cold + self._fetch(COUNT_HOT.format(where="WHERE 1 = 1"))[0][0])
+        k = self.MARK
+        cold = self._fetch(f"SELECT count(*) FROM telemetry WHERE device_id = {k}", (device_id,))[0][0]
+        hot = self._fetch(COUNT_HOT.format(where=f"WHERE h.device_id = {k}"), (device_id,))[0][0]
+        return int(cold + hot)
 
     @abstractmethod
     def _cold_has(self, device_id: int, metric_id: int, ts: list[int]) -> set[int]:
@@ -313,9 +333,6 @@ class TelemetryStore(ABC):
 
     @abstractmethod
     def _delete_device(self, device_id: int) -> None: ...
-
-    @abstractmethod
-    def count(self, device_id: int | None = None) -> int: ...
 
     # ---------------------------------------------------------------- shared
 
@@ -545,6 +562,19 @@ def _insert_many(conn: sqlite3.Connection, head: str, rows: Sequence[RowT]) -> N
 
 
 class SqliteStore(TelemetryStore):
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on this thread's connection, one writer of this process at a time."""
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
@@ -572,51 +602,30 @@ class SqliteStore(TelemetryStore):
     def _write(self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool) -> None:
         if dense:  # sorted, each series' points land on the same pages one after another
             rows = sorted(rows, key=itemgetter(0, 1, 2))
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if dense:
-                    _insert_many(conn, "INSERT OR IGNORE INTO telemetry VALUES ", rows)
-                else:
-                    _insert_many(conn, "INSERT INTO telemetry_hot VALUES ", rows)
-                if latest:
-                    conn.executemany(UPSERT_LATEST, latest)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._immediate() as conn:
+            if dense:
+                _insert_many(conn, "INSERT OR IGNORE INTO telemetry VALUES ", rows)
+            else:
+                _insert_many(conn, "INSERT INTO telemetry_hot VALUES ", rows)
+            if latest:
+                conn.executemany(UPSERT_LATEST, latest)
 
     def _flush(self) -> None:
-        conn = self._conn()
-        if conn.execute("SELECT 1 FROM telemetry_hot LIMIT 1").fetchone() is None:
+        if not self._fetch("SELECT 1 FROM telemetry_hot LIMIT 1"):
             return  # nothing buffered: no write transaction (dense writers call this before every batch)
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")  # no other writer until COMMIT: the whole buffer moves
-            try:
-                conn.execute(
-                    "INSERT OR IGNORE INTO telemetry SELECT device_id, metric_id, ts, value, text FROM telemetry_hot "
-                    "ORDER BY device_id, metric_id, ts, rowid"
-                )
-                conn.execute("DELETE FROM telemetry_hot")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._immediate() as conn:  # no other writer until COMMIT: the whole buffer moves
+            conn.execute(
+                "INSERT OR IGNORE INTO telemetry SELECT device_id, metric_id, ts, value, text FROM telemetry_hot "
+                "ORDER BY device_id, metric_id, ts, rowid"
+            )
+            conn.execute("DELETE FROM telemetry_hot")
 
     def touch(self, device_ids: Iterable[int], received_ms: int) -> None:
         self._upsert([(d, SEEN_METRIC, received_ms, None, None) for d in device_ids])
 
     def _upsert(self, latest: Sequence[RowT]) -> None:
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(UPSERT_LATEST, latest)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._immediate() as conn:
+            conn.executemany(UPSERT_LATEST, latest)
 
     def _latest_rows(self, device_ids: Sequence[int]) -> dict[int, dict[int, Latest]]:
         out: dict[int, dict[int, Latest]] = {}
@@ -665,28 +674,6 @@ class SqliteStore(TelemetryStore):
             if cnt:
                 out.append((int(i), None if v is None else float(v), int(cnt), int(x)))
         return out
-
-    def _cold_rows(
-        self, device_id: int, metric_id: int, start_ms: int, end_ms: int, limit: int
-    ) -> list[tuple[int, float | None, str | None]]:
-        return list(
-            self._conn().execute(
-                "SELECT ts, value, text FROM telemetry WHERE device_id = ? AND metric_id = ? AND ts >= ? AND ts < ? "
-                "ORDER BY ts LIMIT ?",
-                (device_id, metric_id, start_ms, end_ms, limit),
-            )
-        )
-
-    def _hot_rows(
-        self, device_id: int, metric_id: int, start_ms: int, end_ms: int
-    ) -> list[tuple[int, float | None, str | None]]:
-        return list(
-            self._conn().execute(
-                "SELECT ts, value, text FROM telemetry_hot WHERE device_id = ? AND metric_id = ? AND ts >= ? "
-                "AND ts < ? ORDER BY rowid",
-                (device_id, metric_id, start_ms, end_ms),
-            )
-        )
 
     def _cold_has(self, device_id: int, metric_id: int, ts: list[int]) -> set[int]:
         found: set[int] = set()
@@ -738,18 +725,21 @@ class SqliteStore(TelemetryStore):
             conn.execute("DELETE FROM telemetry_hot WHERE device_id = ?", (device_id,))
             conn.execute("DELETE FROM telemetry_latest WHERE device_id = ?", (device_id,))
 
-    def count(self, device_id: int | None = None) -> int:
-        conn = self._conn()
-        if device_id is None:
-            cold = conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
-            return int(cold + conn.execute(COUNT_HOT.format(where="WHERE 1 = 1")).fetchone()[0])
-        cold = conn.execute("SELECT count(*) FROM telemetry WHERE device_id = ?", (device_id,)).fetchone()[0]
-        hot = conn.execute(COUNT_HOT.format(where="WHERE h.device_id = ?"), (device_id,)).fetchone()[0]
-        return int(cold + hot)
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._conn().execute(sql, params).fetchall()
 
 
 # ---------------------------------------------------------------- PostgreSQL
 
+# The write buffer (see the module's docstring); seq orders it, so the first stored duplicate wins.
+PG_HOT_TABLE = """CREATE TABLE IF NOT EXISTS telemetry_hot (
+        device_id integer NOT NULL,
+        metric_id integer NOT NULL,
+        ts bigint NOT NULL,
+        value double precision,
+        text text,
+        seq bigint GENERATED ALWAYS AS IDENTITY
+    )"""
 PG_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS telemetry (
         device_id integer NOT NULL,
@@ -767,15 +757,7 @@ PG_SCHEMA = (
         text text,
         PRIMARY KEY (device_id, metric_id)
     )""",
-    # The write buffer (see the module's docstring); seq orders it, so the first stored duplicate wins.
-    """CREATE TABLE IF NOT EXISTS telemetry_hot (
-        device_id integer NOT NULL,
-        metric_id integer NOT NULL,
-        ts bigint NOT NULL,
-        value double precision,
-        text text,
-        seq bigint GENERATED ALWAYS AS IDENTITY
-    )""",
+    PG_HOT_TABLE,
 )
 PG_UPSERT_LATEST = (
     "INSERT INTO telemetry_latest (device_id, metric_id, ts, value, text) "
@@ -831,6 +813,9 @@ def _copy_image(rows: Sequence[RowT], by_key: bool) -> bytes | None:
 
 
 class PostgresStore(TelemetryStore):
+    MARK = "%s"
+    HOT_ORDER = "seq"
+
     def __init__(self, url: str) -> None:
         super().__init__()
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
@@ -1008,28 +993,6 @@ class PostgresStore(TelemetryStore):
             rows = conn.execute(sql, args).fetchall()
         return [(int(b), None if v is None else float(v), int(n), int(x)) for b, v, n, x in rows]
 
-    def _cold_rows(
-        self, device_id: int, metric_id: int, start_ms: int, end_ms: int, limit: int
-    ) -> list[tuple[int, float | None, str | None]]:
-        return list(
-            self._conn().execute(
-                "SELECT ts, value, text FROM telemetry WHERE device_id = %s AND metric_id = %s AND ts >= %s "
-                "AND ts < %s ORDER BY ts LIMIT %s",
-                (device_id, metric_id, start_ms, end_ms, limit),
-            )
-        )
-
-    def _hot_rows(
-        self, device_id: int, metric_id: int, start_ms: int, end_ms: int
-    ) -> list[tuple[int, float | None, str | None]]:
-        return list(
-            self._conn().execute(
-                "SELECT ts, value, text FROM telemetry_hot WHERE device_id = %s AND metric_id = %s AND ts >= %s "
-                "AND ts < %s ORDER BY seq",
-                (device_id, metric_id, start_ms, end_ms),
-            )
-        )
-
     def _cold_has(self, device_id: int, metric_id: int, ts: list[int]) -> set[int]:
         rows = self._conn().execute(
             "SELECT ts FROM telemetry WHERE device_id = %s AND metric_id = %s AND ts = ANY(%s)",
@@ -1089,14 +1052,8 @@ class PostgresStore(TelemetryStore):
         conn.execute("DELETE FROM telemetry_hot WHERE device_id = %s", (device_id,))
         conn.execute("DELETE FROM telemetry_latest WHERE device_id = %s", (device_id,))
 
-    def count(self, device_id: int | None = None) -> int:
-        conn = self._conn()
-        if device_id is None:
-            cold = conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
-            return int(cold + conn.execute(COUNT_HOT.format(where="WHERE 1 = 1")).fetchone()[0])
-        cold = conn.execute("SELECT count(*) FROM telemetry WHERE device_id = %s", (device_id,)).fetchone()[0]
-        hot = conn.execute(COUNT_HOT.format(where="WHERE h.device_id = %s"), (device_id,)).fetchone()[0]
-        return int(cold + hot)
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(self._conn().execute(sql, params).fetchall())
 
 
 # ---------------------------------------------------------------- factory

@@ -19,16 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            """CREATE TABLE IF NOT EXISTS telemetry_hot (
-                device_id integer NOT NULL,
-                metric_id integer NOT NULL,
-                ts bigint NOT NULL,
-                value double precision,
-                text text,
-                seq bigint GENERATED ALWAYS AS IDENTITY
-            )"""
-        )
+        from chaoyun.devices.store import PG_HOT_TABLE
+
+        op.execute(PG_HOT_TABLE)
 
 
 def downgrade() -> None:
