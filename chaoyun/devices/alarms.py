@@ -55,6 +55,11 @@ from chaoyun.identity.reference import Role
 log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))  # no daylight saving in China
 RULES_TTL_S = 10.0
+# A threshold or state rule's row in alarm_states is rewritten when its meaning changes (a breach starts or ends,
+# an alarm is raised or cleared); a point that changes nothing only moves last_ts, which is saved at most this
+# often. last_ts only guards against late points, so after a restart a point up to this much older than the
+# newest one seen may still be evaluated. A rate rule needs every last value: its row is written every batch.
+STATE_REFRESH_MS = 60_000
 MAX_ATTEMPTS = 6
 
 # ---------------------------------------------------------------- rules (cached per device)
@@ -221,6 +226,7 @@ class _State:
     alarm_id: int | None = None
     stored: bool = False
     changed: bool = False
+    saved_last_ms: int | None = None  # last_ms as the database holds it
 
 
 def on_ingest_batch(
@@ -319,12 +325,14 @@ def _load_states(db: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int
                 f"WHERE rule_id = {mark} AND device_id IN ({', '.join([mark] * len(chunk))})"
             )
             for device_id, pending, last, value, alarm_id in conn.exec_driver_sql(sql, (rule_id, *chunk)):
+                last_ms = None if last is None else from_db(last)
                 out[(rule_id, device_id)] = _State(
                     None if pending is None else from_db(pending),
-                    None if last is None else from_db(last),
+                    last_ms,
                     value,
                     alarm_id,
                     stored=True,
+                    saved_last_ms=last_ms,
                 )
     return out
 
@@ -368,6 +376,7 @@ def _step(
     db: Session, c: _Compiled, device: Device, st: _State, ts_ms: int, value: float | None, text: str | None
 ) -> None:
     active = st.alarm_id is not None
+    pending_before = st.pending_ms
     kind = c.kind
     if kind == "threshold" and value is not None:
         breach = value > c.limit if c.above else value < c.limit
@@ -407,7 +416,14 @@ def _step(
     st.last_ms = ts_ms
     if value is not None:
         st.last_value = value
-    st.changed = True
+    if (
+        kind == "rate"
+        or st.pending_ms != pending_before
+        or (st.alarm_id is not None) != active
+        or st.saved_last_ms is None
+        or ts_ms - st.saved_last_ms >= STATE_REFRESH_MS
+    ):
+        st.changed = True
 
 
 def _raise_for(

@@ -194,9 +194,12 @@ def _ts_ms(raw: Any) -> int | None:
 _TYPE_NAMES = {NUM: "numeric", BOOL: "bool", STR: "string"}
 
 
-def validate(device_id: int, spec: Spec, payload: Any, now_ms: int) -> tuple[list[RowT], list[Rejected], int]:
-    """Points of one message as rows, the rejected points, and how many were rejected in all."""
-    lim = limits()
+def validate(
+    device_id: int, spec: Spec, payload: Any, now_ms: int, lim: Limits | None = None
+) -> tuple[list[RowT], list[Rejected], int]:
+    """Points of one message as rows, the rejected points, and how many were rejected in all.
+    (A batch passes its ``limits()`` in: reading the settings costs more than validating a small message.)"""
+    lim = lim or limits()
     rows: list[Any] = []
     rejected: list[Rejected] = []
     nrej = 0
@@ -389,8 +392,9 @@ def ingest_batch(
     all_rows: list[RowT] = []
     results: list[IngestResult] = []
     per_device: list[tuple[Device, list[RowT]]] = []
+    lim = limits()
     for device, payload in items:
-        rows, rejected, nrej = validate(device.id, model_spec(db, device.model_id), payload, now_ms)
+        rows, rejected, nrej = validate(device.id, model_spec(db, device.model_id), payload, now_ms, lim)
         all_rows.extend(rows)
         per_device.append((device, rows))
         results.append(IngestResult(len(rows), rejected, nrej))

@@ -61,6 +61,36 @@ def test_threshold_with_duration_and_hysteresis_worked_example(db: Any) -> None:
     assert a.status == "cleared" and a.cleared_by == "system" and a.cleared_at == T0 + timedelta(seconds=100)
 
 
+def test_state_row_written_when_its_meaning_changes(db: Any) -> None:
+    """A point that changes nothing (no breach starts or ends) leaves the threshold rule's stored row alone,
+    except that last_ts is refreshed once it is STATE_REFRESH_MS behind; a breach start is written at once."""
+    from chaoyun.devices.models import AlarmState
+
+    device, _ = make_device(db, org_of(db, "factory"))
+    rule = _rule(db, device, "threshold", "barrel_temp", op=">", value=240, duration_s=30, hysteresis=5)
+
+    def stored() -> AlarmState:
+        db.expire_all()
+        st = db.get(AlarmState, (rule.id, device.id))
+        assert st is not None
+        return st
+
+    _send(db, device, "barrel_temp", [(0, 230)])
+    assert stored().last_ts == T0  # a new state is always written
+    _send(db, device, "barrel_temp", [(10, 231)])
+    assert stored().last_ts == T0  # nothing changed: not rewritten
+    _send(db, device, "barrel_temp", [(20, 241)])
+    st = stored()
+    assert st.pending_since == T0 + timedelta(seconds=20) and st.last_ts == T0 + timedelta(seconds=20)
+    _send(db, device, "barrel_temp", [(30, 242)])
+    assert stored().last_ts == T0 + timedelta(seconds=20)
+    refresh_s = alarms.STATE_REFRESH_MS // 1000
+    _send(db, device, "barrel_temp", [(20 + refresh_s, 233)])  # breach over (pending reset) and due anyway
+    st = stored()
+    assert st.pending_since is None and st.last_ts == T0 + timedelta(seconds=20 + refresh_s)
+    assert _alarms(db, device) == []
+
+
 def test_rate_of_change(db: Any) -> None:
     device, _ = make_device(db, org_of(db, "factory"), model="air_compressor")
     _rule(db, device, "rate", "outlet_pressure", max_per_min=2.0)

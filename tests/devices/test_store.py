@@ -262,3 +262,41 @@ def test_old_buffer_moves_without_further_writes(store: TelemetryStore, monkeypa
         assert time.monotonic() < deadline, "the buffer was never moved"
         time.sleep(0.1)
     assert store.count() == 60
+
+
+def test_sqlite_writers_of_other_processes_queue_on_the_lock_file(tmp_path: Path) -> None:
+    """A writer waits for the lock file another process holds (instead of SQLite's sleeping busy handler),
+    and goes on as soon as it is released."""
+    import fcntl
+    import multiprocessing
+    import threading
+
+    store = SqliteStore(tmp_path / "t.db")
+    ctx = multiprocessing.get_context("spawn")
+    held, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(tmp_path / "t.db.writer"), held, release))
+    holder.start()
+    try:
+        assert held.wait(30)
+        done = threading.Event()
+        t0 = to_ms(datetime.now(UTC))
+        writer = threading.Thread(target=lambda: (store.write([(1, 1, t0, 1.0, None)]), done.set()))
+        writer.start()
+        assert not done.wait(0.5)  # blocked behind the other process
+        release.set()
+        assert done.wait(10)
+        writer.join()
+    finally:
+        release.set()
+        holder.join(10)
+    assert fcntl is not None and store.count() == 1
+
+
+def _hold_lock(path: str, held: Any, release: Any) -> None:
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    held.set()
+    release.wait(30)
+    fcntl.flock(fd, fcntl.LOCK_UN)
