@@ -274,6 +274,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     store = get_store()
     samples: list[dict[str, Any]] = []
     latencies: dict[str, list[float]] = {"steady": [], "burst": []}
+    timeline: list[tuple[float, float]] = []  # (seconds into the run, probe latency ms)
     go.set()
     t0 = time.perf_counter()
     phase_end = {"warm": warm, "steady": warm + seconds, "burst": warm + seconds + burst_s}
@@ -307,8 +308,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             # (telemetry_latest) follow up to CHAOYUN's LATEST_SECONDS (0.5 s) later: they are written behind.
             sent_at = datetime.fromtimestamp(pending_probe[0] / 1000, UTC)
             if store.raw(probe_id, "voltage", sent_at, sent_at + timedelta(milliseconds=1)):
-                latencies["burst" if phase in ("burst", "drain") else "steady"].append(
-                    time.perf_counter() - pending_probe[1])
+                took = time.perf_counter() - pending_probe[1]
+                latencies["burst" if phase in ("burst", "drain") else "steady"].append(took)
+                timeline.append((round(el, 2), round(took * 1000, 1)))
                 pending_probe = None
                 next_probe = el + 0.2
         if phase == "drain":
@@ -384,6 +386,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         # 3 points per meter message, 1 per probe message.
         "rows_expected": 3 * final_committed - 2 * probes_published,
         "samples": samples,
+        "probe_latency_ms": timeline,
     }
     OUT.mkdir(parents=True, exist_ok=True)
     name = getattr(args, "out_name", None) or "ingest_mqtt.json"

@@ -300,3 +300,25 @@ def _hold_lock(path: str, held: Any, release: Any) -> None:
     held.set()
     release.wait(30)
     fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def test_sqlite_wal_checkpointed_off_the_writers_path(tmp_path: Path, monkeypatch: Any) -> None:
+    """A writer leaves the write-ahead log alone (SQLite's own checkpoint would have run inside its transaction
+    past 1,000 pages); the write-behind thread folds it back into the database file soon after."""
+    import time
+
+    from chaoyun.devices import store as store_mod
+
+    monkeypatch.setattr(store_mod, "LATEST_SECONDS", 1.0)
+    store = SqliteStore(tmp_path / "t.db")
+    db_file = tmp_path / "t.db"
+    empty = db_file.stat().st_size
+    s = to_ms(T0)
+    store.write([(d, 1, s + k, float(k), None) for d in range(400) for k in range(800)])  # 320,000 rows, dense
+    assert (tmp_path / "t.db-wal").stat().st_size > 1000 * 4096  # past SQLite's default checkpoint point
+    assert db_file.stat().st_size == empty  # ... yet nothing copied back by the writer
+    deadline = time.monotonic() + 15
+    while db_file.stat().st_size == empty:
+        assert time.monotonic() < deadline, "the write-ahead log was never checkpointed"
+        time.sleep(0.1)
+    assert store.count() == 320_000
