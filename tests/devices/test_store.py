@@ -322,3 +322,23 @@ def test_sqlite_wal_checkpointed_off_the_writers_path(tmp_path: Path, monkeypatc
         assert time.monotonic() < deadline, "the write-ahead log was never checkpointed"
         time.sleep(0.1)
     assert store.count() == 320_000
+
+
+def test_postgres_buffer_moved_by_one_process_at_a_time() -> None:
+    """While another session holds the move's advisory lock, a flush leaves the buffer alone (two workers moving
+    the same rows at once copied them twice and waited on each other); once released, the next flush moves it."""
+    from chaoyun.devices.store import PG_MOVE_LOCK
+
+    for store in _pg_store():
+        import psycopg
+
+        s = to_ms(T0)
+        store.write([(d, 1, s, 1.0, None) for d in range(5)])  # sparse: into the buffer
+        with psycopg.connect(store.url, autocommit=True) as other:
+            assert other.execute("SELECT pg_try_advisory_lock(%s)", (PG_MOVE_LOCK,)).fetchone()[0]
+            store.flush()
+            assert store._fetch("SELECT count(*) FROM telemetry_hot") == [(5,)]
+            other.execute("SELECT pg_advisory_unlock(%s)", (PG_MOVE_LOCK,))
+        store.flush()
+        assert store._fetch("SELECT count(*) FROM telemetry_hot") == [(0,)]
+        assert store.count() == 5
