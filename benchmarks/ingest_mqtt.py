@@ -358,6 +358,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     lat = latencies["steady"]
     steady = [x for x in samples if x["phase"] == "steady"]
+    # What the publishers actually sent per second over the same phase (their pacing, not the nominal rate).
+    offered_steady = ((steady[-1]["sent"] - steady[0]["sent"]) / max(0.1, steady[-1]["t"] - steady[0]["t"])
+                      if len(steady) > 1 else 0.0)
     cpu_per_msg: dict[str, float] = {}
     if len(steady) > 2 and steady[-1]["committed"] > steady[0]["committed"]:
         done = steady[-1]["committed"] - steady[0]["committed"]
@@ -371,6 +374,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         "burst_seconds": burst_s,
         "connect_seconds": round(connect_s, 1),
         "steady_msgs_per_s": round(steady_rate), "steady_points_per_s": round(3 * steady_rate),
+        "offered_steady_msgs_per_s": round(offered_steady),
         "offered_burst_msgs_per_s": round(offered_burst),
         "latency_p50_ms": round(pct(lat, 0.5) * 1000, 1), "latency_p99_ms": round(pct(lat, 0.99) * 1000, 1),
         "latency_burst_p50_ms": round(pct(latencies["burst"], 0.5) * 1000, 1),
@@ -395,7 +399,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     alarms_on = "on" if result["alarms"] else "off"
     return [
         {"part": "c", "what": f"MQTT end to end, {devices} devices, 3 points/msg, alarms {alarms_on}: msg/s",
-         "value": steady_rate, "unit": "msg/s", "target": ">= 20000", "ok": ok_rate},
+         "value": steady_rate, "unit": f"msg/s (publishers sent {offered_steady:,.0f}/s)", "target": ">= 20000",
+         "ok": ok_rate},
         {"part": "c", "what": "MQTT end to end: data points/s", "value": 3 * steady_rate, "unit": "points/s",
          "target": ">= 60000", "ok": 3 * steady_rate >= 60000},
         {"part": "c", "what": "publish → queryable p50 / p99 (steady)", "value": result["latency_p99_ms"],
