@@ -147,7 +147,6 @@ class TelemetryStore(ABC):
             self.flush()
         taken = self._take_latest(latest)
         self._wrote = True
-        self._ensure_writer()
         ok = False
         try:
             self._write(rows, [r for per in taken.values() for r in per.values()], dense)
@@ -193,6 +192,7 @@ class TelemetryStore(ABC):
         """What to upsert with this batch: all that is pending when due, else nothing (the write-behind thread).
         Taken values stay visible to this process's readers until _landed."""
         with self._latest_lock:
+            self._ensure_writer()  # it also moves an old buffer and checkpoints, so every writing process has one
             self._keep_pending(rows)
             now = time.monotonic()
             if now - self._latest_at >= LATEST_SECONDS:
@@ -200,7 +200,6 @@ class TelemetryStore(ABC):
                 taken, self._pending = self._pending, {}
                 self._flying.append(taken)
                 return taken
-            self._ensure_writer()
             return {}
 
     def _ensure_writer(self) -> None:

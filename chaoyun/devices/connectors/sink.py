@@ -60,15 +60,12 @@ class PlatformSink:
         data: list[tuple[str, RawMessage, bool]] = []  # (uid, message, is attributes)
         results: list[tuple[str, Any]] = []
         statuses: list[tuple[str, Any]] = []
-        head, tail, cut = f"{topics.PREFIX}/devices/", "/telemetry", -len("/telemetry")
-        skip = len(head)
         for m in messages:
-            topic = m.topic
-            # The common case, cut out directly (topics.parse builds an object per message).
-            if topic.startswith(head) and topic.endswith(tail) and "/" not in (uid := topic[skip:cut]) and uid:
+            uid = topics.telemetry_uid(m.topic)
+            if uid is not None:
                 data.append((uid, m, False))
                 continue
-            t = topics.parse(topic)
+            t = topics.parse(m.topic)
             if t is None:
                 gw = topics.parse_gateway(m.topic)
                 if gw and gw[1] == "status":

@@ -57,6 +57,20 @@ class DeviceTopic:
     kind: str  # telemetry | attributes | commands | commands/result
 
 
+_TELEMETRY_HEAD = f"{PREFIX}/devices/"
+_TELEMETRY_TAIL = "/telemetry"
+
+
+def telemetry_uid(topic: str) -> str | None:
+    """The device uid of a telemetry topic, or None: the ingest hot path's shortcut past ``parse`` (which
+    builds an object per message)."""
+    if topic.startswith(_TELEMETRY_HEAD) and topic.endswith(_TELEMETRY_TAIL):
+        uid = topic[len(_TELEMETRY_HEAD) : -len(_TELEMETRY_TAIL)]
+        if uid and "/" not in uid:
+            return uid
+    return None
+
+
 def parse(topic: str) -> DeviceTopic | None:
     """The device uid and message kind of a device topic, or None for anything else."""
     parts = topic.split("/")
