@@ -22,7 +22,8 @@ def _configure_database() -> str:
         import psycopg
 
         root, name = base.rsplit("/", 1)
-        dbname = f"{name}_{WORKER}"
+        # The process id keeps two test runs on one machine (CI's and a developer's) apart.
+        dbname = f"{name}_{WORKER}_{os.getpid()}"
         admin = os.environ.get("CHAOYUN_TEST_PG_ADMIN_URL", root + "/postgres")
         with psycopg.connect(admin.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
@@ -31,7 +32,28 @@ def _configure_database() -> str:
     return f"sqlite:///{_TMP / 'chaoyun.db'}"
 
 
-os.environ["CHAOYUN_DATABASE_URL"] = _configure_database()
+_DB_URL = _configure_database()
+os.environ["CHAOYUN_DATABASE_URL"] = _DB_URL
+
+
+def pytest_unconfigure(config: Any) -> None:
+    """Drop this run's PostgreSQL database and temporary folder, so runs leave nothing behind."""
+    import shutil
+
+    if _DB_URL.startswith("postgresql"):
+        import psycopg
+
+        from chaoyun.db import get_engine
+
+        get_engine().dispose()
+        root, name = _DB_URL.rsplit("/", 1)
+        admin = os.environ.get("CHAOYUN_TEST_PG_ADMIN_URL", root + "/postgres")
+        try:
+            with psycopg.connect(admin.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass  # a leftover database is harmless; the next run uses its own name
+    shutil.rmtree(_TMP, ignore_errors=True)
 os.environ["CHAOYUN_VAR_DIR"] = str(_TMP / "var")
 os.environ.setdefault("CHAOYUN_SECRET_KEY", "test-secret")
 os.environ["CHAOYUN_LOGIN_MAX_FAILURES"] = "5"
