@@ -32,3 +32,29 @@ def test_english_choice_is_remembered_per_user(app: Any, login: Any) -> None:
     assert "Sign out" in again.get("/home").text
     again.post("/lang", {"lang": "zh_CN", "back": "/home"})
     assert "退出" in login("operator").get("/home").text
+
+
+# --- one clock ---------------------------------------------------------------------------------------------
+
+
+def test_times_are_shown_in_beijing_time_in_the_configured_format(monkeypatch: Any) -> None:
+    from datetime import UTC, date, datetime
+
+    from chaoyun import timefmt
+    from chaoyun.web.render import env
+
+    t = datetime(2026, 1, 2, 9, 44, tzinfo=UTC)
+    assert timefmt.format_dt(t) == "2026-01-02 17:44"
+    assert timefmt.format_dt(t.replace(tzinfo=None)) == "2026-01-02 17:44"  # stored naive = UTC
+    assert timefmt.format_date(datetime(2026, 1, 2, 20, 0, tzinfo=UTC)) == "2026-01-03"  # Beijing's next day
+    assert timefmt.format_dt(None, empty="—") == "—"
+    assert env().from_string("{{ t|dt }}|{{ t|date }}|{{ t|time }}|{{ tz_offset() }}").render(t=t) == (
+        "2026-01-02 17:44|2026-01-02|17:44|+08:00"
+    )
+    # an inclusive end date the user entered comes back as entered, not as the exclusive next midnight
+    assert timefmt.inclusive_end(timefmt.day_end_exclusive(date(2026, 1, 31))) == date(2026, 1, 31)
+
+    monkeypatch.setenv("CHAOYUN_DATETIME_FORMAT", "%d/%m/%Y %H:%M:%S")
+    monkeypatch.setenv("CHAOYUN_TIMEZONE", "Europe/Berlin")
+    assert timefmt.format_dt(t) == "02/01/2026 10:44:00"
+    assert env().from_string("{{ t|dt }}").render(t=t) == "02/01/2026 10:44:00"

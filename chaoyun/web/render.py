@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from chaoyun import i18n
+from chaoyun import i18n, timefmt
 from chaoyun.identity.reference import CLUSTER_EN, CLUSTER_ZH, DISTRICT_EN, DISTRICT_ZH, Cluster, District
 from chaoyun.web import nav
 
@@ -54,6 +54,11 @@ def _query(request: Request, **changes: Any) -> str:
     return "?" + urlencode(params)
 
 
+def format_dt(value: Any, fmt: str | None = None, empty: str = "") -> str:
+    """The ``dt`` filter: a stored (UTC) time in the deployment's zone and format (chaoyun.timefmt)."""
+    return timefmt.format_dt(value, fmt, empty)
+
+
 @lru_cache(maxsize=1)
 def env() -> Environment:
     e = Environment(
@@ -64,6 +69,10 @@ def env() -> Environment:
     )
     e.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     e.globals.update(district_name=district_name, cluster_name=cluster_name, query=_query)
+    # One clock: {{ x|dt }} / {{ x|date }} / {{ x|time }} show stored UTC times in CHAOYUN_TIMEZONE;
+    # tz_offset ("+08:00") is for scripts that format times themselves (charts, live values).
+    e.filters.update(dt=format_dt, date=timefmt.format_date, time=timefmt.format_time)
+    e.globals.update(tz_offset=timefmt.utc_offset, tz_label=timefmt.zone_label)
     return e
 
 
@@ -89,6 +98,7 @@ def render(request: Request, name: str, ctx: dict[str, Any] | None = None, statu
         "locale": locale,
         "csrf_token": csrf,
         "nav_items": nav.for_actor(actor),
+        "nav_menu": nav.groups_for(actor),
         "path": request.url.path,
     }
     context.update(ctx or {})
