@@ -21,6 +21,7 @@ from chaoyun.apps.permissions import APPS_CLUSTER, APPS_MANAGE, APPS_OPERATE, AP
 from chaoyun.apps.quality import service as quality
 from chaoyun.apps.quality import spc
 from chaoyun.apps.reports import service as reports
+from chaoyun.apps.usage import track_use
 from chaoyun.db import get_db
 from chaoyun.errors import AppError, Invalid
 from chaoyun.i18n import N_
@@ -31,14 +32,15 @@ from chaoyun.web.deps import requires
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
-router = APIRouter(include_in_schema=False)
+# Every page of the apps records who used which app (the programme's evidence of real use).
+router = APIRouter(include_in_schema=False, dependencies=[Depends(track_use)])
 
 nav.register(
-    nav.NavItem("enterprise", N_("OEE"), "/apps/oee", APPS_READ, 30),
-    nav.NavItem("enterprise", N_("Quality (SPC)"), "/apps/quality", APPS_READ, 31),
-    nav.NavItem("enterprise", N_("Energy"), "/apps/energy", APPS_READ, 32),
-    nav.NavItem("enterprise", N_("Reports"), "/apps/reports", APPS_READ, 33),
-    nav.NavItem("government", N_("Cluster OEE"), "/gov/apps", APPS_CLUSTER, 31),
+    nav.NavItem("enterprise", N_("OEE"), "/apps/oee", APPS_READ, 30, group="production"),
+    nav.NavItem("enterprise", N_("Quality (SPC)"), "/apps/quality", APPS_READ, 31, group="production"),
+    nav.NavItem("enterprise", N_("Energy"), "/apps/energy", APPS_READ, 32, group="production"),
+    nav.NavItem("enterprise", N_("Reports"), "/apps/reports", APPS_READ, 33, group="production"),
+    nav.NavItem("government", N_("Cluster OEE"), "/gov/apps", APPS_CLUSTER, 31, group="production"),
 )
 
 FLASH = {

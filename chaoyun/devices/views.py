@@ -33,10 +33,10 @@ from chaoyun.web.validation import field_errors
 router = APIRouter(include_in_schema=False)
 
 nav.register(
-    nav.NavItem("enterprise", N_("Devices"), "/devices", DEVICES_READ, 20),
-    nav.NavItem("enterprise", N_("Workshop"), "/workshop", DEVICES_READ, 21),
-    nav.NavItem("enterprise", N_("Alarms"), "/alarms", DEVICES_READ, 22),
-    nav.NavItem("government", N_("Equipment online"), "/gov/devices", DEVICES_CLUSTER, 30),
+    nav.NavItem("enterprise", N_("Devices"), "/devices", DEVICES_READ, 20, group="devices"),
+    nav.NavItem("enterprise", N_("Workshop"), "/workshop", DEVICES_READ, 21, group="devices"),
+    nav.NavItem("enterprise", N_("Alarms"), "/alarms", DEVICES_READ, 22, group="devices"),
+    nav.NavItem("government", N_("Equipment online"), "/gov/devices", DEVICES_CLUSTER, 30, group="devices"),
 )
 
 FLASH = {

@@ -40,11 +40,11 @@ router = APIRouter(include_in_schema=False)
 
 P = Permission
 nav.register(
-    nav.NavItem("any", N_("Home"), "/home", P.AUTHENTICATED, 0),
-    nav.NavItem("government", N_("Enterprise directory"), "/gov/enterprises", P.DIRECTORY_READ, 10),
-    nav.NavItem("government", N_("Registrations"), "/gov/registrations", P.ORG_APPROVE, 20),
-    nav.NavItem("government", N_("Audit log"), "/gov/audit", P.AUDIT_READ, 90),
-    nav.NavItem("any", N_("People"), "/users", P.USERS_MANAGE, 95),
+    nav.NavItem("any", N_("Home"), "/home", P.AUTHENTICATED, 0, group="top"),
+    nav.NavItem("government", N_("Enterprise directory"), "/gov/enterprises", P.DIRECTORY_READ, 10, group="admin"),
+    nav.NavItem("government", N_("Registrations"), "/gov/registrations", P.ORG_APPROVE, 20, group="admin"),
+    nav.NavItem("government", N_("Audit log"), "/gov/audit", P.AUDIT_READ, 90, group="admin"),
+    nav.NavItem("any", N_("People"), "/users", P.USERS_MANAGE, 95, group="admin"),
 )
 
 FLASH = {

@@ -59,15 +59,15 @@ router = APIRouter(include_in_schema=False)
 P = Permission
 
 nav.register(
-    nav.NavItem("any", N_("Service catalogue"), "/market", P.AUTHENTICATED, 50),
-    nav.NavItem("enterprise", N_("Find services"), "/market/match", MP.MATCH, 51),
-    nav.NavItem("enterprise", N_("Service contracts"), "/market/contracts", MP.CONTRACTS, 52),
-    nav.NavItem("provider", N_("Resource pool"), "/provider/pool", P.AUTHENTICATED, 20),
-    nav.NavItem("provider", N_("My offerings"), "/provider/offerings", MP.PROVIDER_READ, 21),
-    nav.NavItem("provider", N_("Service contracts"), "/market/contracts", MP.CONTRACTS, 22),
-    nav.NavItem("government", N_("Resource pool"), "/gov/market", MP.GOV_READ, 40),
-    nav.NavItem("government", N_("Provincial recommendation"), "/gov/provincial", MP.GOV_READ, 41),
-    nav.NavItem("government", N_("Match providers to a call"), "/market/match", MP.MATCH, 42),
+    nav.NavItem("any", N_("Service catalogue"), "/market", P.AUTHENTICATED, 50, group="market"),
+    nav.NavItem("enterprise", N_("Find services"), "/market/match", MP.MATCH, 51, group="market"),
+    nav.NavItem("enterprise", N_("Service contracts"), "/market/contracts", MP.CONTRACTS, 52, group="market"),
+    nav.NavItem("provider", N_("Resource pool"), "/provider/pool", P.AUTHENTICATED, 20, group="market"),
+    nav.NavItem("provider", N_("My offerings"), "/provider/offerings", MP.PROVIDER_READ, 21, group="market"),
+    nav.NavItem("provider", N_("Service contracts"), "/market/contracts", MP.CONTRACTS, 22, group="market"),
+    nav.NavItem("government", N_("Resource pool"), "/gov/market", MP.GOV_READ, 40, group="market"),
+    nav.NavItem("government", N_("Provincial recommendation"), "/gov/provincial", MP.GOV_READ, 41, group="market"),
+    nav.NavItem("government", N_("Match providers to a call"), "/market/match", MP.MATCH, 42, group="market"),
 )
 
 FLASH = {

@@ -36,12 +36,12 @@ router = APIRouter(include_in_schema=False)
 get_pack()
 
 nav.register(
-    nav.NavItem("government", N_("Programme targets"), "/programme/targets", P.TARGETS_READ, 30),
-    nav.NavItem("government", N_("Cloud adoption"), "/programme/adoptions", P.ADOPTION_READ, 31),
-    nav.NavItem("government", N_("Diagnoses"), "/programme/diagnoses", P.DIAGNOSIS_READ, 32),
-    nav.NavItem("government", N_("Evaluation"), "/programme/evaluation", P.EVALUATION_EXPORT, 80),
-    nav.NavItem("enterprise", N_("Cloud adoption"), "/programme/adoptions", P.ADOPTION_READ, 30),
-    nav.NavItem("enterprise", N_("Diagnosis"), "/programme/diagnoses", P.DIAGNOSIS_READ, 31),
+    nav.NavItem("government", N_("Programme targets"), "/programme/targets", P.TARGETS_READ, 30, group="programme"),
+    nav.NavItem("government", N_("Cloud adoption"), "/programme/adoptions", P.ADOPTION_READ, 31, group="programme"),
+    nav.NavItem("government", N_("Diagnoses"), "/programme/diagnoses", P.DIAGNOSIS_READ, 32, group="programme"),
+    nav.NavItem("government", N_("Evaluation"), "/programme/evaluation", P.EVALUATION_EXPORT, 80, group="programme"),
+    nav.NavItem("enterprise", N_("Cloud adoption"), "/programme/adoptions", P.ADOPTION_READ, 30, group="programme"),
+    nav.NavItem("enterprise", N_("Diagnosis"), "/programme/diagnoses", P.DIAGNOSIS_READ, 31, group="programme"),
 )
 
 

@@ -8,7 +8,25 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor
+
+# Menu groups by task, in menu order; "top" entries (Home) stand alone before the groups.
+GROUPS: list[tuple[str, str]] = [
+    ("devices", N_("Equipment")),
+    ("production", N_("Production")),
+    ("programme", N_("Policy applications")),
+    ("market", N_("Service market")),
+    ("admin", N_("Administration")),
+]
+_GROUP_KEYS = {k for k, _ in GROUPS} | {"top"}
+# Items registered without a group land where their path says, else under administration, so none vanish.
+_PATH_GROUPS = [
+    (("/devices", "/workshop", "/alarms", "/gateways", "/gov/devices"), "devices"),
+    (("/apps", "/gov/apps"), "production"),
+    (("/programme",), "programme"),
+    (("/market", "/provider", "/gov/market", "/gov/provincial"), "market"),
+]
 
 
 @dataclass(frozen=True)
@@ -18,6 +36,26 @@ class NavItem:
     path: str
     perm: str
     order: int = 100
+    group: str = ""  # one of GROUPS' keys or "top"; empty: inferred from the path
+
+    @property
+    def group_key(self) -> str:
+        if self.group in _GROUP_KEYS:
+            return self.group
+        for prefixes, key in _PATH_GROUPS:
+            if self.path.startswith(prefixes):
+                return key
+        return "admin"
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    key: str
+    label: str  # English msgid
+    items: list[NavItem]
+
+    def active(self, path: str) -> bool:
+        return any(path.startswith(i.path) for i in self.items)
 
 
 _ITEMS: list[NavItem] = []
@@ -34,6 +72,14 @@ def for_actor(actor: Actor | None) -> list[NavItem]:
         return []
     out = [i for i in _ITEMS if i.audience in (actor.audience, "any") and actor.has(i.perm)]
     return sorted(out, key=lambda i: (i.order, i.label))
+
+
+def groups_for(actor: Actor | None) -> tuple[list[NavItem], list[NavGroup]]:
+    """The actor's menu: stand-alone entries, then the non-empty task groups in their fixed order."""
+    items = for_actor(actor)
+    top = [i for i in items if i.group_key == "top"]
+    groups = [NavGroup(k, label, [i for i in items if i.group_key == k]) for k, label in GROUPS]
+    return top, [g for g in groups if g.items]
 
 
 @dataclass(frozen=True)

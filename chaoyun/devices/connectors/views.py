@@ -23,7 +23,7 @@ from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
-nav.register(nav.NavItem("enterprise", N_("Gateways"), "/gateways", GATEWAYS_READ, 35))
+nav.register(nav.NavItem("enterprise", N_("Gateways"), "/gateways", GATEWAYS_READ, 35, group="devices"))
 
 EXAMPLE = """devices:
   - uid: press-01            # a device registered on the platform

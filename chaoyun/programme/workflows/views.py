@@ -42,16 +42,16 @@ T = "programme/workflows/"
 CST = timezone(timedelta(hours=8))
 
 nav.register(
-    nav.NavItem("enterprise", N_("Vouchers"), "/programme/vouchers", WF_READ, 40),
-    nav.NavItem("enterprise", N_("Subsidies"), "/programme/subsidies", WF_READ, 41),
-    nav.NavItem("enterprise", N_("Shared services"), "/programme/shared-services", WF_READ, 42),
-    nav.NavItem("enterprise", N_("Demonstration"), "/programme/demonstration", WF_READ, 43),
-    nav.NavItem("provider", N_("Vouchers"), "/programme/vouchers", WF_READ, 40),
-    nav.NavItem("provider", N_("Demonstration"), "/programme/demonstration", WF_READ, 43),
-    nav.NavItem("government", N_("Vouchers"), "/programme/vouchers", WF_READ, 40),
-    nav.NavItem("government", N_("Subsidies"), "/programme/subsidies", WF_READ, 41),
-    nav.NavItem("government", N_("Shared services"), "/programme/shared-services", WF_READ, 42),
-    nav.NavItem("government", N_("Demonstration"), "/programme/demonstration", WF_READ, 43),
+    nav.NavItem("enterprise", N_("Vouchers"), "/programme/vouchers", WF_READ, 40, group="programme"),
+    nav.NavItem("enterprise", N_("Subsidies"), "/programme/subsidies", WF_READ, 41, group="programme"),
+    nav.NavItem("enterprise", N_("Shared services"), "/programme/shared-services", WF_READ, 42, group="programme"),
+    nav.NavItem("enterprise", N_("Demonstration"), "/programme/demonstration", WF_READ, 43, group="programme"),
+    nav.NavItem("provider", N_("Vouchers"), "/programme/vouchers", WF_READ, 40, group="programme"),
+    nav.NavItem("provider", N_("Demonstration"), "/programme/demonstration", WF_READ, 43, group="programme"),
+    nav.NavItem("government", N_("Vouchers"), "/programme/vouchers", WF_READ, 40, group="programme"),
+    nav.NavItem("government", N_("Subsidies"), "/programme/subsidies", WF_READ, 41, group="programme"),
+    nav.NavItem("government", N_("Shared services"), "/programme/shared-services", WF_READ, 42, group="programme"),
+    nav.NavItem("government", N_("Demonstration"), "/programme/demonstration", WF_READ, 43, group="programme"),
 )
 
 
