@@ -16,12 +16,13 @@ from chaoyun.apps.oee import service as oee
 from chaoyun.apps.permissions import APPS_CLUSTER, APPS_MANAGE, APPS_OPERATE, APPS_READ
 from chaoyun.apps.quality import service as quality
 from chaoyun.apps.reports import service as reports
+from chaoyun.apps.usage import track_use
 from chaoyun.db import get_db
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.web.deps import requires
 
-router = APIRouter(prefix="/api/v1/apps", tags=["apps"])
+router = APIRouter(prefix="/api/v1/apps", tags=["apps"], dependencies=[Depends(track_use)])
 
 
 def _period(days: int | None, end: date | None) -> tuple[date, date]:

@@ -173,3 +173,18 @@ class Report(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppUse(Base):
+    """Who used which app on which day (the first use that day): the programme's evidence of real use."""
+
+    __tablename__ = "apps_usage"
+    __table_args__ = (UniqueConstraint("org_id", "user_id", "app", "day", name="uq_apps_usage_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    app: Mapped[str] = mapped_column(String(24))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    via: Mapped[str] = mapped_column(String(8), default="page")  # page | api

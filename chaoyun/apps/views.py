@@ -21,6 +21,7 @@ from chaoyun.apps.permissions import APPS_CLUSTER, APPS_MANAGE, APPS_OPERATE, AP
 from chaoyun.apps.quality import service as quality
 from chaoyun.apps.quality import spc
 from chaoyun.apps.reports import service as reports
+from chaoyun.apps.usage import track_use
 from chaoyun.db import get_db
 from chaoyun.errors import AppError, Invalid
 from chaoyun.i18n import N_
@@ -31,7 +32,8 @@ from chaoyun.web.deps import requires
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
-router = APIRouter(include_in_schema=False)
+# Every page of the apps records who used which app (the programme's evidence of real use).
+router = APIRouter(include_in_schema=False, dependencies=[Depends(track_use)])
 
 nav.register(
     nav.NavItem("enterprise", N_("OEE"), "/apps/oee", APPS_READ, 30, group="production"),

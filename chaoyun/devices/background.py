@@ -5,11 +5,11 @@ devices core's periodic tasks (alarms: offline detection, webhooks) where it pro
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from chaoyun.devices import alarms
 from chaoyun.devices.connectors.config import mqtt_settings
 
 log = logging.getLogger("chaoyun.devices.background")
@@ -51,11 +51,5 @@ def tasks() -> list[Job]:
         jobs.append(mqtt_ingest)
     if s.commands_in_server:
         jobs.append(command_janitor)
-    try:
-        alarms = importlib.import_module("chaoyun.devices.alarms")
-    except ModuleNotFoundError:
-        return jobs
-    periodic = getattr(alarms, "periodic_tasks", None)
-    if callable(periodic):
-        jobs.extend(periodic())
+    jobs.extend(alarms.periodic_tasks())
     return jobs

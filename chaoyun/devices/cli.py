@@ -1,9 +1,7 @@
-"""Commands of the devices context: ``chaoyun ingest-worker | broker-config | gateway`` (and, where the devices
-core provides ``register(app)`` in ``chaoyun/devices/simulator.py``, ``chaoyun simulate``)."""
+"""Commands of the devices context: ``chaoyun ingest-worker | broker-config | gateway``."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import typer
@@ -13,15 +11,6 @@ def register(app: typer.Typer) -> None:
     app.command("ingest-worker")(ingest_worker)
     app.command("broker-config")(broker_config)
     app.command("gateway")(gateway)
-    # Commands that live with the devices core (simulator) register themselves through the same hook.
-    for name in ("chaoyun.devices.simulator",):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-        hook = getattr(module, "register", None)
-        if callable(hook):
-            hook(app)
 
 
 def ingest_worker(

@@ -534,6 +534,9 @@ def export_range(
 class DeviceActivity:
     org_id: int
     devices_total: int
+    # What the arrived metrics mean (state, energy, good_count, ...): apps and the programme read roles,
+    # not model-specific keys.
+    roles_collected: set[str] = field(default_factory=set)
     devices_reporting: int
     metrics_collected: set[str]
     workshops: int
@@ -548,7 +551,12 @@ def activity_by_enterprise(db: Session, since: datetime) -> dict[int, DeviceActi
     if not devices:
         return {}
     latest = get_store().latest_rows([int(d.id) for d in devices])
-    keys = dict(db.execute(select(MetricDef.id, MetricDef.key)).all())
+    keys: dict[int, str] = {}
+    roles: dict[int, str] = {}
+    for mid, key, role in db.execute(select(MetricDef.id, MetricDef.key, MetricDef.role)).all():
+        keys[mid] = key
+        if role:
+            roles[mid] = role
     since_ms = to_ms(since)
     rules = dict(
         db.execute(
@@ -566,6 +574,8 @@ def activity_by_enterprise(db: Session, since: datetime) -> dict[int, DeviceActi
         rows = latest.get(dev_id, {})
         seen = rows.get(0)
         if seen is not None and to_ms(seen.ts) >= since_ms:
+                if mid in roles:
+                    act.roles_collected.add(roles[mid])
             act.devices_reporting += 1
         for mid, lv in rows.items():
             if mid and to_ms(lv.ts) >= since_ms and mid in keys:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl  # POSIX file locks order SQLite writers of several processes (Chaoyun runs on Linux)
 import heapq
 import json
 import math
@@ -52,11 +53,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text as sql_text
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: SQLite's busy handler alone orders writers
-    fcntl = None  # type: ignore[assignment]
 
 SEEN_METRIC = 0  # pseudo metric in telemetry_latest: when the device's last message arrived
 DAY_MS = 86_400_000
@@ -615,8 +611,6 @@ class SqliteStore(TelemetryStore):
                     fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _writer_fd(self) -> int | None:
-        if fcntl is None:
-            return None
         pid = os.getpid()
         if self._lock_fd is None or self._lock_fd[0] != pid:
             # Opened again in a forked child: a descriptor inherited from the parent would share its lock.

@@ -4,7 +4,6 @@ zoom), workshop tiles, provisioning, alarms (rules, webhooks), rejection log, go
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import time
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from chaoyun.db import get_db
 from chaoyun.devices import alarms, service
+from chaoyun.devices.connectors import device_certs
 from chaoyun.devices.models import Device
 from chaoyun.devices.permissions import ALARMS_ACK, DEVICES_CLUSTER, DEVICES_MANAGE, DEVICES_READ
 from chaoyun.devices.schemas import DeviceIn, RuleIn, WebhookIn
@@ -64,14 +64,6 @@ STATUS_COLOURS = {
 
 def _flash(request: Request) -> str | None:
     return FLASH.get(request.query_params.get("msg", ""))
-
-
-def commands_available() -> bool:
-    """Write-back exists once devices/connectors/commands.py is there (helper D2's module)."""
-    try:
-        return importlib.util.find_spec("chaoyun.devices.connectors.commands") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def _metric_name(m: Any, locale: str) -> str:
@@ -238,7 +230,7 @@ def device_page(
                 (m for m in metrics if m["type"] != "string"),
                 key=lambda m: m["role"] in ("cycle_counter", "good_count", "reject_count", "energy", "setpoint"),
             ),
-            "writable": [m for m in metrics if m["writable"]] if commands_available() else [],
+            "writable": [m for m in metrics if m["writable"]],
             "open_alarms": alarms.list_alarms(db, actor, status="open", device_id=device.id, limit=20),
             "can_manage": actor.has(DEVICES_MANAGE) and actor.audience == "enterprise",
             "certificates": _certificates(db, actor, device.id),
@@ -248,11 +240,7 @@ def device_page(
 
 
 def _certificates(db: Session, actor: Actor, device_id: int) -> list[Any] | None:
-    """The device's client certificates (devices/connectors), None where that module is absent."""
-    try:
-        from chaoyun.devices.connectors import device_certs
-    except ImportError:
-        return None
+    """The device's client certificates (devices/connectors)."""
     return device_certs.list_certificates(db, actor, device_id)[:5]
 
 

@@ -434,16 +434,16 @@ class QuotaView:
     year: int
     base: Decimal
     quota: Decimal
-    used: Decimal | None  # None: the programme does not report redemptions yet
+    used: Decimal  # redeemed vouchers (the programme's money workflows)
     adjustments: list[QuotaAdjustment]
 
     @property
-    def left(self) -> Decimal | None:
-        return None if self.used is None else self.quota - self.used
+    def left(self) -> Decimal:
+        return self.quota - self.used
 
     @property
     def used_pct(self) -> float | None:
-        if self.used is None or not self.quota:
+        if not self.quota:
             return None
         return float(self.used / self.quota * 100)
 

@@ -7,8 +7,6 @@ contracts, ratings, matching) and ``whitelist`` (security assessments, spot chec
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,6 +20,7 @@ from chaoyun.identity.models import Organisation
 from chaoyun.marketplace.config import market_config
 from chaoyun.marketplace.models import Admission, Assessment, Offering, QuotaAdjustment, Recommendation
 from chaoyun.marketplace.reference import CATEGORIES, IN_POOL, SAAS_DOMAINS, AdmissionStatus
+from chaoyun.programme.workflows import vouchers
 
 # ---------------------------------------------------------------- whitelist state
 
@@ -258,36 +257,13 @@ def provider_quota(db: Session, provider_org_id: int, year: int) -> Decimal:
     return max(Decimal("0.00"), (base_quota(adm.provider_type) + Decimal(adjust)).quantize(Decimal("0.01")))
 
 
-# ---------------------------------------------------------------- programme functions (guarded)
-
-_PROGRAMME_MODULES = (
-    "chaoyun.programme.workflows.vouchers",
-    "chaoyun.programme.vouchers",
-    "chaoyun.programme.service",
-)
+# ---------------------------------------------------------------- programme functions (the one two-way pair)
 
 
-def _programme_fn(name: str) -> Callable[..., Any] | None:
-    """The programme's function ``name`` if that context has shipped it, else None ("not available yet")."""
-    for mod in _PROGRAMME_MODULES:
-        try:
-            m = importlib.import_module(mod)
-        except ImportError:
-            continue
-        fn = getattr(m, name, None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    return None
-
-
-def used_quota(db: Session, provider_org_id: int, year: int) -> Decimal | None:
-    """Redeemed voucher amounts from the programme, or None while the programme does not provide them."""
-    fn = _programme_fn("redeemed_by_provider")
-    if fn is None:
-        return None
-    return Decimal(fn(db, provider_org_id, year))
+def used_quota(db: Session, provider_org_id: int, year: int) -> Decimal:
+    """Voucher amounts redeemed with this provider in ``year`` (the programme's money workflows)."""
+    return Decimal(vouchers.redeemed_by_provider(db, provider_org_id, year))
 
 
 def programme_contract(db: Session, provider_org_id: int, enterprise_org_id: int) -> bool:
-    fn = _programme_fn("provider_has_contract")
-    return bool(fn(db, provider_org_id, enterprise_org_id)) if fn is not None else False
+    return bool(vouchers.provider_has_contract(db, provider_org_id, enterprise_org_id))

@@ -133,18 +133,3 @@ def diagnosis_get(
 
 
 router.include_router(_own)
-
-def _include_workflows() -> None:
-    """Include the money workflows' api router (chaoyun.programme.workflows.api) once it exists."""
-    import importlib
-
-    try:
-        module = importlib.import_module("chaoyun.programme.workflows.api")
-    except ModuleNotFoundError as exc:  # not written yet; any other import problem is a real error
-        if exc.name not in ("chaoyun.programme.workflows.api", "chaoyun.programme.workflows"):
-            raise
-        return
-    router.include_router(module.router)
-
-
-_include_workflows()

@@ -1,9 +1,7 @@
-"""Commands of the programme context: ``chaoyun check-pack [FILE]`` and ``chaoyun evaluation-export DIR``
-(and whatever the money workflows add through ``chaoyun/programme/workflows/cli.py: register(app)``)."""
+"""Commands of the programme context: ``chaoyun check-pack [FILE]`` and ``chaoyun evaluation-export DIR``."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import typer
@@ -12,15 +10,6 @@ import typer
 def register(app: typer.Typer) -> None:
     app.command("check-pack")(check_pack)
     app.command("evaluation-export")(evaluation_export)
-    try:
-        module = importlib.import_module("chaoyun.programme.workflows.cli")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("chaoyun.programme.workflows.cli", "chaoyun.programme.workflows"):
-            raise
-        return
-    hook = getattr(module, "register", None)
-    if callable(hook):
-        hook(app)
 
 
 def check_pack(

@@ -52,6 +52,7 @@ APP_AREAS = {
     "spc": "process_improvement",
     "energy": "energy",
     "maintenance": "equipment",
+    "production": "production_control",
 }
 
 
@@ -179,7 +180,7 @@ def corroborate(areas: dict[str, Any], ev: evidence_mod.OrgEvidence) -> dict[str
         elif any(APP_AREAS.get(app) == key for app in ev.apps_used):
             source = "apps"
         elif (
-            key == "energy" and ev.devices_reporting > 0 and any(evidence_mod._is_energy_metric(m) for m in ev.metrics)
+            key == "energy" and ev.devices_reporting > 0 and evidence_mod._reports_energy(ev)
         ):
             source = "devices"
         out[key] = source

@@ -1,27 +1,20 @@
 """What the platform itself knows about enterprises, read from other contexts' service functions.
 
-Every import is guarded: a context (or a function) that does not exist yet yields ``None``, which callers
-show as "data source not available yet" — never as a zero.
+The devices and apps contexts are imported directly: a broken module fails at start and in the tests.
+Only a context that does not exist yet (traceability) answers ``None``, shown as "data source not
+available yet" — never as a zero.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-
-def optional_fn(module: str, name: str) -> Callable[..., Any] | None:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    fn = getattr(mod, name, None)
-    return fn if callable(fn) else None
+from chaoyun.apps import usage as app_usage_mod
+from chaoyun.devices import service as devices_service
 
 
 @dataclass
@@ -36,6 +29,8 @@ class OrgEvidence:
     alarm_rules_active: int = 0
     apps_used: set[str] = field(default_factory=set)
     data_model_apps: set[str] = field(default_factory=set)
+    roles: set[str] = field(default_factory=set)
+    app_days: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,63 +42,55 @@ class OrgEvidence:
             "alarm_rules_active": self.alarm_rules_active,
             "apps_used": sorted(self.apps_used),
             "data_model_apps": sorted(self.data_model_apps),
+            "roles": sorted(self.roles),
+            "app_days": dict(sorted(self.app_days.items())),
         }
 
 
-def device_activity(db: Session, days: int = 30) -> dict[int, Any] | None:
-    fn = optional_fn("chaoyun.devices.service", "activity_by_enterprise")
-    if fn is None:
-        return None
-    result: dict[int, Any] = fn(db, datetime.now(UTC) - timedelta(days=days))
-    return result
+def device_activity(db: Session, days: int = 30) -> dict[int, devices_service.DeviceActivity]:
+    return devices_service.activity_by_enterprise(db, datetime.now(UTC) - timedelta(days=days))
 
 
-def app_usage(db: Session, days: int = 30) -> dict[int, Any] | None:
-    """Apps used per enterprise: ``chaoyun.apps.service.usage_by_enterprise(db, since)`` when it exists,
-    returning ``{org_id: obj}`` with ``apps_used`` and ``data_model_apps`` (sets of app keys)."""
-    fn = optional_fn("chaoyun.apps.service", "usage_by_enterprise")
-    if fn is None:
-        return None
-    result: dict[int, Any] = fn(db, datetime.now(UTC) - timedelta(days=days))
-    return result
+def app_usage(
+    db: Session, days: int = 30, activity: dict[int, devices_service.DeviceActivity] | None = None
+) -> dict[int, app_usage_mod.AppUsage]:
+    """Apps used per enterprise (opened by its people or running on its data) and its data-and-model apps."""
+    return app_usage_mod.usage_by_enterprise(db, datetime.now(UTC) - timedelta(days=days), activity=activity)
 
 
 def for_org(db: Session, org_id: int, days: int = 30) -> OrgEvidence:
-    ev = OrgEvidence()
+    ev = OrgEvidence(devices_available=True, apps_available=True)
     devices = device_activity(db, days)
-    if devices is not None:
-        ev.devices_available = True
-        act = devices.get(org_id)
-        if act is not None:
-            ev.devices_total = int(getattr(act, "devices_total", 0))
-            ev.devices_reporting = int(getattr(act, "devices_reporting", 0))
-            ev.metrics = set(getattr(act, "metrics_collected", set()) or set())
-            ev.alarm_rules_active = int(getattr(act, "alarms_rules_active", 0))
-    apps = app_usage(db, days)
-    if apps is not None:
-        ev.apps_available = True
-        use = apps.get(org_id)
-        if use is not None:
-            ev.apps_used = set(getattr(use, "apps_used", set()) or set())
-            ev.data_model_apps = set(getattr(use, "data_model_apps", set()) or set())
+    act = devices.get(org_id)
+    if act is not None:
+        ev.devices_total = act.devices_total
+        ev.devices_reporting = act.devices_reporting
+        ev.metrics = set(act.metrics_collected)
+        ev.roles = set(act.roles_collected)
+        ev.alarm_rules_active = act.alarms_rules_active
+    use = app_usage(db, days, activity=devices).get(org_id)
+    if use is not None:
+        ev.apps_used = set(use.apps_used)
+        ev.data_model_apps = set(use.data_model_apps)
+        ev.app_days = dict(use.days_by_app)
     return ev
 
 
-def scene_signals(db: Session, org_id: int) -> dict[str, bool | None]:
+def traceability_running(db: Session, org_id: int) -> bool | None:
+    """Traceability (the ``trace`` context) is not on the platform yet: no evidence either way."""
+    return None
+
+
+def scene_signals(db: Session, org_id: int, ev: OrgEvidence | None = None) -> dict[str, bool | None]:
     """L3 signals per questionnaire evidence key; None where the source does not exist yet."""
-    out: dict[str, bool | None] = {}
-    ev = for_org(db, org_id)
-    out["devices.alarms"] = (ev.alarm_rules_active > 0 and ev.devices_reporting > 0) if ev.devices_available else None
-    out["energy.monitoring"] = (
-        any(_is_energy_metric(m) for m in ev.metrics) and ev.devices_reporting > 0 if ev.devices_available else None
-    )
-    for key, module, name in (
-        ("quality.spc", "chaoyun.apps.quality.service", "spc_running"),
-        ("trace.traceability", "chaoyun.trace.service", "traceability_running"),
-    ):
-        fn = optional_fn(module, name)
-        out[key] = bool(fn(db, org_id)) if fn is not None else None
-    return out
+    ev = ev or for_org(db, org_id)
+    return {
+        "devices.alarms": ev.alarm_rules_active > 0 and ev.devices_reporting > 0,
+        "energy.monitoring": ev.devices_reporting > 0 and _reports_energy(ev),
+        "quality.spc": app_usage_mod.spc_running(db, org_id),
+        "production.oee": "oee" in ev.data_model_apps,
+        "trace.traceability": traceability_running(db, org_id),
+    }
 
 
 ENERGY_WORDS = ("energy", "power", "kwh", "electric", "gas", "steam", "water")
@@ -115,13 +102,24 @@ def _is_energy_metric(name: str) -> bool:
     return any(w in low for w in ENERGY_WORDS)
 
 
+def _reports_energy(ev: OrgEvidence) -> bool:
+    """A meter or power signal arrives: by its role in the device profile, else by its key."""
+    return bool(ev.roles & {"energy", "power"}) or any(_is_energy_metric(m) for m in ev.metrics)
+
+
+def _reports_quality(ev: OrgEvidence) -> bool:
+    return bool(ev.roles & {"good_count", "reject_count"}) or any(
+        any(w in m.lower() for w in QUALITY_WORDS) for m in ev.metrics
+    )
+
+
 def collection_areas(ev: OrgEvidence) -> list[str]:
     """Questionnaire data-collection areas shown by devices that really report."""
     if not ev.devices_available or ev.devices_reporting == 0:
         return []
     areas = {"production", "equipment"}
-    if any(_is_energy_metric(m) for m in ev.metrics):
+    if _reports_energy(ev):
         areas.add("energy")
-    if any(any(w in m.lower() for w in QUALITY_WORDS) for m in ev.metrics):
+    if _reports_quality(ev):
         areas.add("quality")
     return sorted(areas)

@@ -92,8 +92,8 @@ def unavailable(note_msgid: str) -> RuleResult:
 
 NOT_REGISTERED = N_("Data source not available yet: no part of the platform computes this target so far.")
 
-# Modules of this package (and its sub-packages) that register rules when imported. Import errors are
-# tolerated: a module not written yet simply leaves its targets "not available".
+# Modules of this package (and its sub-packages) that register rules when imported (discovery by name,
+# like the routers; an import error is not tolerated).
 _RULE_MODULE_PREFIXES = ("targets_rules", "cloud_adoption", "diagnosis", "demonstration", "vouchers", "subsidies")
 
 
@@ -106,10 +106,7 @@ def load_rule_modules() -> None:
         if not path.stem.startswith(_RULE_MODULE_PREFIXES):
             continue
         name = "chaoyun.programme." + ".".join(rel.with_suffix("").parts)
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:  # a sibling still being written; its targets stay unavailable
-            log.warning("rule module %s not loaded: %s", name, exc)
+        importlib.import_module(name)  # a broken rule module fails here, not as "not available"
 
 
 def get_rule(key: str) -> Rule | None:

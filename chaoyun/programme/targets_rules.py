@@ -11,19 +11,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from chaoyun.i18n import N_
-from chaoyun.programme.evidence import optional_fn
+from chaoyun.marketplace import service as marketplace
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.targets import RuleResult, memo, register_rule, unavailable
 
-NO_POOL = N_("Data source not available yet: the resource pool (marketplace) does not report its counts.")
 NOT_BY_AREA = N_("The resource pool is city-wide: this figure is not broken down by district or industry.")
 
 
 def _pool_rule(field: str, cumulative_by_year: bool = False) -> object:
     def fn(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
-        pool_counts = optional_fn("chaoyun.marketplace.service", "pool_counts")
-        if pool_counts is None:
-            return unavailable(NO_POOL)
+        pool_counts = marketplace.pool_counts
         if district or cluster:
             return unavailable(NOT_BY_AREA)
 
@@ -54,13 +51,10 @@ register_rule(
 
 
 def _supply_collaboration(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
-    fn = optional_fn("chaoyun.supplychain.service", "collaborating_enterprises")
-    if fn is None:
-        return unavailable(
-            N_("Data source not available yet: order collaboration (supply chain) is not on the platform so far.")
-        )
-    ids = [int(i) for i in fn(db, year, district, cluster)]
-    return RuleResult(value=len(ids), enterprise_ids=ids)
+    # The supply-chain context (orders between enterprises) does not exist yet: truly no data source.
+    return unavailable(
+        N_("Data source not available yet: order collaboration (supply chain) is not on the platform so far.")
+    )
 
 
 register_rule("supplychain.platform_collaboration", _supply_collaboration)

@@ -34,6 +34,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chaoyun.devices.connectors import commands
+from chaoyun.devices.connectors.models import Command
 from chaoyun.devices.credentials import demo_secret
 from chaoyun.devices.demo import DEMO_PREFIX
 from chaoyun.devices.models import Device
@@ -119,11 +121,6 @@ class InProcess:
     def poll_commands(self, devs: list[SimDevice]) -> None:
         """Open write-back commands of the simulated devices (no broker in between): apply, record the result.
         Called by ``run`` before each step, so the step already reports the new setpoint."""
-        try:
-            from chaoyun.devices.connectors import commands
-            from chaoyun.devices.connectors.models import Command
-        except ImportError:
-            return
         sims = {s.id: s for s in devs}
         with self.sessions() as db:
             open_cmds = db.execute(

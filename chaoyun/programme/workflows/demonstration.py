@@ -27,6 +27,7 @@ from chaoyun.identity import audit
 from chaoyun.identity.models import EnterpriseProfile, Organisation
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
+from chaoyun.programme.targets import RuleResult, register_rule
 from chaoyun.programme.workflow_models import DemoApplication, DemoCall, DemoMilestone
 from chaoyun.programme.workflows import scoring
 from chaoyun.programme.workflows import workflow as wf
@@ -370,11 +371,6 @@ def selected_count(
 
 
 def _register_rules() -> None:
-    try:
-        from chaoyun.programme.targets import RuleResult, register_rule
-    except ImportError:  # targets not built: nothing to register with
-        return
-
     def make(kind: str) -> Any:
         def rule(db: Session, year: int, district: str | None, cluster: str | None) -> Any:
             n, ids = selected_count(db, kind, year, district, cluster)
