@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -27,13 +28,15 @@ from sqlalchemy.orm import Session
 from chaoyun.db import utcnow
 from chaoyun.devices.credentials import token_hash, verify_mosquitto_hash
 from chaoyun.devices.models import Device, RejectedMessage
+from chaoyun.devices.profiles import runtime as profile_runtime
+from chaoyun.devices.profiles.document import value_key
 from chaoyun.devices.store import RowT, get_store, to_ms
 from chaoyun.errors import Unauthorized
 from chaoyun.i18n import N_, both
 from chaoyun.settings import env
 
-NUM, BOOL, STR = 0, 1, 2
-_KINDS = {"numeric": NUM, "bool": BOOL, "string": STR}
+NUM, BOOL, STR, ENUM = 0, 1, 2, 3
+_KINDS = {"numeric": NUM, "bool": BOOL, "string": STR, "enum": ENUM}
 MAX_TEXT = 256
 MAX_LOGGED_PER_MESSAGE = 100  # rejection-log rows per message (the answer lists up to MAX_REPORTED)
 MAX_REPORTED = 1000
@@ -110,6 +113,7 @@ MESSAGES: dict[str, str] = {
     "duplicate": N_("The same metric and timestamp appear more than once in this message."),
     "too_large": N_("The message has %(points)s points; at most %(max)s are accepted in one message."),
     "text_too_long": N_("Text values may have at most %(max)s characters."),
+    "not_in_enum": N_("“%(value)s” is not one of the values of “%(metric)s”."),
 }
 
 
@@ -143,12 +147,16 @@ def authenticate_mqtt(db: Session, username: str, password: str) -> Device | Non
 
 Spec = dict[str, tuple[int, int, float, float]]
 _specs: dict[int, Spec] = {}
+_specs_at: dict[int, float] = {}
 _specs_lock = threading.Lock()
+# Accepted values of enum metrics (metric id → values as profiles.document.value_key writes them).
+_enum_values: dict[int, frozenset[str]] = {}
 
 
 def model_spec(db: Session, model_id: int) -> Spec:
     spec = _specs.get(model_id)
-    if spec is None:
+    # Reloaded after a few seconds: a profile edited in another process applies here too (profiles/runtime).
+    if spec is None or not profile_runtime.fresh(_specs_at.get(model_id, 0.0)):
         rows = db.execute(
             text("SELECT id, key, type, min_value, max_value FROM device_metrics WHERE model_id = :m"), {"m": model_id}
         ).all()
@@ -163,12 +171,16 @@ def model_spec(db: Session, model_id: int) -> Spec:
         }
         with _specs_lock:
             _specs[model_id] = spec
+            _specs_at[model_id] = time.monotonic()
+            _enum_values.update(profile_runtime.extras(db, model_id).enum_values)
     return spec
 
 
 def forget_specs() -> None:
     with _specs_lock:
         _specs.clear()
+        _specs_at.clear()
+    profile_runtime.forget()
 
 
 # ---------------------------------------------------------------- validation
@@ -191,7 +203,7 @@ def _ts_ms(raw: Any) -> int | None:
     return None
 
 
-_TYPE_NAMES = {NUM: "numeric", BOOL: "bool", STR: "string"}
+_TYPE_NAMES = {NUM: "numeric", BOOL: "bool", STR: "string", ENUM: "enum"}
 
 
 def validate(
@@ -300,6 +312,12 @@ def validate(
                 else:
                     bad(index, key, "type_mismatch", metric=key, type="bool")
                     continue
+            elif kind == ENUM:
+                ek = value_key(v) if tv in (str, int, float, bool) else None
+                if ek is None or ek not in _enum_values.get(mid, ()):
+                    bad(index, key, "not_in_enum", metric=key, value=str(v)[:40])
+                    continue
+                row = (device_id, mid, ts, None, ek)  # type: ignore[assignment]
             else:
                 if tv is not str:
                     bad(index, key, "type_mismatch", metric=key, type="string")
@@ -394,7 +412,13 @@ def ingest_batch(
     per_device: list[tuple[Device, list[RowT]]] = []
     lim = limits()
     for device, payload in items:
-        rows, rejected, nrej = validate(device.id, model_spec(db, device.model_id), payload, now_ms, lim)
+        spec = model_spec(db, device.model_id)
+        ex = profile_runtime.extras(db, device.model_id)
+        if ex.reshape is not None:
+            payload = ex.reshape(payload)
+        rows, rejected, nrej = validate(device.id, spec, payload, now_ms, lim)
+        if ex.derive is not None and rows:
+            rows.extend(ex.derive(device.id, rows))
         all_rows.extend(rows)
         per_device.append((device, rows))
         results.append(IngestResult(len(rows), rejected, nrej))

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -46,6 +47,16 @@ class DeviceModel(Base):
     builtin: Mapped[bool] = mapped_column(Boolean, default=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Profile parts (devices/profiles.py): bumped on every edit, so caches and readers see the current one.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # How the machine state is derived: {"metric": key, "map": {value: state}} or
+    # {"metric": key, "running_above": x, "idle_above": y}; None = a string metric of role "state" as sent.
+    state_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Connector templates: {"modbus": {"registers": [...]}, "opcua": {"nodes": [...]}, "mqtt": {"values": {...}}}
+    connectors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The catalogue entry an enterprise profile was copied from ("" = written from scratch).
+    source_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     metrics: Mapped[list[MetricDef]] = relationship(
         back_populates="model", lazy="selectin", order_by="MetricDef.id", cascade="all, delete-orphan"
@@ -62,13 +73,20 @@ class MetricDef(Base):
     name_zh: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
     unit: Mapped[str] = mapped_column(String(16), default="")
-    type: Mapped[str] = mapped_column(String(8), default="numeric")  # numeric | bool | string
+    type: Mapped[str] = mapped_column(String(8), default="numeric")  # numeric | bool | string | enum
     min_value: Mapped[float | None] = mapped_column(Float)
     max_value: Mapped[float | None] = mapped_column(Float)
     # A setpoint the platform may write back (through a gateway); see devices/connectors/commands.
     writable: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the apps look for: state | cycle_counter | good_count | reject_count | power | energy | temperature ...
     role: Mapped[str | None] = mapped_column(String(32))
+    # Decimals shown (None: as received); enum labels {"1": {"zh": .., "en": ..}}.
+    precision: Mapped[int | None] = mapped_column(Integer)
+    labels: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Deprecated metrics keep their data and are still accepted, but new configurations leave them out.
+    deprecated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Computed by ingest from the profile's state mapping (the "state" metric of a mapped profile).
+    derived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     model: Mapped[DeviceModel] = relationship(back_populates="metrics")
 
@@ -98,6 +116,9 @@ class Device(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     credentials_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where its gateway reaches it: {"gateway": uid, "protocol": modbus|opcua, "host", "port", "unit", "url",
+    # "interval_s"}; with the profile's connector template this generates the gateway configuration.
+    connection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     model: Mapped[DeviceModel] = relationship(lazy="joined")
 
