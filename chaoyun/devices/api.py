@@ -174,7 +174,7 @@ def list_models(db: Session = Depends(get_db), actor: Actor = requires(DEVICES_R
                 for x in m.metrics
             ],
         )
-        for m in service.list_models(db)
+        for m in service.list_models(db, actor)
     ]
 
 

@@ -103,15 +103,26 @@ def ensure_catalog(db: Session) -> None:
         forget_metric_cache()
 
 
-def list_models(db: Session) -> list[DeviceModel]:
-    return list(db.execute(select(DeviceModel).order_by(DeviceModel.id)).scalars())
+def list_models(db: Session, actor: Actor | None = None) -> list[DeviceModel]:
+    """Device models (profiles); with an actor, those it may use: the city catalogue and its own."""
+    stmt = select(DeviceModel)
+    if actor is not None:
+        from chaoyun.devices.profiles.service import profile_scope
+
+        stmt = stmt.where(profile_scope(actor))
+    return list(db.execute(stmt.order_by(DeviceModel.org_id.is_not(None), DeviceModel.id)).scalars())
 
 
-def find_model(db: Session, name: str) -> DeviceModel | None:
+def find_model(db: Session, name: str, org_id: int | None = None) -> DeviceModel | None:
+    """A model by key or name; with ``org_id``, among the catalogue and that organisation's own profiles (its
+    own first, so a copy named like its catalogue entry wins)."""
     n = name.strip()
-    return db.execute(
-        select(DeviceModel).where(or_(DeviceModel.key == n, DeviceModel.name_zh == n, DeviceModel.name_en == n))
-    ).scalar_one_or_none()
+    stmt = select(DeviceModel).where(or_(DeviceModel.key == n, DeviceModel.name_zh == n, DeviceModel.name_en == n))
+    if org_id is not None:
+        stmt = stmt.where(or_(DeviceModel.org_id.is_(None), DeviceModel.org_id == org_id))
+    found = list(db.execute(stmt).scalars())
+    found.sort(key=lambda m: m.org_id is None)
+    return found[0] if found else None
 
 
 def metric_by_key(model: DeviceModel, key: str) -> MetricDef | None:
@@ -157,7 +168,7 @@ def _issue(device: Device) -> Credentials:
 
 
 def _build(db: Session, org_id: int, data: DeviceIn) -> tuple[Device, Credentials]:
-    model = find_model(db, data.model)
+    model = find_model(db, data.model, org_id)
     if model is None:
         raise Invalid(N_("Unknown device model “%(model)s”."), field="model", model=data.model)
     uid = data.uid or new_uid(db)

@@ -124,7 +124,7 @@ def device_table(request: Request, db: Session = Depends(get_db), actor: Actor =
 
 @router.get("/devices/new")
 def device_new(request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
-    return render(request, "devices/new.html", {"models": service.list_models(db), "values": {}, "errors": {}})
+    return render(request, "devices/new.html", {"models": service.list_models(db, actor), "values": {}, "errors": {}})
 
 
 @router.post("/devices/new")
@@ -157,7 +157,7 @@ def device_create(
     return render(
         request,
         "devices/new.html",
-        {"models": service.list_models(db), "values": values, "errors": errors, "error": error},
+        {"models": service.list_models(db, actor), "values": values, "errors": errors, "error": error},
         status=422,
     )
 
@@ -355,7 +355,7 @@ def alarms_page(request: Request, db: Session = Depends(get_db), actor: Actor = 
         {
             "rules": alarms.list_rules(db, actor),
             "webhooks": alarms.list_webhooks(db, actor) if can_manage else [],
-            "models": service.list_models(db),
+            "models": service.list_models(db, actor),
             "devices": service.list_devices(db, actor),
             "can_manage": can_manage,
             "flash": _flash(request),
@@ -437,7 +437,7 @@ def rule_create(
         ctx.update(
             rules=alarms.list_rules(db, actor),
             webhooks=alarms.list_webhooks(db, actor),
-            models=service.list_models(db),
+            models=service.list_models(db, actor),
             devices=service.list_devices(db, actor),
             can_manage=True,
             error=err,
@@ -449,7 +449,7 @@ def rule_create(
         ctx.update(
             rules=alarms.list_rules(db, actor),
             webhooks=alarms.list_webhooks(db, actor),
-            models=service.list_models(db),
+            models=service.list_models(db, actor),
             devices=service.list_devices(db, actor),
             can_manage=True,
             error=exc,

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chaoyun.apps import usage as app_usage
 from chaoyun.db import get_db
 from chaoyun.errors import AppError, Invalid, NotFound
 from chaoyun.i18n import N_
@@ -25,12 +26,14 @@ from chaoyun.programme import permissions as P
 from chaoyun.programme import reports
 from chaoyun.programme.models import CloudAdoption, Diagnosis
 from chaoyun.programme.pack import get_pack
-from chaoyun.web import nav
+from chaoyun.web import lists, nav
 from chaoyun.web.deps import public, requires
 from chaoyun.web.render import render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+# Lists are scoped by the services and paged here; a city has a few thousand declarations at most.
+LIST_LIMIT = 20_000
 
 # The pack is validated when the pages are set up, so a broken file stops start-up with a clear message.
 get_pack()
@@ -167,9 +170,26 @@ def public_page(request: Request, db: Session = Depends(get_db), actor: Actor | 
 # ---------------------------------------------------------------- cloud adoption
 
 
-def _adoption_list_ctx(db: Session, actor: Actor, status: str | None) -> dict[str, Any]:
+ADOPTION_SORTS: dict[str, Any] = {
+    "id": lambda r: r[0].id,
+    "enterprise": lambda r: r[1].name,
+    "district": lambda r: r[1].district or "",
+    "provider": lambda r: r[0].provider_name,
+    "status": lambda r: r[0].status,
+    "stars": lambda r: r[0].stars,
+    "counted": lambda r: r[0].counted_year,
+}
+
+
+def _adoption_list_ctx(db: Session, actor: Actor, status: str | None, request: Request) -> dict[str, Any]:
+    lp = lists.params(request, ADOPTION_SORTS, "-id")
+    rows = adoption.list_for(db, actor, status, limit=LIST_LIMIT)
+    pg = lists.paginate_rows(
+        rows, lp, ADOPTION_SORTS, lambda r: f"{r[0].id} {r[1].name} {r[0].provider_name} {r[0].contract_no or ''}"
+    )
     return {
-        "items": adoption.list_for(db, actor, status),
+        "items": pg.items,
+        "pg": pg,
         "status": status,
         "statuses": adoption.STATUS_LABELS,
         "areas": get_pack().cloud_adoption.business_areas,
@@ -187,7 +207,7 @@ def adoptions_page(
     return render(
         request,
         "programme/adoptions.html",
-        {**_adoption_list_ctx(db, actor, status), "flash": _flash(request), "values": {}},
+        {**_adoption_list_ctx(db, actor, status, request), "flash": _flash(request), "values": {}},
     )
 
 
@@ -224,7 +244,7 @@ async def adoption_declare(
         return render(
             request,
             "programme/adoptions.html",
-            {**_adoption_list_ctx(db, actor, None), "error": exc, "values": values},
+            {**_adoption_list_ctx(db, actor, None, request), "error": exc, "values": values},
             status=exc.status,
         )
     return RedirectResponse(f"/programme/adoptions/{a.id}?msg=declared", status_code=303)
@@ -242,6 +262,11 @@ def _adoption_ctx(db: Session, actor: Actor, adoption_id: int) -> dict[str, Any]
         "ev": ev,
         "areas": {x.key: x for x in pack.cloud_adoption.business_areas},
         "stars": {s.stars: s for s in pack.cloud_adoption.star_rating},
+        "conditions": adoption.star_conditions(
+            pack.cloud_adoption, sum(1 for v in corroborated.values() if v), ev
+        ),
+        "app_names": app_usage.APPS,
+        "spc_running": app_usage.spc_running(db, a.org_id),
         "statuses": adoption.STATUS_LABELS,
         "history": history,
         "can_verify": actor.has(P.ADOPTION_VERIFY) and a.status == adoption.DECLARED,
@@ -340,6 +365,23 @@ def adoption_count(
 # ---------------------------------------------------------------- diagnosis
 
 
+DIAGNOSIS_SORTS: dict[str, Any] = {
+    "id": lambda r: r[0].id,
+    "enterprise": lambda r: r[1].name,
+    "district": lambda r: r[1].district or "",
+    "status": lambda r: r[0].status,
+    "score": lambda r: r[0].score,
+    "level": lambda r: r[0].level,
+    "year": lambda r: r[0].year,
+}
+
+
+def _diagnosis_page(db: Session, actor: Actor, status: str | None, request: Request) -> lists.Page[Any]:
+    lp = lists.params(request, DIAGNOSIS_SORTS, "-id")
+    rows = diag.list_for(db, actor, status, limit=LIST_LIMIT)
+    return lists.paginate_rows(rows, lp, DIAGNOSIS_SORTS, lambda r: f"{r[0].id} {r[1].name}")
+
+
 @router.get("/programme/diagnoses")
 def diagnoses_page(
     request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_READ)
@@ -347,11 +389,13 @@ def diagnoses_page(
     status = request.query_params.get("status") or None
     if status not in diag.STATUS_LABELS:
         status = None
+    pg = _diagnosis_page(db, actor, status, request)
     return render(
         request,
         "programme/diagnoses.html",
         {
-            "items": diag.list_for(db, actor, status),
+            "items": pg.items,
+            "pg": pg,
             "status": status,
             "statuses": diag.STATUS_LABELS,
             "can_start": actor.has(P.DIAGNOSIS_ANSWER),
@@ -372,7 +416,8 @@ def diagnosis_start(
             request,
             "programme/diagnoses.html",
             {
-                "items": diag.list_for(db, actor),
+                "items": (pg := _diagnosis_page(db, actor, None, request)).items,
+                "pg": pg,
                 "status": None,
                 "statuses": diag.STATUS_LABELS,
                 "can_start": True,
@@ -552,19 +597,3 @@ def evaluation_pdf(db: Session = Depends(get_db), actor: Actor = requires(P.EVAL
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="programme-evaluation.pdf"'},
     )
-
-
-def _include_workflows() -> None:
-    """Include the money workflows' views router (chaoyun.programme.workflows.views) once it exists."""
-    import importlib
-
-    try:
-        module = importlib.import_module("chaoyun.programme.workflows.views")
-    except ModuleNotFoundError as exc:  # not written yet; any other import problem is a real error
-        if exc.name not in ("chaoyun.programme.workflows.views", "chaoyun.programme.workflows"):
-            raise
-        return
-    router.include_router(module.router)
-
-
-_include_workflows()
