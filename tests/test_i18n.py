@@ -9,6 +9,20 @@ def test_every_ui_string_has_a_chinese_translation() -> None:
     assert not gaps, "untranslated msgids (run `make messages`, then fill in the zh_CN catalogs): " + repr(gaps)
 
 
+def test_no_msgid_has_two_translations() -> None:
+    # All catalogs merge into one dictionary: "Submitted" read 提交时间 in a workflow and the audit log's
+    # "Before" read 改善前 while two catalogs disagreed. A word that means something else gets its own msgid.
+    clashes = i18n_tools.collisions()
+    assert not clashes, "msgids translated differently in two catalogs: " + repr(clashes)
+
+
+def test_words_that_differ_by_context_have_their_own_msgids() -> None:
+    assert translate("Submitted", "zh_CN") == "已提交"  # a workflow status
+    assert translate("Submitted at", "zh_CN") == "提交时间"  # a column of dates
+    assert translate("Before", "zh_CN") == "变更前" and translate("Before improvement", "zh_CN") == "改善前"
+    assert translate("Withdrawn", "zh_CN") == "已撤回" and translate("Withdrawn from sale", "zh_CN") == "已下架"
+
+
 def test_placeholders_survive_translation() -> None:
     m = both("Too many failed attempts; the account is locked for %(minutes)s more minutes.", minutes=7)
     assert "7" in m["zh"] and "7" in m["en"]
