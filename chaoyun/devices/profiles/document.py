@@ -117,6 +117,11 @@ class ProfileInvalid(Invalid):
         ls = self.lines()
         return {"zh": "；".join(x["zh"] for x in ls), "en": "; ".join(x["en"] for x in ls)}
 
+    def payload(self) -> dict[str, Any]:
+        body = super().payload()
+        body["error"]["problems"] = self.lines()
+        return body
+
     def message(self) -> str:
         from chaoyun.i18n import get_locale
 
