@@ -176,3 +176,92 @@ def test_calendar_and_count_validation(login: Any) -> None:
     )
     assert inverted.status_code == 422 and inverted.json()["error"]["field"] == "end"
     assert login("operator").request("PUT", "/api/v1/apps/oee/calendar", json={"shifts": []}).status_code == 403
+
+
+def test_an_ongoing_stop_ends_now_not_at_the_end_of_the_day(db: Session) -> None:
+    """A fault that began a minute before "now" lasts one minute: in the stop list, the Pareto, the
+    overview (page, API, Excel) and the loss tree; the future is neither a loss nor planned time."""
+    org = new_org(db, "停机进行中厂")
+    db.add(ShiftCalendar(org_id=org.id, shifts=[{"key": "D", "name": "D", "start": "00:00", "end": "00:00"}]))
+    db.commit()
+    d = new_device(db, org.id, "injection_moulding", "进行中")
+    feed(
+        db,
+        d,
+        [(local(2026, 3, 4, 8), {"state": "running"}), (local(2026, 3, 4, 14), {"state": "fault"})],
+        local(2026, 3, 4, 14, 1),
+    )
+    now = local(2026, 3, 4, 14, 1)
+    p = oee.compute_period(db, org.id, date(2026, 3, 4), date(2026, 3, 4), keep_stops=True, now=now)
+    st = oee.stops(p, min_s=0)
+    assert [(s.state, s.minutes) for s in st] == [("fault", 1.0)]
+    assert st[0].end == now and st[0].ongoing
+    o = p.summary()
+    assert o.losses["breakdown"] == 60
+    # 00:00–08:00 had no report: no signal, apart from the losses; 08:00–14:01 observed.
+    assert o.no_signal_s == 8 * 3600 and o.planned_s == (14 * 60 + 1) * 60
+    assert o.availability == pytest.approx(360 / 361)
+    tree = oee.loss_tree(o)
+    assert [k for g in tree if g["group"] == "availability" for k, _ in g["items"]] == [
+        "breakdown",
+        "setup",
+        "idle",
+        "off",
+    ]
+    assert tree[-1] == {"group": "no_signal_group", "items": [("no_signal", 8.0)]}
+
+
+def test_ongoing_stop_on_the_page_and_in_excel(login: Any, db: Session) -> None:
+    """Real clock: a fault that began ten minutes ago shows ten minutes in the API, on the page and in the
+    Excel (it showed the time up to the end of the shift: hundreds of minutes)."""
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    from openpyxl import load_workbook
+    from sqlalchemy import select
+
+    from chaoyun.identity.models import Membership, User
+
+    user = db.execute(select(User).where(User.username == "factory")).scalar_one()
+    m = db.execute(select(Membership).where(Membership.user_id == user.id)).scalars().first()
+    assert m is not None
+    cal_row = db.get(ShiftCalendar, m.org_id)
+    if cal_row is None:
+        db.add(ShiftCalendar(org_id=m.org_id, shifts=[{"key": "D", "name": "D", "start": "00:00", "end": "00:00"}]))
+    else:
+        cal_row.shifts = [{"key": "D", "name": "D", "start": "00:00", "end": "00:00"}]
+    db.commit()
+    d = new_device(db, m.org_id, "injection_moulding", "实时停机机")
+    now = datetime.now(UTC)
+    feed(
+        db,
+        d,
+        [(now - timedelta(minutes=30), {"state": "running"}), (now - timedelta(minutes=10), {"state": "fault"})],
+        now - timedelta(minutes=1),
+    )
+    c = login("factory")
+    ov = c.get("/api/v1/apps/oee?days=2").json()
+    mine = [s for s in ov["stops"] if s["device_id"] == d.id]
+    assert len(mine) == 1 and 9.9 <= mine[0]["minutes"] <= 11.0, mine
+    page = c.get("/apps/oee?days=2").text
+    assert "实时停机机" in page and "badge text-bg-warning" in page
+    wb = load_workbook(io.BytesIO(c.get("/apps/oee.xlsx?days=2").content))
+    ws = wb.worksheets[-1]
+    rows = [r for r in ws.iter_rows(values_only=True) if r[0] == "实时停机机"]
+    assert len(rows) == 1 and 9.9 <= float(rows[0][3]) <= 11.0, rows
+
+
+def test_operator_counts_win_for_their_shift(db: Session) -> None:
+    """Counter says 700 made; the operator enters good 100, rejects 0: quality is 100 %, total is 100, and
+    both sources are reported."""
+    from chaoyun.apps.models import ProductionCount
+
+    org_id, dev_id = _worked_example(db)
+    db.add(ProductionCount(org_id=org_id, device_id=dev_id, day=DAY, shift="A", good=100, rejects=0, startup_rejects=0))
+    db.commit()
+    p = oee.compute_period(db, org_id, DAY, DAY)
+    o = p.summary()
+    assert o.quality == 1.0 and o.total == 100 and o.good == 100 and o.rejects == 0
+    assert o.performance == pytest.approx(100 * 30 / (390 * 60))
+    row = oee.oee_row("x", o)
+    assert row["counter_total"] == 700 and row["manual_total"] == 100 and row["manual_shifts"] == 1

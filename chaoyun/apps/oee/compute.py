@@ -6,12 +6,17 @@ inside any interval [a, b) is F(b) − F(a), where F is the cumulative planned t
 ``np.interp``); state segments are first cut at shift boundaries so every piece belongs to one shift.
 
 Definitions (Nakajima's six big losses):
-- availability = operating time / planned time; operating time = planned time minus breakdowns (``fault``),
-  set-up (``setup``), machine off, and idle stops at least ``small_stop_s`` long (short idles are small stops,
-  a performance loss);
+- no signal: planned time in which the machine sent no state (before its first report) is not the
+  machine's loss: it is taken out of the base of availability and shown on its own ("no signal");
+- availability = operating time / (planned time − no signal); operating time = planned time minus
+  breakdowns (``fault``), set-up (``setup``), machine off, idle stops at least ``small_stop_s`` long (short
+  idles are small stops, a performance loss) and no signal;
 - performance = ideal cycle time × total count / operating time (capped at 1);
 - quality = good / total;
-- OEE = availability × performance × quality (= ideal cycle × good / planned time).
+- OEE = availability × performance × quality (= ideal cycle × good / (planned time − no signal)).
+
+Time after ``until_ms`` (now) has not happened: a stop still going on ends there, never at the end of the
+shift or day.
 """
 
 from __future__ import annotations
@@ -105,6 +110,7 @@ def machine_oee(
     small_stop_s: float = DEFAULT_SMALL_STOP_S,
     startup_s: float = DEFAULT_STARTUP_S,
     keep_stops: bool = False,
+    until_ms: int | None = None,
 ) -> MachineResult:
     S = len(windows.labels)
     xs, ys = windows.cumulative()
@@ -119,12 +125,15 @@ def machine_oee(
         sc = np.concatenate(([UNKNOWN], sc))
     seg_end = np.concatenate((st[1:], [int(period_end)]))
     seg_start = np.maximum(st, int(period_start))
-    seg_end = np.minimum(np.maximum(seg_end, seg_start), int(period_end))
+    # A state lasts until the next report, the end of the period, or now, whichever comes first.
+    stop_at = int(period_end) if until_ms is None else int(min(period_end, max(until_ms, period_start)))
+    seg_end = np.minimum(np.maximum(seg_end, seg_start), stop_at)
+    seg_start = np.minimum(seg_start, stop_at)
     # Stop length decides small stop vs availability loss (before cutting at shift boundaries).
     seg_len_s = (seg_end - seg_start) / 1000.0
     # Cut segments at shift boundaries: union of segment starts and shift boundaries.
     cuts = np.unique(bounds.ravel()) if S else np.zeros(0, dtype=np.int64)
-    pts = np.sort(np.concatenate((seg_start, cuts)), kind="stable")
+    pts = np.sort(np.concatenate((seg_start, cuts, [stop_at])), kind="stable")
     pts = pts[np.concatenate(([True], pts[1:] != pts[:-1]))]
     pts = pts[(pts >= period_start) & (pts <= period_end)]
     piece_start = pts[:-1]
@@ -136,7 +145,7 @@ def machine_oee(
     shift_of = np.searchsorted(bounds[:, 0], piece_start, side="right") - 1 if S else np.zeros(0, dtype=np.int64)
     inside = (shift_of >= 0) & (piece_start < bounds[np.maximum(shift_of, 0), 1]) if S else shift_of >= 0
     shift_of = np.where(inside, shift_of, 0)
-    planned = np.where(inside, planned, 0.0)
+    planned = np.where(inside & (piece_start < stop_at), planned, 0.0)
     state_s = np.bincount(shift_of * N_STATES + code, weights=planned, minlength=S * N_STATES).reshape(S, N_STATES)
     small = (code == STATE_CODES["idle"]) & (seg_len_s[seg_of] < small_stop_s)
     small_stop = np.bincount(shift_of, weights=np.where(small, planned, 0.0), minlength=S)
@@ -179,7 +188,7 @@ def machine_oee(
 
 @dataclass
 class Oee:
-    planned_s: float
+    planned_s: float  # all planned time that has passed, no signal included
     operating_s: float
     running_s: float
     total: float
@@ -189,7 +198,11 @@ class Oee:
     performance: float | None
     quality: float | None
     oee: float | None
-    losses: dict[str, float]  # seconds per loss of the six big losses (+ unknown)
+    losses: dict[str, float]  # seconds per loss of the six big losses
+    no_signal_s: float = 0.0  # planned time without a state report: not a loss, outside availability's base
+    counter_total: float = 0.0  # what the machine's counter counted
+    manual_total: float | None = None  # good + rejects entered by operators (None: no shift entered)
+    manual_shifts: int = 0  # shift instances whose counts were entered by hand
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -202,11 +215,11 @@ def summarise(
     rejects: float,
     startup_rejects: float,
     ideal_cycle_s: float | None,
-    good_override: float | None = None,
-    reject_override: float | None = None,
+    good: float | None = None,
 ) -> Oee:
     """OEE from state seconds (N_STATES,) and counts of one machine or several (sums). ``ideal_cycle_s``
-    for several machines is the count-weighted ideal time: pass ideal time in seconds ÷ total instead."""
+    for several machines is the count-weighted ideal time: pass ideal time in seconds ÷ total instead.
+    ``good`` defaults to total − rejects; when given, ``total`` must be good + rejects of the same source."""
     total, rejects, startup_rejects, small_stop_s = (
         float(total),
         float(rejects),
@@ -214,17 +227,15 @@ def summarise(
         float(small_stop_s),
     )
     planned = float(state_s.sum())
+    no_signal = float(state_s[UNKNOWN])
     running = float(state_s[0])
     idle = float(state_s[1])
     long_idle = idle - small_stop_s
     operating = running + small_stop_s
-    if reject_override is not None:
-        rejects = reject_override
-        startup_rejects = min(startup_rejects, rejects)
-    good = good_override if good_override is not None else max(total - rejects, 0.0)
-    if good_override is not None:
-        total = max(total, good + rejects)
-    avail = float(operating / planned) if planned > 0 else None
+    startup_rejects = min(startup_rejects, rejects)
+    good = max(total - rejects, 0.0) if good is None else float(good)
+    observed = planned - no_signal
+    avail = float(operating / observed) if observed > 0 else None
     perf = None
     qual = None
     if ideal_cycle_s and operating > 0:
@@ -239,10 +250,9 @@ def summarise(
         "setup": float(state_s[2]),
         "off": float(state_s[4]),
         "idle": max(long_idle, 0.0),
-        "unknown": float(state_s[5]),
         "small_stops": float(small_stop_s),
         "reduced_speed": reduced,
         "startup_rejects": ideal * startup_rejects,
         "production_rejects": ideal * max(rejects - startup_rejects, 0.0),
     }
-    return Oee(planned, operating, running, total, good, rejects, avail, perf, qual, oee, losses)
+    return Oee(planned, operating, running, total, good, rejects, avail, perf, qual, oee, losses, no_signal)

@@ -206,12 +206,17 @@ class Period:
     machines: list[MachineOee]
     small_stop_s: float
     labels: list[StopLabel] = field(default_factory=list)
+    now: datetime | None = None  # time of the computation: stops still going on end here
 
     def summary(self, machines: list[MachineOee] | None = None, shifts: list[int] | None = None) -> oc.Oee:
+        """OEE of the machines over the shifts. Counts: for a shift an operator entered, the entered good
+        and rejects win (total = good + rejects, the counter is ignored for that shift); otherwise the
+        machine's counter (good = counted − rejects). Both sources are kept for display."""
         ms = self.machines if machines is None else machines
         state = np.zeros(oc.N_STATES)
         small = total = rej = startup = ideal_time = 0.0
-        good_total = 0.0
+        good_total = counter_total = manual_total = 0.0
+        manual_shifts = 0
         sel = slice(None) if shifts is None else shifts
         for m in ms:
             r = m.result
@@ -220,14 +225,15 @@ class Period:
             small += float(r.small_stop_s[sel].sum())
             for i in idx:
                 o = m.overrides.get(i)
-                t = float(r.total[i])
-                rj = float(r.rejects[i])
-                su = float(r.startup_rejects[i])
+                counted = float(r.total[i])
+                counter_total += counted
                 if o is not None:
-                    rj, su = float(o.rejects), float(o.startup_rejects)
-                    t = max(t, float(o.good + o.rejects))
-                    g = float(o.good)
+                    rj, su, g = float(o.rejects), float(o.startup_rejects), float(o.good)
+                    t = g + rj
+                    manual_total += t
+                    manual_shifts += 1
                 else:
+                    t, rj, su = counted, float(r.rejects[i]), float(r.startup_rejects[i])
                     g = max(t - rj, 0.0)
                 total += t
                 rej += rj
@@ -235,11 +241,21 @@ class Period:
                 good_total += g
                 ideal_time += (r.ideal_cycle_s or 0.0) * t
         ideal = ideal_time / total if total else None
-        return oc.summarise(state, small, total, rej, startup, ideal, good_override=good_total, reject_override=rej)
+        out = oc.summarise(state, small, total, rej, startup, ideal, good=good_total)
+        out.counter_total = counter_total
+        out.manual_total = manual_total if manual_shifts else None
+        out.manual_shifts = manual_shifts
+        return out
 
 
 def _device_result(
-    device: Device, windows: oc.Windows, start: datetime, end: datetime, small_stop_s: float, keep_stops: bool
+    device: Device,
+    windows: oc.Windows,
+    start: datetime,
+    end: datetime,
+    small_stop_s: float,
+    keep_stops: bool,
+    now: datetime,
 ) -> oc.MachineResult:
     from chaoyun.devices.store import get_store
 
@@ -270,7 +286,17 @@ def _device_result(
         cyc_t, cyc = counter("good_count")
     rej_t, rej = counter("reject_count")
     return oc.machine_oee(
-        windows, ts, codes, cyc_t, cyc, rej_t, rej, device.model.ideal_cycle_s, small_stop_s, keep_stops=keep_stops
+        windows,
+        ts,
+        codes,
+        cyc_t,
+        cyc,
+        rej_t,
+        rej,
+        device.model.ideal_cycle_s,
+        small_stop_s,
+        keep_stops=keep_stops,
+        until_ms=int(now.timestamp() * 1000),
     )
 
 
@@ -281,6 +307,7 @@ def compute_period(
     last_day: date,
     device_ids: list[int] | None = None,
     keep_stops: bool = False,
+    now: datetime | None = None,
 ) -> Period:
     if last_day < first_day or (last_day - first_day).days > MAX_DAYS:
         raise Invalid(N_("Choose a period of at most %(days)s days."), days=MAX_DAYS)
@@ -302,7 +329,7 @@ def compute_period(
     )
     org_down = [(d.start, d.end) for d in downtime if d.device_id is None]
     # The future is not planned time yet: a period that includes today counts up to now only.
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     if end > now:
         org_down.append((now, end))
     base = cal.build_windows(shifts, first_day, last_day, org_down)
@@ -322,7 +349,7 @@ def compute_period(
         windows = cal.build_windows(shifts, first_day, last_day, org_down + own_down) if own_down else base
         wstart = datetime.fromtimestamp(int(windows.shift_bounds[0, 0]) / 1000, UTC)
         wend = datetime.fromtimestamp(int(windows.shift_bounds[-1, 1]) / 1000, UTC)
-        res = _device_result(d, windows, wstart, wend, small, keep_stops)
+        res = _device_result(d, windows, wstart, wend, small, keep_stops, now)
         ov = {
             label_index[(c.day.isoformat(), c.shift)]: c
             for c in counts
@@ -336,7 +363,7 @@ def compute_period(
                 select(StopLabel).where(StopLabel.org_id == org_id, StopLabel.end > start, StopLabel.start < end)
             ).scalars()
         )
-    return Period(first_day, last_day, base, machines, small, labels)
+    return Period(first_day, last_day, base, machines, small, labels, now)
 
 
 # ---------------------------------------------------------------- views of a period
@@ -357,6 +384,10 @@ def oee_row(name: str, o: oc.Oee) -> dict[str, Any]:
         "total": round(o.total),
         "good": round(o.good),
         "rejects": round(o.rejects),
+        "no_signal_h": round(o.no_signal_s / 3600, 2),
+        "counter_total": round(o.counter_total),
+        "manual_total": None if o.manual_total is None else round(o.manual_total),
+        "manual_shifts": o.manual_shifts,
     }
 
 
@@ -389,7 +420,8 @@ def by_day(p: Period) -> list[dict[str, Any]]:
 
 
 def loss_tree(o: oc.Oee) -> list[dict[str, Any]]:
-    """Hours lost per category of the six big losses, grouped under availability, performance, quality."""
+    """Hours lost per category of the six big losses, grouped under availability, performance, quality;
+    then the hours without signal, apart (they are not the machine's loss)."""
     L = o.losses
     h = {k: round(v / 3600, 2) for k, v in L.items()}
     return [
@@ -400,7 +432,6 @@ def loss_tree(o: oc.Oee) -> list[dict[str, Any]]:
                 ("setup", h["setup"]),
                 ("idle", h["idle"]),
                 ("off", h["off"]),
-                ("no_signal", h["unknown"]),
             ],
         },
         {"group": "performance", "items": [("small_stops", h["small_stops"]), ("reduced_speed", h["reduced_speed"])]},
@@ -408,6 +439,8 @@ def loss_tree(o: oc.Oee) -> list[dict[str, Any]]:
             "group": "quality",
             "items": [("startup_rejects", h["startup_rejects"]), ("production_rejects", h["production_rejects"])],
         },
+        # Not a loss of the machine: time the platform heard nothing from it (outside availability's base).
+        {"group": "no_signal_group", "items": [("no_signal", round(o.no_signal_s / 3600, 2))]},
     ]
 
 
@@ -420,6 +453,7 @@ class Stop:
     state: str
     reason: str
     labelled: bool
+    ongoing: bool = False  # still going on: it ends "now" (the time of the computation)
 
     @property
     def minutes(self) -> float:
@@ -445,7 +479,8 @@ def stops(p: Period, min_s: float | None = None) -> list[Stop]:
                 None,
             )
             reason = lab.reason if lab else DEFAULT_REASON.get(code, "other")
-            out.append(Stop(m.device.id, m.device.name, s, e, oc.STATE_NAMES[code], reason, lab is not None))
+            ongoing = p.now is not None and b >= int(p.now.timestamp() * 1000)
+            out.append(Stop(m.device.id, m.device.name, s, e, oc.STATE_NAMES[code], reason, lab is not None, ongoing))
     return sorted(out, key=lambda x: x.start, reverse=True)
 
 
@@ -494,6 +529,7 @@ def overview(db: Session, actor: Actor, first_day: date, last_day: date) -> dict
                 "state": s.state,
                 "reason": s.reason,
                 "labelled": s.labelled,
+                "ongoing": s.ongoing,
             }
             for s in st[:300]
         ],
