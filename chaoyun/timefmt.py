@@ -20,6 +20,11 @@ def _zone(name: str) -> tzinfo:
     return ZoneInfo(name)
 
 
+def zone_name() -> str:
+    """The IANA name (Asia/Shanghai), for browsers: Intl.DateTimeFormat(..., {timeZone})."""
+    return env("TIMEZONE")
+
+
 def zone() -> tzinfo:
     """The zone times are shown in (read on each call, so a test or a deployment can change it)."""
     return _zone(env("TIMEZONE"))
@@ -43,8 +48,18 @@ def zone_label(at: datetime | None = None) -> str:
     return "UTC" + utc_offset(at)
 
 
-def format_dt(value: datetime | date | None, fmt: str | None = None, empty: str = "") -> str:
+def _parse(value: datetime | date | str | None) -> datetime | date | None:
+    """ISO strings (times that travelled through a dict or JSON) are parsed; empty ones count as None."""
+    if isinstance(value, str):
+        if not value:
+            return None
+        return datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
+    return value
+
+
+def format_dt(value: datetime | date | str | None, fmt: str | None = None, empty: str = "") -> str:
     """A stored (UTC) datetime in the local zone and the deployment's format; a plain date as a date."""
+    value = _parse(value)
     if value is None:
         return empty
     if not isinstance(value, datetime):
@@ -52,8 +67,9 @@ def format_dt(value: datetime | date | None, fmt: str | None = None, empty: str 
     return to_local(value).strftime(fmt or env("DATETIME_FORMAT"))
 
 
-def format_date(value: datetime | date | None, empty: str = "") -> str:
+def format_date(value: datetime | date | str | None, empty: str = "") -> str:
     """A date; a datetime is first moved to the local zone (a UTC evening is the next Beijing day)."""
+    value = _parse(value)
     if value is None:
         return empty
     if isinstance(value, datetime):
@@ -61,11 +77,12 @@ def format_date(value: datetime | date | None, empty: str = "") -> str:
     return value.strftime(env("DATE_FORMAT"))
 
 
-def format_time(value: datetime | None, empty: str = "", seconds: bool = False) -> str:
+def format_time(value: datetime | str | None, empty: str = "", seconds: bool = False) -> str:
     """Only the local time of day (for lists that already show the day)."""
-    if value is None:
+    parsed = _parse(value)
+    if not isinstance(parsed, datetime):
         return empty
-    return to_local(value).strftime("%H:%M:%S" if seconds else "%H:%M")
+    return to_local(parsed).strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
 def local_today() -> date:

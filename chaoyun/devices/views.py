@@ -25,6 +25,7 @@ from chaoyun.errors import AppError
 from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
+from chaoyun.timefmt import format_time
 from chaoyun.web import nav
 from chaoyun.web.deps import requires
 from chaoyun.web.render import render
@@ -262,7 +263,8 @@ async def device_live(
         seen = rows.get(0)
         values = {keys[m]: [int(v.ts.timestamp() * 1000), v.display] for m, v in rows.items() if m in keys}
         st = service.statuses([device])[dev_id]
-        return {"values": values, "status": st.status, "last_seen": seen.ts.isoformat() if seen else None}
+        return {"values": values, "status": st.status, "last_seen": seen.ts.isoformat() if seen else None,
+            "last_seen_text": format_time(seen.ts, seconds=True) if seen else None}
 
     async def events() -> Any:
         deadline = time.monotonic() + 300

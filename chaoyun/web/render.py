@@ -72,7 +72,7 @@ def env() -> Environment:
     # One clock: {{ x|dt }} / {{ x|date }} / {{ x|time }} show stored UTC times in CHAOYUN_TIMEZONE;
     # tz_offset ("+08:00") is for scripts that format times themselves (charts, live values).
     e.filters.update(dt=format_dt, date=timefmt.format_date, time=timefmt.format_time)
-    e.globals.update(tz_offset=timefmt.utc_offset, tz_label=timefmt.zone_label)
+    e.globals.update(tz_offset=timefmt.utc_offset, tz_label=timefmt.zone_label, tz_name=timefmt.zone_name)
     return e
 
 

@@ -30,6 +30,7 @@ from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import CLUSTER_ZH, Cluster, Role
 from chaoyun.programme.workflow_models import SeatApplication, SharedService, SharedServiceQuota
 from chaoyun.programme.workflows import workflow as wf
+from chaoyun.timefmt import format_dt
 
 SEAT = wf.Workflow(
     "seat",
@@ -192,7 +193,7 @@ def explain(a: SeatApplication, position: int | None, seats: int, status: str, l
     doubling = translate(
         N_("a doubling enterprise (served first)") if a.is_doubling else N_("not a doubling enterprise"), locale
     )
-    when = a.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = format_dt(a.applied_at, "%Y-%m-%d %H:%M:%S")  # seconds decide the order
     if a.state == wf.ALLOCATED:
         return translate(
             N_("Seat allocated: %(cluster)s has %(seats)s seats; you are %(doubling)s and applied at %(when)s."),

@@ -33,6 +33,7 @@ from chaoyun.programme.workflows import scoring
 from chaoyun.programme.workflows import workflow as wf
 from chaoyun.programme.workflows.labels import DEMO_KINDS
 from chaoyun.programme.workflows.money import parse_amount
+from chaoyun.timefmt import format_dt
 
 DEMO = wf.Workflow(
     "demonstration",
@@ -243,7 +244,7 @@ def act(
         if a.notice_ends_at is not None and now < a.notice_ends_at:
             raise Conflict(
                 N_("The public notice runs until %(until)s; it cannot be concluded earlier."),
-                until=a.notice_ends_at.strftime("%Y-%m-%d %H:%M UTC"),
+                until=format_dt(a.notice_ends_at),
             )
         a.selected_at = now
     DEMO.fire(db, actor, a, action, parties, note=note)

@@ -35,6 +35,7 @@ from chaoyun.programme.workflow_models import SubsidyApplication, SubsidyItem, S
 from chaoyun.programme.workflows import files, scoring
 from chaoyun.programme.workflows import workflow as wf
 from chaoyun.programme.workflows.money import ZERO, SpendingRow, grant_of
+from chaoyun.timefmt import format_dt
 
 SUBSIDY = wf.Workflow(
     "subsidy",
@@ -353,7 +354,7 @@ def act(
         if a.notice_ends_at is not None and now < a.notice_ends_at:
             raise Conflict(
                 N_("The public notice runs until %(until)s; it cannot be concluded earlier."),
-                until=a.notice_ends_at.strftime("%Y-%m-%d %H:%M UTC"),
+                until=format_dt(a.notice_ends_at),
             )
         a.approved_at = now
     elif action == "pay":

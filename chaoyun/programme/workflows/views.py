@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chaoyun import timefmt
 from chaoyun.db import get_db, utcnow
 from chaoyun.errors import AppError, Invalid, NotFound
 from chaoyun.i18n import N_
@@ -32,15 +33,13 @@ from chaoyun.programme.workflows import workflow as wf
 from chaoyun.programme.workflows.labels import COST_CATEGORIES, DEMO_KINDS, SUBSIDY_KINDS
 from chaoyun.programme.workflows.money import parse_amount, yuan
 from chaoyun.programme.workflows.permissions import WF_ACT, WF_APPLY, WF_CITY_READ, WF_MANAGE, WF_READ, WF_SCORE
+from chaoyun.timefmt import format_dt
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
 from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
 T = "programme/workflows/"
-# Shantou local time: windows are entered and shown as dates in China Standard Time.
-CST = timezone(timedelta(hours=8))
-
 nav.register(
     nav.NavItem("enterprise", N_("Vouchers"), "/programme/vouchers", WF_READ, 40, group="programme"),
     nav.NavItem("enterprise", N_("Subsidies"), "/programme/subsidies", WF_READ, 41, group="programme"),
@@ -64,7 +63,10 @@ def _ctx(**kw: Any) -> dict[str, Any]:
         "kind_label": lambda k: files.KIND_LABELS.get(k, k),
         "demo_kind_label": lambda k: DEMO_KINDS.get(k, k),
         "subsidy_kind_label": lambda k: SUBSIDY_KINDS.get(k, k),
-        "local": lambda d: d.astimezone(CST).strftime("%Y-%m-%d %H:%M") if d else "—",
+        "local": lambda d: format_dt(d, empty="—"),
+        # windows are entered as dates, the close inclusive: shown as entered, not as the next midnight
+        "day": lambda d: timefmt.format_date(d, empty="—"),
+        "end_day": lambda d: timefmt.format_date(timefmt.inclusive_end(d)) if d else "—",
     }
     base.update(kw)
     return base
@@ -85,12 +87,12 @@ def _date(raw: str, field: str) -> date:
 
 
 def _opens(d: date) -> datetime:
-    return datetime.combine(d, time(0), CST).astimezone(UTC)
+    return timefmt.day_start(d)
 
 
 def _closes(d: date) -> datetime:
     # A window closing on a date includes that whole day (Shantou time).
-    return datetime.combine(d + timedelta(days=1), time(0), CST).astimezone(UTC)
+    return timefmt.day_end_exclusive(d)
 
 
 def _int(raw: str, field: str) -> int:

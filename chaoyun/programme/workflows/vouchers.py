@@ -48,6 +48,7 @@ from chaoyun.programme.workflow_models import (
 from chaoyun.programme.workflows import files
 from chaoyun.programme.workflows import workflow as wf
 from chaoyun.programme.workflows.money import ZERO, SpendingRow, grant_of
+from chaoyun.timefmt import format_dt
 
 VOUCHER = wf.Workflow(
     "voucher",
@@ -544,7 +545,7 @@ def act(
         if v.notice_ends_at is not None and now < v.notice_ends_at:
             raise Conflict(
                 N_("The public notice runs until %(until)s; it cannot be concluded earlier."),
-                until=v.notice_ends_at.strftime("%Y-%m-%d %H:%M UTC"),
+                until=format_dt(v.notice_ends_at),
             )
         v.approved_at = now
     VOUCHER.fire(db, actor, v, action, parties, note=note, after=extra)
