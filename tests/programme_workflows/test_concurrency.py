@@ -6,23 +6,26 @@ UPDATEs (backed by CHECK constraints) must let exactly as many through as the mo
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from chaoyun.db import get_sessionmaker
+from chaoyun.db import get_sessionmaker, utcnow
 from chaoyun.errors import AppError
 from chaoyun.identity import audit
-from chaoyun.identity.models import Membership, User
+from chaoyun.identity.models import Membership, Organisation, User
 from chaoyun.identity.permissions import Actor
-from chaoyun.programme.workflow_models import VoucherProviderQuota, VoucherRound
+from chaoyun.marketplace.models import QuotaAdjustment
+from chaoyun.programme.workflow_models import Voucher, VoucherProviderQuota, VoucherRound
 from chaoyun.programme.workflows import vouchers
 from chaoyun.settings import get_settings
-from tests.programme_workflows.helpers import admin_of, claim, eligible_provider, make_round, rich_enterprises
+from tests.programme_workflows.helpers import actor, admin_of, claim, eligible_provider, make_round, rich_enterprises
 
 pytestmark = pytest.mark.skipif(
     get_settings().is_sqlite,
@@ -127,3 +130,84 @@ def test_concurrent_double_confirm_reserves_once(db: Any) -> None:
     assert n == 1
     db.expire_all()
     assert db.get(VoucherRound, rnd.id).committed == D("5000.00")  # reserved once, not four times
+
+
+def _provider_admin(db: Any, org_id: int) -> tuple[int, int]:
+    """(user id, membership id) of an administrator of the provider ``org_id``."""
+    a = admin_of(db, db.get(Organisation, org_id), role="provider_admin")
+    return a.user.id, a.membership.id
+
+
+@pytest.mark.postgres
+def test_concurrent_confirmations_never_exceed_the_enterprise_cap(db: Any) -> None:
+    """Two providers confirm two contracts of one enterprise at the same moment (the reported defect:
+    both were issued, 120,000 paid under a cap of 100,000). Repeated, as a race only shows sometimes."""
+    first = eligible_provider(db)
+    others = [p for p in vouchers.eligible_providers(db) if p.id != first.id]
+    second = others[0] if others else first
+    admins = {p.id: _provider_admin(db, p.id) for p in (first, second)}
+    for ent in rich_enterprises(db, 6):
+        e = admin_of(db, ent)
+        rnd = make_round(db, budget="10000000", ratio="0.5", cap="100000")
+        ids = []
+        for prov in (first, second):
+            v = claim(db, e, rnd, prov, "120000")  # face value 60,000 each; together over the cap
+            vouchers.act(db, e, v.id, "submit")
+            ids.append((v.id, prov.id))
+
+        def confirm(vid: int, pid: int) -> Callable[[Any], None]:
+            uid, mid = admins[pid]
+            return lambda s: vouchers.act(s, _actor_in(s, uid, mid), vid, "confirm_contract")
+
+        n, errors = _fire([confirm(vid, pid) for vid, pid in ids])
+        assert n == 2, errors  # the second is issued for what is left of the cap
+        db.expire_all()
+        held = sum(vouchers.held(db.get(Voucher, vid)) for vid, _ in ids)
+        assert held == D("100000.00"), held
+        assert db.get(VoucherRound, rnd.id).committed == D("100000.00")
+
+
+@pytest.mark.postgres
+def test_rounds_of_one_year_together_stay_within_the_providers_yearly_quota(db: Any) -> None:
+    """The resource pool's quota is per year: confirmations racing in two rounds of the same year share it."""
+    prov = eligible_provider(db)
+    year = 2035  # a year no other test uses, so the quota adjustment below touches nothing else
+    base = vouchers.yearly_quota(db, year, prov)
+    db.add(QuotaAdjustment(org_id=prov.id, year=year, amount=D("15000") - base, cause="manual", reason="test"))
+    db.commit()
+    assert vouchers.yearly_quota(db, year, prov) == D("15000.00")
+    uid, mid = _provider_admin(db, prov.id)
+    now = utcnow()
+    ids = []
+    for ent in rich_enterprises(db, 6):
+        e = admin_of(db, ent)
+        rnd = vouchers.create_round(
+            db,
+            actor(db, "city"),
+            vouchers.RoundIn(
+                year=year,
+                name=f"配额测试{secrets.token_hex(3)}",
+                budget=D("1000000"),
+                claim_opens=now - timedelta(days=1),
+                claim_closes=now + timedelta(days=10),
+                redeem_opens=now - timedelta(days=1),
+                redeem_closes=now + timedelta(days=30),
+                face_ratio=D("0.5"),
+                cap_per_enterprise=D("100000"),
+            ),
+        )
+        v = claim(db, e, rnd, prov, "10000")  # 5,000 each: three fit in the year's 15,000
+        vouchers.act(db, e, v.id, "submit")
+        ids.append(v.id)
+    n, errors = _fire(
+        [(lambda vid: lambda s: vouchers.act(s, _actor_in(s, uid, mid), vid, "confirm_contract"))(i) for i in ids]
+    )
+    assert n == 3, errors
+    assert all("quota" in e for e in errors), errors
+    db.expire_all()
+    used = db.execute(
+        select(func.sum(VoucherProviderQuota.used))
+        .join(VoucherRound, VoucherRound.id == VoucherProviderQuota.round_id)
+        .where(VoucherProviderQuota.provider_org_id == prov.id, VoucherRound.year == year)
+    ).scalar_one()
+    assert used == D("15000.00")

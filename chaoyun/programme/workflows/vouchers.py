@@ -12,14 +12,17 @@ Money rules come from the policy pack (``get_pack().vouchers``): eligible and ex
 the minimum payment ratio, the date contracts must be signed from, default provider quotas, the applicant
 rules. A round fixes what the pack leaves open (face ratio, cap per enterprise, budget, windows).
 
-Budget and quota can never be overspent: reservations are conditional UPDATEs
-(``SET committed = committed + x WHERE committed + x <= budget``) backed by CHECK constraints, so
-concurrent confirmations on PostgreSQL serialise on the round and quota rows.
+Budget, enterprise cap and quota can never be overspent, even by concurrent requests: a confirmation
+first locks the round row (SELECT … FOR UPDATE), which serialises every confirmation of the round, so
+the enterprise's held total it then reads is current; then it locks the provider's quota rows of the
+year (after its organisation row) and checks the yearly quota; reservations are conditional UPDATEs
+(``SET committed = committed + x WHERE committed + x <= budget``) backed by CHECK constraints. Every money
+path takes its locks in the same order — round → provider (organisation, quota rows) → voucher — so they
+cannot deadlock.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -36,6 +39,7 @@ from chaoyun.identity import audit
 from chaoyun.identity.models import Organisation
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import OrgKind, Role
+from chaoyun.marketplace import service as marketplace
 from chaoyun.programme.pack import Pack, get_pack
 from chaoyun.programme.workflow_models import (
     Voucher,
@@ -74,32 +78,21 @@ REDEEM_DOCS = ("invoice", "payment_proof", "acceptance_report")
 SPECIAL_ACTIONS = {"redeem", "pay"}
 
 
-# --- other contexts, guarded: marketplace is built alongside ------------------------------------------------
-
-
-def _marketplace() -> Any | None:
-    try:
-        return importlib.import_module("chaoyun.marketplace.service")
-    except ImportError:
-        return None
+# --- the resource pool (marketplace) decides which providers vouchers may pay ---------------------------------
 
 
 def marketplace_available() -> bool:
-    m = _marketplace()
-    return m is not None and hasattr(m, "voucher_eligibility")
+    """The resource pool is part of the platform; kept for templates that say where eligibility comes from."""
+    return True
 
 
 def provider_eligibility(db: Session, provider: Organisation) -> tuple[bool, str | None]:
-    """Marketplace decides (admitted, whitelisted, not suspended); without it: an active provider organisation."""
+    """The resource pool decides (admitted, whitelisted, not suspended). Fails closed: a provider the pool
+    does not clear is never eligible."""
     if provider.kind != OrgKind.PROVIDER.value:
         return False, N_("This organisation is not a service provider.")
-    m = _marketplace()
-    if m is not None and hasattr(m, "voucher_eligibility"):
-        ok, reason = m.voucher_eligibility(db, provider.id)
-        return bool(ok), reason
-    if provider.status != "active":
-        return False, N_("This provider is not active on the platform.")
-    return True, None
+    ok, reason = marketplace.voucher_eligibility(db, provider.id)
+    return bool(ok), reason
 
 
 def eligible_providers(db: Session) -> list[Organisation]:
@@ -109,19 +102,21 @@ def eligible_providers(db: Session) -> list[Organisation]:
     return [o for o in rows.scalars() if provider_eligibility(db, o)[0]]
 
 
+def yearly_quota(db: Session, year: int, provider: Organisation) -> Decimal:
+    """The provider's voucher quota for the whole ``year`` (every round of the year draws on it)."""
+    q = marketplace.provider_quota(db, provider.id, year)
+    if q is not None:
+        return Decimal(q)
+    defaults = get_pack().vouchers.provider_quota_defaults
+    ptype = provider.provider.provider_type if provider.provider is not None else "other"
+    return Decimal(defaults.get(ptype, defaults.get("other", ZERO)))
+
+
 def quota_for(db: Session, rnd: VoucherRound, provider: Organisation) -> Decimal:
-    """The provider's quota in this round: the resource pool's yearly quota (marketplace) when available,
-    else the pack's default for its type; a round may set a lower cap per provider."""
-    quota: Decimal | None = None
-    m = _marketplace()
-    if m is not None and hasattr(m, "provider_quota"):
-        q = m.provider_quota(db, provider.id, rnd.year)
-        if q is not None:
-            quota = Decimal(q)
-    if quota is None:
-        defaults = get_pack().vouchers.provider_quota_defaults
-        ptype = provider.provider.provider_type if provider.provider is not None else "other"
-        quota = Decimal(defaults.get(ptype, defaults.get("other", ZERO)))
+    """The provider's quota in this round: its yearly quota (resource pool, else the pack's default for its
+    type), lower when the round sets a lower cap per provider. The year's rounds together stay within the
+    yearly quota (checked in ``_reserve``)."""
+    quota = yearly_quota(db, rnd.year, provider)
     if rnd.default_provider_quota is not None:
         quota = min(quota, rnd.default_provider_quota)
     return quota
@@ -437,8 +432,17 @@ def _enterprise_held(db: Session, v: Voucher) -> Decimal:
     return Decimal(held)
 
 
+def _lock_round(db: Session, round_id: int) -> None:
+    """SELECT … FOR UPDATE on the round row (a no-op on SQLite, which serialises writers anyway)."""
+    db.execute(select(VoucherRound.id).where(VoucherRound.id == round_id).with_for_update()).first()
+
+
 def _reserve(db: Session, rnd: VoucherRound, provider: Organisation, amount: Decimal) -> None:
-    """Take ``amount`` from the round budget and the provider's quota, atomically, or refuse."""
+    """Take ``amount`` from the round budget and the provider's quota, atomically, or refuse.
+
+    The provider's quota is yearly (the resource pool's): after the round row, the provider's organisation
+    row and then its quota rows of the year (by id) are locked and their total use checked, so two rounds
+    of one year cannot together spend more than the year's quota."""
     quota = quota_for(db, rnd, provider)
     exists = db.execute(
         select(VoucherProviderQuota.id).where(
@@ -451,6 +455,23 @@ def _reserve(db: Session, rnd: VoucherRound, provider: Organisation, amount: Dec
                 db.add(VoucherProviderQuota(round_id=rnd.id, provider_org_id=provider.id, quota=quota, used=ZERO))
         except IntegrityError:
             pass  # a concurrent request created it first; use that row
+    # The rows of other rounds may be new and not yet committed (invisible here), so the provider's
+    # organisation row is the lock that serialises its yearly quota (FOR NO KEY UPDATE: rows that merely
+    # reference the organisation are not held up).
+    db.execute(select(Organisation.id).where(Organisation.id == provider.id).with_for_update(key_share=True)).first()
+    year_rows = db.execute(
+        select(VoucherProviderQuota.round_id, VoucherProviderQuota.used)
+        .join(VoucherRound, VoucherRound.id == VoucherProviderQuota.round_id)
+        .where(VoucherProviderQuota.provider_org_id == provider.id, VoucherRound.year == rnd.year)
+        .order_by(VoucherProviderQuota.id)
+        .with_for_update(of=VoucherProviderQuota)
+    ).all()
+    yearly = yearly_quota(db, rnd.year, provider)
+    used_elsewhere = sum((Decimal(u) for rid, u in year_rows if rid != rnd.id), ZERO)
+    used_here = sum((Decimal(u) for rid, u in year_rows if rid == rnd.id), ZERO)
+    if used_elsewhere + used_here + amount > yearly:
+        db.rollback()
+        raise Conflict(N_("The provider's voucher quota for this year is used up."))
     budget = db.execute(
         update(VoucherRound)
         .where(VoucherRound.id == rnd.id, VoucherRound.committed + amount <= VoucherRound.budget)
@@ -523,9 +544,14 @@ def act(
         ok, reason = provider_eligibility(db, provider)
         if not ok:
             raise Conflict(reason or N_("This provider cannot take vouchers."))
+        # Lock order, the same in every money path: round → provider quota rows → voucher. The round lock
+        # serialises every confirmation of the round, so the enterprise's held total read next is current
+        # (two providers confirming two contracts of one enterprise at once cannot both fit under the cap).
+        _lock_round(db, rnd.id)
         cap_left = rnd.cap_per_voucher - _enterprise_held(db, v)
         face = min(v.face_value, cap_left)
         if face <= 0:
+            db.rollback()
             raise Conflict(N_("The enterprise has reached its voucher cap in this round."))
         v.face_value = face
         _reserve(db, rnd, provider, face)
