@@ -417,11 +417,12 @@ def ingest_batch(
         if ex.reshape is not None:
             payload = ex.reshape(payload)
         rows, rejected, nrej = validate(device.id, spec, payload, now_ms, lim)
+        accepted = len(rows)
         if ex.derive is not None and rows:
-            rows.extend(ex.derive(device.id, rows))
+            rows.extend(ex.derive(device.id, rows))  # the machine state, stored with (not counted as) the points
         all_rows.extend(rows)
         per_device.append((device, rows))
-        results.append(IngestResult(len(rows), rejected, nrej))
+        results.append(IngestResult(accepted, rejected, nrej))
         if rejected:
             _log(db, device.id, source, rejected, payload, at)
     store = get_store()

@@ -254,18 +254,8 @@ def upgrade() -> None:
 
         for ddl in PG_SCHEMA:
             op.execute(ddl)
-    _load_catalog(bind)
-
-
-def _load_catalog(bind: sa.engine.Connection) -> None:
-    # The built-in models are reference data every enterprise uses, so they come with the schema.
-    from sqlalchemy.orm import Session
-
-    from chaoyun.devices.catalog import sync_models
-
-    with Session(bind=bind) as db:
-        sync_models(db)
-        db.flush()
+    # The built-in models (reference data) are loaded by the latest devices migration that changes their
+    # tables (devices_0003), since loading goes through the current ORM models.
 
 
 def downgrade() -> None:

@@ -33,6 +33,19 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("derived", sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("connection", sa.JSON(), server_default=sa.text("'{}'"), nullable=False))
+    _load_catalog(op.get_bind())
+
+
+def _load_catalog(bind: sa.engine.Connection) -> None:
+    """The built-in models are reference data every enterprise uses, so they come with the schema. Loading goes
+    through the current ORM models: a later migration that adds columns to these tables takes this over."""
+    from sqlalchemy.orm import Session
+
+    from chaoyun.devices.catalog import sync_models
+
+    with Session(bind=bind) as db:
+        sync_models(db)
+        db.flush()
 
 
 def downgrade() -> None:
