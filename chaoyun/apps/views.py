@@ -51,6 +51,7 @@ FLASH = {
     "plan": N_("Inspection plan saved."),
     "measured": N_("Measurements saved."),
     "acked": N_("Alarm acknowledged."),
+    "acked_many": N_("Selected alarms acknowledged."),
     "tariff": N_("Tariff saved."),
     "report": N_("Report generated."),
 }
@@ -438,6 +439,21 @@ def plan_export(plan_id: int, db: Session = Depends(get_db), actor: Actor = requ
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="spc-{plan.id}.xlsx"'},
     )
+
+
+@router.post("/apps/quality/alarms/ack")
+async def alarm_ack_many(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
+) -> Response:
+    form = await request.form()
+    try:
+        ids = None if form.get("all") == "1" else [int(str(v)) for v in form.getlist("alarm_ids")]
+        quality.acknowledge_many(db, actor, ids)
+    except ValueError:
+        return _error_page(request, Invalid(N_("Select at least one alarm."), field="alarm_ids"))
+    except AppError as exc:
+        return _error_page(request, exc)
+    return _back("/apps/quality", "acked_many")
 
 
 @router.post("/apps/quality/alarms/{spc_alarm_id}/ack")

@@ -185,3 +185,21 @@ def test_government_sees_aggregates_only(login: Any, db: Session) -> None:
     assert all(row["district"] == "chenghai" for row in rows)
     assert all(row["avg_oee"] is None or row["enterprises"] >= 3 for row in rows)
     assert login("factory").get("/gov/apps").status_code == 403
+
+
+def test_a_report_for_a_day_still_to_come_is_refused(login: Any, db: Session) -> None:
+    from datetime import datetime, timedelta
+
+    from chaoyun.apps.models import Report
+    from chaoyun.apps.oee.calendar import LOCAL
+
+    tomorrow = datetime.now(LOCAL).date() + timedelta(days=1)
+    c = login("factory")
+    before = db.query(Report).count()
+    r = c.post("/api/v1/apps/reports", json={"kind": "daily", "day": tomorrow.isoformat()})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["field"] == "day" and tomorrow.isoformat() in err["message_en"] and "尚未" in err["message_zh"]
+    page = c.post("/apps/reports", data={"kind": "daily", "day": tomorrow.isoformat()})
+    assert page.status_code == 422 and tomorrow.isoformat() in page.text
+    assert db.query(Report).count() == before

@@ -236,3 +236,40 @@ def test_measurements_from_telemetry(login: Any, db: Session) -> None:
     # Another enterprise's device cannot be a plan's source.
     other = _plan(login("factory2"), name="x", device_id=d.id, metric="barrel_temp")
     assert other.status_code == 422
+
+
+def test_bulk_acknowledge_spc_alarms(login: Any, db: Session) -> None:
+    """Several alarms in one POST (selected, or all open ones), one audit entry each; a foreign id refuses
+    the whole request and nothing is acknowledged."""
+    from chaoyun.identity.models import AuditEntry
+
+    c = login("factory")
+    plan = _plan(c, name="批量确认", chart_type="c", subgroup_size=1, tests=[1, 2]).json()
+    c.post(
+        f"/api/v1/apps/quality/plans/{plan['id']}/measurements",
+        json={"subgroups": [{"defects": v, "sample_size": 1} for v in CIRCUIT_BOARDS]},
+    )
+    ids = [a.id for a in db.execute(select(SpcAlarm).where(SpcAlarm.plan_id == plan["id"])).scalars()]
+    assert len(ids) == 2
+    foreign = login("factory2").post("/api/v1/apps/quality/alarms/ack", json={"alarm_ids": ids})
+    assert foreign.status_code == 404
+    db.expire_all()
+    assert {a.status for a in db.execute(select(SpcAlarm).where(SpcAlarm.id.in_(ids))).scalars()} == {"active"}
+    page = c.get("/apps/quality").text
+    assert 'id="bulk-ack"' in page and f'name="alarm_ids" value="{ids[0]}"' in page
+    r = login("operator").post("/apps/quality/alarms/ack", data={"alarm_ids": [str(i) for i in ids]})
+    assert r.status_code == 303
+    db.expire_all()
+    assert {a.status for a in db.execute(select(SpcAlarm).where(SpcAlarm.id.in_(ids))).scalars()} == {"acknowledged"}
+    audits = (
+        db.execute(
+            select(AuditEntry).where(
+                AuditEntry.object_type == "spc_alarm", AuditEntry.object_id.in_([str(i) for i in ids])
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert len([a for a in audits if a.action == "acknowledge"]) == 2
+    none_left = login("operator").post("/api/v1/apps/quality/alarms/ack", json={"all": True})
+    assert none_left.status_code == 200

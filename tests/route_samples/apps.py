@@ -105,6 +105,8 @@ BODIES = {
     ("POST", "/apps/oee/downtime"): lambda o: {"start": "2026-01-05T08:00", "end": "2026-01-05T10:00"},
     ("POST", "/apps/energy/tariff"): lambda o: {"tariff": "gd_industrial_1_10kv"},
     ("POST", "/apps/reports"): lambda o: {"kind": "daily", "day": "2026-01-05"},
+    ("POST", "/apps/quality/alarms/ack"): lambda o: {"all": "1"},
+    ("POST", "/api/v1/apps/quality/alarms/ack"): lambda o: {"all": True},
 }
 
 __all__ = ["device_id"]

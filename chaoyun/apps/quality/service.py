@@ -525,6 +525,40 @@ def acknowledge(db: Session, actor: Actor, alarm_id: int) -> SpcAlarm:
     return a  # type: ignore[no-any-return]
 
 
+MAX_BULK_ACK = 1000
+
+
+def acknowledge_many(db: Session, actor: Actor, alarm_ids: list[int] | None) -> int:
+    """Acknowledge several open alarms at once (``None``: every open alarm of the enterprise), one audit
+    entry each, one commit. Any id that is not the actor's refuses the whole request: nothing is saved."""
+    if alarm_ids is None:
+        alarms = list(
+            db.execute(
+                select(SpcAlarm)
+                .where(SpcAlarm.org_id == actor.org_id, SpcAlarm.status == "active")
+                .order_by(SpcAlarm.id)
+                .limit(MAX_BULK_ACK)
+            ).scalars()
+        )
+    else:
+        ids = sorted(set(alarm_ids))
+        if not ids:
+            raise Invalid(N_("Select at least one alarm."), field="alarm_ids")
+        if len(ids) > MAX_BULK_ACK:
+            raise Invalid(N_("At most %(n)s alarms at once."), field="alarm_ids", n=MAX_BULK_ACK)
+        alarms = [own(actor, db.get(SpcAlarm, i), N_("No such alarm, or it is not yours to see.")) for i in ids]
+    n = 0
+    for a in alarms:
+        if a.status == "acknowledged":
+            continue
+        a.status = "acknowledged"
+        a.acknowledged_by = actor.user.username
+        record_by(db, actor, "acknowledge", "spc_alarm", a.id, after={"status": "acknowledged", "bulk": True})
+        n += 1
+    db.commit()
+    return n
+
+
 def open_alarm_count(db: Session, org_id: int) -> int:
     return int(
         db.execute(select(func.count()).where(SpcAlarm.org_id == org_id, SpcAlarm.status == "active")).scalar_one()

@@ -239,7 +239,16 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
 
 
 def generate(db: Session, org_id: int, kind: str, day: date, actor: Actor | None = None) -> Report:
-    """Build (or rebuild) the report of the period containing ``day``."""
+    """Build (or rebuild) the report of the period containing ``day``; a day still to come has no data yet
+    and is refused."""
+    today = datetime.now(cal.LOCAL).date()
+    if day > today:
+        raise Invalid(
+            N_("%(day)s has not happened yet: reports cover days up to today (%(today)s)."),
+            field="day",
+            day=day.isoformat(),
+            today=today.isoformat(),
+        )
     first, last = period_of(kind, day)
     pdf = build_pdf(db, org_id, kind, first, last)
     rep = db.execute(
