@@ -80,12 +80,13 @@ def record_use(db: Session, org_id: int, user_id: int, app: str, via: str = "pag
         return False
     values = {"org_id": org_id, "user_id": user_id, "app": app, "day": today, "first_at": utcnow(), "via": via}
     stmt = (pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert)(AppUse).values(**values)
-    result = db.execute(stmt.on_conflict_do_nothing(index_elements=["org_id", "user_id", "app", "day"]))
+    stmt = stmt.on_conflict_do_nothing(index_elements=["org_id", "user_id", "app", "day"]).returning(AppUse.id)
+    inserted = db.execute(stmt).first() is not None  # no row back: another process recorded it first
     db.commit()
     _written.add(key)
     if len(_written) > 50_000:  # a long-running process: forget earlier days
         _written.clear()
-    return bool(getattr(result, "rowcount", 0))
+    return inserted
 
 
 async def track_use(request: Request) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from chaoyun.identity.models import Membership, Organisation, User
 from chaoyun.identity.reference import DISTRICT_ZH, District
 from chaoyun.marketplace.catalogue import _search_text
 from chaoyun.marketplace.models import Admission, Assessment, Contract, Offering, Rating, Recommendation, SpotCheck
+from chaoyun.marketplace.prices import demo as prices_demo
 from chaoyun.marketplace.reference import CHECKLIST
 
 # (name, kind, category, summary, description, industries, saas_domains, deployment, price_model, price, costs, case)
@@ -609,6 +610,8 @@ def seed(db: Session) -> dict[str, int]:
             after=created,
         )
     db.commit()
+    # Carriers' tariffs and cloud prices, from which the plan's two price targets are computed.
+    created["prices"] = prices_demo.seed(db)
     return created
 
 

@@ -179,9 +179,7 @@ def corroborate(areas: dict[str, Any], ev: evidence_mod.OrgEvidence) -> dict[str
             source = "devices"
         elif any(APP_AREAS.get(app) == key for app in ev.apps_used):
             source = "apps"
-        elif (
-            key == "energy" and ev.devices_reporting > 0 and evidence_mod._reports_energy(ev)
-        ):
+        elif key == "energy" and ev.devices_reporting > 0 and evidence_mod._reports_energy(ev):
             source = "devices"
         out[key] = source
     return out
@@ -203,6 +201,66 @@ def star_rating(rules: CloudAdoptionRules, verified_areas: int, ev: evidence_mod
             continue
         got = level.stars
     return got
+
+
+@dataclass
+class Condition:
+    """One condition of a star level, with what the platform records show for it."""
+
+    label: str  # English msgid with %(n)s
+    n: int
+    have: int | bool
+    met: bool
+
+
+def star_conditions(
+    rules: CloudAdoptionRules, verified_areas: int, ev: evidence_mod.OrgEvidence
+) -> list[tuple[int, list[Condition]]]:
+    """Each star level with each of its conditions and whether the evidence meets it (shown on the page, so
+    the enterprise and the officer see why a level is or is not reached)."""
+    out = []
+    for level in rules.star_rating:
+        conds = [
+            Condition(
+                N_("Verified business areas ≥ %(n)s"),
+                level.min_verified_areas,
+                verified_areas,
+                verified_areas >= level.min_verified_areas,
+            )
+        ]
+        if level.min_devices_reporting:
+            conds.append(
+                Condition(
+                    N_("Devices sending data ≥ %(n)s"),
+                    level.min_devices_reporting,
+                    ev.devices_reporting,
+                    ev.devices_reporting >= level.min_devices_reporting,
+                )
+            )
+        if level.requires_monitoring:
+            conds.append(
+                Condition(N_("Alarm rules watching the devices"), 1, ev.alarm_rules_active, ev.alarm_rules_active > 0)
+            )
+        if level.min_apps_used:
+            conds.append(
+                Condition(
+                    N_("Apps used ≥ %(n)s"),
+                    level.min_apps_used,
+                    len(ev.apps_used),
+                    len(ev.apps_used) >= level.min_apps_used,
+                )
+            )
+        if level.min_data_model_apps:
+            conds.append(
+                Condition(
+                    N_("Apps running on the enterprise's own data ≥ %(n)s"),
+                    level.min_data_model_apps,
+                    len(ev.data_model_apps),
+                    len(ev.data_model_apps) >= level.min_data_model_apps,
+                )
+            )
+        out.append((level.stars, conds))
+    return out
 
 
 def preview(

@@ -6,14 +6,16 @@ adoption and diagnosis rules live next to their records (``cloud_adoption.py``, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from chaoyun.i18n import N_
 from chaoyun.marketplace import service as marketplace
+from chaoyun.marketplace.prices import service as prices
 from chaoyun.programme.pack import get_pack
-from chaoyun.programme.targets import RuleResult, memo, register_rule, unavailable
+from chaoyun.programme.targets import Rule, RuleResult, memo, register_rule, unavailable
 
 NOT_BY_AREA = N_("The resource pool is city-wide: this figure is not broken down by district or industry.")
 
@@ -58,15 +60,30 @@ def _supply_collaboration(db: Session, year: int, district: str | None, cluster:
 
 
 register_rule("supplychain.platform_collaboration", _supply_collaboration)
+
+
+def _price_rule(index: Callable[[Session, int], prices.PriceIndex], none_msgid: str) -> Rule:
+    def fn(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
+        if district or cluster:
+            return unavailable(NOT_CITY_WIDE_PRICES)
+        result = index(db, year)
+        if result.value is None:
+            return unavailable(none_msgid)
+        compared = [i for i in result.items if i.change_pct is not None]
+        return RuleResult(value=result.value, detail={"items": float(len(compared))})
+
+    return fn
+
+
+NOT_CITY_WIDE_PRICES = N_("Tariffs and prices are city-wide: this figure is not broken down by district or industry.")
 register_rule(
     "network.tariff_reduction",
-    lambda db, year, district, cluster: unavailable(
-        N_("Data source not available yet: carriers' tariff figures are not recorded on the platform.")
+    _price_rule(
+        prices.tariff_reduction,
+        N_("No carrier has recorded a dedicated-line or data-traffic tariff with its 2017 baseline yet."),
     ),
 )
 register_rule(
     "cloud.public_discount",
-    lambda db, year, district, cluster: unavailable(
-        N_("Data source not available yet: public cloud price agreements are not recorded on the platform.")
-    ),
+    _price_rule(prices.cloud_discount, N_("No cloud provider has recorded its list and programme prices yet.")),
 )

@@ -6,17 +6,15 @@ from __future__ import annotations
 import time
 from datetime import date
 
-import pytest
 from sqlalchemy.orm import Session
 
+from chaoyun.devices import ingest as devices_ingest
 from chaoyun.identity.models import Organisation
 from chaoyun.programme import cloud_adoption as ca
 from chaoyun.programme import diagnosis as dg
 from chaoyun.programme.models import CloudAdoption, Diagnosis
+from tests.devices import helpers as devices_helpers
 from tests.programme.helpers import actor
-
-devices_ingest = pytest.importorskip("chaoyun.devices.ingest", reason="the devices context is not available")
-devices_helpers = pytest.importorskip("tests.devices.helpers", reason="the devices test helpers are not available")
 
 
 def _quiet_enterprise(db: Session) -> Organisation:
