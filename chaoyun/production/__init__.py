@@ -1,0 +1,1 @@
+"""Production: the factory's own model (items, routings, work orders, operation reports, lots)."""
