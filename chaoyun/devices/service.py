@@ -521,16 +521,12 @@ def export_range(
     )
     db.commit()
     if fmt == "xlsx":
-        from openpyxl import Workbook
+        from chaoyun.web import excel
 
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(device.uid[:31])
-        ws.append(["ts", "metric", "value"])
-        for r in rows:
-            ws.append(list(r))
-        buf = io.BytesIO()
-        wb.save(buf)
-        return buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        # Real date cells in the local zone (the CSV keeps the UTC ISO text).
+        cells = ((datetime.fromisoformat(ts), key, v) for ts, key, v in rows)
+        data = excel.table_xlsx(device.uid, ["ts", "metric", "value"], cells, write_only=True)
+        return data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["ts", "metric", "value"])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from io import BytesIO
-
-from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from chaoyun.i18n import N_, gettext
@@ -12,6 +9,7 @@ from chaoyun.identity import service
 from chaoyun.identity.models import Organisation
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import INDUSTRIES
+from chaoyun.web import excel
 from chaoyun.web.render import cluster_name, district_name
 
 HEADERS = (
@@ -31,14 +29,12 @@ HEADERS = (
 
 
 def directory_xlsx(db: Session, actor: Actor, f: service.DirectoryFilter) -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(gettext(N_("Enterprises")))
-    ws.append([gettext(h) for h in HEADERS])
+    rows: list[list[object]] = []
     q = service.directory_query(actor, f).order_by(Organisation.id)
     yes, no = gettext(N_("Yes")), gettext(N_("No"))
     for org in db.execute(q).unique().scalars():
         e = org.enterprise
-        ws.append(
+        rows.append(
             [
                 org.credit_code,
                 org.name,
@@ -54,6 +50,6 @@ def directory_xlsx(db: Session, actor: Actor, f: service.DirectoryFilter) -> byt
                 gettext(org.status),
             ]
         )
-    buf = BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    wb = excel.workbook(write_only=True)
+    excel.write_table(excel.sheet(wb, gettext(N_("Enterprises"))), [gettext(h) for h in HEADERS], rows)
+    return excel.to_bytes(wb)

@@ -7,7 +7,6 @@ place in the marketplace may write those tables, using identity's validation, ha
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -610,17 +609,9 @@ _CAT_ZH = {
 
 def export_provincial(db: Session, year: int) -> bytes:
     """The provincial submission for ``year`` as an Excel workbook (one row per recommended provider)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from chaoyun.web import excel
 
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = f"推荐名单{year}"
-    ws.append([zh for zh, _ in PROVINCIAL_COLUMNS])
-    ws.append([en for _, en in PROVINCIAL_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
+    rows: list[list[Any]] = []
     for i, (rec, org, adm) in enumerate(recommendations(db, year), start=1):
         q = quality(db, org.id)
         wl = whitelist_state(db, org.id)
@@ -635,7 +626,7 @@ def export_provincial(db: Session, year: int) -> bytes:
             .all()
         )
         a = wl.assessment
-        ws.append(
+        rows.append(
             [
                 i,
                 org.credit_code,
@@ -662,15 +653,14 @@ def export_provincial(db: Session, year: int) -> bytes:
                 org.contact_phone,
             ]
         )
-    for col, width in zip(
-        "ABCDEFGHIJKLMNOPQRSTU",
-        (6, 22, 32, 20, 10, 14, 16, 24, 24, 40, 16, 16, 14, 10, 10, 14, 18, 30, 12, 10, 16),
-        strict=True,
-    ):
-        ws.column_dimensions[col].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    wb = excel.workbook()
+    excel.write_table(
+        excel.sheet(wb, f"推荐名单{year}"),
+        [zh for zh, _ in PROVINCIAL_COLUMNS],
+        rows,
+        header_rows=[[en for _, en in PROVINCIAL_COLUMNS]],
+    )
+    return excel.to_bytes(wb)
 
 
 # ---------------------------------------------------------------- listings

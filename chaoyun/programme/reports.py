@@ -320,30 +320,16 @@ def evaluation_pdf(db: Session) -> bytes:
 
 
 def evaluation_xlsx(db: Session) -> bytes:
-    from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
+
+    from chaoyun.web import excel
 
     pack = get_pack()
     rows = dash.dashboard(db)
     years = dash.years_shown(pack)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "目标完成情况"
-    ws.append(
-        [
-            "目标",
-            "target key",
-            "计划",
-            "口径",
-            *[f"{y}年实际" for y in years],
-            *[f"{y}年计划" for y in years],
-            "状态",
-            "牵头单位",
-            "配合单位",
-            "计算规则",
-            "说明",
-        ]
-    )
+    wb = excel.workbook()
+    ws = excel.sheet(wb, "目标完成情况")
+    table: list[list[Any]] = []
     for r in rows:
         t = r.target
         actual = [c.actual for c in r.years] if r.available else [None] * len(years)
@@ -352,7 +338,7 @@ def evaluation_xlsx(db: Session) -> bytes:
             if r.available
             else [t.planned_by(min(y, pack.period.end), pack.period) for y in years]
         )
-        ws.append(
+        table.append(
             [
                 t.name_zh,
                 t.key,
@@ -367,6 +353,23 @@ def evaluation_xlsx(db: Session) -> bytes:
                 "" if r.available else "数据源暂不可用",
             ]
         )
+    excel.write_table(
+        ws,
+        [
+            "目标",
+            "target key",
+            "计划",
+            "口径",
+            *[f"{y}年实际" for y in years],
+            *[f"{y}年计划" for y in years],
+            "状态",
+            "牵头单位",
+            "配合单位",
+            "计算规则",
+            "说明",
+        ],
+        table,
+    )
     chart = BarChart()
     chart.title = "目标完成情况（截至最近一年）"
     last_col = 4 + len(years)
@@ -377,27 +380,28 @@ def evaluation_xlsx(db: Session) -> bytes:
 
     # Progress by district and by industry for every target that can be broken down.
     for by, title, names in (("district", "按区县", DISTRICT_ZH), ("cluster", "按行业", CLUSTER_ZH)):
-        sheet = wb.create_sheet(title)
         codes = list(names)
-        sheet.append(["目标", *[names[c] for c in codes]])  # type: ignore[index]
+        brows: list[list[Any]] = []
         for r in rows:
             if not r.available:
                 continue
             br = dash.breakdown(db, r.target, years[-1], by)
             if br is None:
-                sheet.append([r.target.name_zh, "不分区县/行业统计"])
+                brows.append([r.target.name_zh, "不分区县/行业统计"])
                 continue
-            sheet.append([r.target.name_zh, *[v for _, v in br]])
+            brows.append([r.target.name_zh, *[v for _, v in br]])
+        excel.write_table(excel.sheet(wb, title), ["目标", *[names[c] for c in codes]], brows)  # type: ignore[index]
     sp = spending(db)
     for name, label in (("vouchers", "服务券支出"), ("subsidies", "补助支出")):
-        sheet = wb.create_sheet(label)
+        sheet = excel.sheet(wb, label)
         data = sp[name]
         if data is None:
             sheet.append(["数据源暂不可用：该资金流程尚未提供统计。"])
             continue
-        sheet.append(["年度", "区县", "行业", "笔数", "金额（元）"])
-        for s in data:
-            sheet.append(
+        excel.write_table(
+            sheet,
+            ["年度", "区县", "行业", "笔数", "金额（元）"],
+            [
                 [
                     s.year,
                     DISTRICT_ZH.get(District(s.district)) if s.district in {d.value for d in District} else s.district,
@@ -405,13 +409,14 @@ def evaluation_xlsx(db: Session) -> bytes:
                     s.count,
                     s.amount,
                 ]
-            )
-            sheet.cell(row=sheet.max_row, column=5).number_format = "#,##0.00"
+                for s in data
+            ],
+        )
+        for row in range(2, len(data) + 2):
+            sheet.cell(row=row, column=5).number_format = "#,##0.00"
         if data:
             ch = BarChart()
             ch.title = label
             ch.add_data(Reference(sheet, min_col=5, min_row=1, max_row=len(data) + 1), titles_from_data=True)
             sheet.add_chart(ch, "H2")
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return excel.to_bytes(wb)

@@ -315,12 +315,21 @@ def run_due(db: Session, now: datetime | None = None) -> int:
 # ---------------------------------------------------------------- Excel
 
 
+def _when(v: Any) -> Any:
+    """ISO strings from the overview/chart payloads back to datetimes, so Excel gets real date cells."""
+    if isinstance(v, str):
+        try:
+            return datetime.fromisoformat(v)
+        except ValueError:
+            return v
+    return v
+
+
 def oee_workbook(ov: dict[str, Any]) -> bytes:
-    from openpyxl import Workbook
-
     from chaoyun.i18n import gettext
+    from chaoyun.web import excel
 
-    wb = Workbook()
+    wb = excel.workbook()
     heads = [
         gettext(h)
         for h in (
@@ -335,57 +344,66 @@ def oee_workbook(ov: dict[str, Any]) -> bytes:
             "Rejects",
         )
     ]
-    for i, key in enumerate(("machines", "lines", "workshops", "days", "shifts")):
-        ws = wb.active if i == 0 else wb.create_sheet()
-        ws.title = gettext(SHEETS[key])[:30]
-        ws.append(heads)
-        for r in ov[key]:
-            ws.append(
-                [
-                    r["name"],
-                    r["oee"],
-                    r["availability"],
-                    r["performance"],
-                    r["quality"],
-                    r["planned_h"],
-                    r["total"],
-                    r["good"],
-                    r["rejects"],
-                ]
-            )
-    ws = wb.create_sheet(gettext("Stops")[:30])
-    ws.append([gettext(h) for h in ("Device", "Start", "End", "Minutes", "State", "Stop reason")])
-    for s in ov["stops"]:
-        ws.append([s["device"], s["start"], s["end"], s["minutes"], gettext(s["state"]), gettext(s["reason"])])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    for key in ("machines", "lines", "workshops", "days", "shifts"):
+        rows = [
+            [
+                r["name"],
+                r["oee"],
+                r["availability"],
+                r["performance"],
+                r["quality"],
+                r["planned_h"],
+                r["total"],
+                r["good"],
+                r["rejects"],
+            ]
+            for r in ov[key]
+        ]
+        excel.write_table(excel.sheet(wb, gettext(SHEETS[key])), heads, rows)
+    excel.write_table(
+        excel.sheet(wb, gettext("Stops")),
+        [gettext(h) for h in ("Device", "Start", "End", "Minutes", "State", "Stop reason")],
+        [
+            [s["device"], _when(s["start"]), _when(s["end"]), s["minutes"], gettext(s["state"]), gettext(s["reason"])]
+            for s in ov["stops"]
+        ],
+    )
+    return excel.to_bytes(wb)
 
 
 def spc_workbook(plan: InspectionPlan, data: quality.ChartData) -> bytes:
-    from openpyxl import Workbook
-
     from chaoyun.i18n import gettext
+    from chaoyun.web import excel
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "SPC"
+    wb = excel.workbook()
     sec = data.chart.secondary
-    ws.append(
-        ["#", gettext("Time"), data.chart.primary.name, "LCL", "CL", "UCL", gettext("Special-cause tests")]
-        + ([sec.name, f"{sec.name} UCL"] if sec else [])
+    heads = ["#", gettext("Time"), data.chart.primary.name, "LCL", "CL", "UCL", gettext("Special-cause tests")] + (
+        [sec.name, f"{sec.name} UCL"] if sec else []
     )
+    rows = []
     for i, seq in enumerate(data.seqs):
         pr = data.chart.primary
-        row = [seq, data.times[i], pr.values[i], pr.lcl[i], pr.center, pr.ucl[i], ",".join(str(t) for t in pr.flags[i])]
+        row: list[Any] = [
+            seq,
+            _when(data.times[i]),
+            pr.values[i],
+            pr.lcl[i],
+            pr.center,
+            pr.ucl[i],
+            ",".join(str(t) for t in pr.flags[i]),
+        ]
         if sec:
             v = sec.values[i]
             row += [None if v != v else v, sec.ucl[i]]
-        ws.append(row)
+        rows.append(row)
+    excel.write_table(excel.sheet(wb, "SPC"), heads, rows)
     if data.capability:
-        ws2 = wb.create_sheet(gettext("Capability")[:30])
-        for k in ("mean", "sigma_within", "sigma_overall", "cp", "cpk", "pp", "ppk", "n"):
-            ws2.append([k, getattr(data.capability, k)])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+        excel.write_table(
+            excel.sheet(wb, gettext("Capability")),
+            [gettext("Capability"), gettext("Value")],
+            [
+                [k, getattr(data.capability, k)]
+                for k in ("mean", "sigma_within", "sigma_overall", "cp", "cpk", "pp", "ppk", "n")
+            ],
+        )
+    return excel.to_bytes(wb)
