@@ -98,9 +98,16 @@ def test_energy_per_unit_and_shifting(db: Session) -> None:
     r = energy.report(db, org.id, day, day)
     shift = {s["device"]: s for s in r.shifting()}
     # Compressor: 30 % of its 7 peak hours × 100 kWh = 210 kWh at (1.105 − 0.247) yuan.
-    assert shift["空压机1"]["kwh"] == 210.0 and shift["空压机1"]["saving"] == Decimal("180.18")
+    comp = shift["空压机1"]
+    assert comp["estimated_movable_kwh"] == 210.0 and comp["estimated_saving_yuan"] == Decimal("180.18")
+    assert comp["assumed_flexible_share"] == 0.3
     # The moulding machine idled through two peak hours: 16 kWh avoidable.
-    assert shift["注塑机A"]["kwh"] == 16.0 and shift["注塑机A"]["saving"] == Decimal("13.73")
+    mould = shift["注塑机A"]
+    assert mould["estimated_movable_kwh"] == 16.0 and mould["estimated_saving_yuan"] == Decimal("13.73")
+    # Savings are estimates: the names say so and the assumption travels with them.
+    d = r.as_dict()
+    assert "shifting" not in d and d["shifting_assumption"] == {"utility": 0.3, "idle_machine": 1.0}
+    assert d["shifting_estimates"][0]["estimated_saving_yuan"] == "180.18"
 
 
 def test_pages_and_exports(login: Any, db: Session) -> None:
@@ -130,6 +137,10 @@ def test_pages_and_exports(login: Any, db: Session) -> None:
     assert "设备综合效率" in page and "页面测试机" in page and "oee-machines" in page and "时间开动率" in page
     xl = c.get("/apps/oee.xlsx?days=1&end=2026-03-12")
     assert xl.status_code == 200 and xl.content[:2] == b"PK"
+    energy_page = c.get("/apps/energy?days=1&end=2026-03-12").text
+    assert 'id="shifting-assumption"' in energy_page and "估算" in energy_page
+    api = c.get("/api/v1/apps/energy?days=1&end=2026-03-12").json()
+    assert "shifting_estimates" in api and "shifting_assumption" in api
     assert login("factory2").get("/apps/oee").status_code == 200
     assert "页面测试机" not in login("factory2").get("/apps/oee?days=1&end=2026-03-12").text
     api = c.get("/api/v1/apps/energy?days=1&end=2026-03-12")

@@ -163,7 +163,10 @@ class EnergyReport:
     def shifting(self) -> list[dict[str, Any]]:
         """Flexible loads to move to the valley and what that saves: utilities (air compressors, chillers)
         can move a share of their peak energy; production machines can avoid what they draw while idle in
-        peak hours. Savings at the tariff's peak − valley price difference."""
+        peak hours. Savings at the tariff's peak − valley price difference.
+
+        These are estimates, not measurements: the movable energy rests on an assumed share of flexible load
+        (``flexible`` in tariffs.yaml); each row carries the share it assumed."""
         shares = tf.flexible_shares()
         peak_p, crit_p, valley_p = self.tariff.price("peak"), self.tariff.price("critical"), self.tariff.price("valley")
         out = []
@@ -192,11 +195,20 @@ class EnergyReport:
                     "device_id": d.device.id,
                     "device": d.device.name,
                     "kind": kind,
-                    "kwh": round(float(movable), 1),
-                    "saving": saving,
+                    "assumed_flexible_share": float(share),
+                    "estimated_movable_kwh": round(float(movable), 1),
+                    "estimated_saving_yuan": saving,
                 }
             )
-        return sorted(out, key=lambda r: -r["saving"])
+        return sorted(out, key=lambda r: -r["estimated_saving_yuan"])
+
+    def flexible_assumption(self) -> dict[str, float]:
+        """The assumed shares of flexible load behind the estimates (kind → share of its peak energy)."""
+        shares = tf.flexible_shares()
+        return {
+            "utility": float(shares.get("utility", Decimal("0.3"))),
+            "idle_machine": float(shares.get("idle_machine", Decimal(1))),
+        }
 
     def as_dict(self) -> dict[str, Any]:
         per_unit = self.per_unit()
@@ -216,7 +228,11 @@ class EnergyReport:
                 {"device_id": d.device.id, "device": d.device.name, "kwh": round(d.total, 2), "good": round(d.good)}
                 for d in sorted(self.devices, key=lambda x: -x.total)
             ],
-            "shifting": [r | {"saving": str(r["saving"])} for r in self.shifting()],
+            # Estimates resting on assumed flexible shares: the names say so, the assumption travels with them.
+            "shifting_estimates": [
+                r | {"estimated_saving_yuan": str(r["estimated_saving_yuan"])} for r in self.shifting()
+            ],
+            "shifting_assumption": self.flexible_assumption(),
         }
 
 

@@ -214,12 +214,23 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
         )
         shift = er.shifting()
         if shift:
-            p("可转移至低谷时段的柔性负荷", "h2")
+            p("可转移至低谷时段的柔性负荷（估算）", "h2")
+            a = er.flexible_assumption()
+            p(
+                f"以下为估算值，并非实测：假设公用设备（空压机、冷水机等）峰段电量的 {round(100 * a['utility'])}% "
+                f"及生产设备峰段待机电量的 {round(100 * a['idle_machine'])}% 可转移至低谷，按峰谷电价差计算。"
+            )
             story.append(
                 _table(
-                    [["设备", "类型", "可转移电量 kWh", "预计节省 元"]]
+                    [["设备", "类型", "假设可转移比例", "估算可转移电量 kWh", "估算节省 元"]]
                     + [
-                        [r["device"], "公用设备" if r["kind"] == "utility" else "待机能耗", r["kwh"], str(r["saving"])]
+                        [
+                            r["device"],
+                            "公用设备" if r["kind"] == "utility" else "待机能耗",
+                            f"{round(100 * r['assumed_flexible_share'])}%",
+                            r["estimated_movable_kwh"],
+                            str(r["estimated_saving_yuan"]),
+                        ]
                         for r in shift
                     ]
                 )
