@@ -80,6 +80,8 @@ class MachineResult:
     planned_s: np.ndarray  # (S,)
     ideal_cycle_s: float | None
     stops: list[tuple[int, int, int]] = field(default_factory=list)  # (start ms, end ms, state) within plan
+    # Count-weighted ideal cycle per shift where production reported the item being run (else ideal_cycle_s).
+    ideal_by_shift: np.ndarray | None = None
 
 
 def _planned_between(xs: np.ndarray, ys: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from chaoyun.apps.models import PlannedDowntime, ProductionCount, ShiftCalendar, StopLabel
 from chaoyun.apps.oee import calendar as cal
@@ -22,6 +22,7 @@ from chaoyun.errors import Invalid
 from chaoyun.i18n import N_
 from chaoyun.identity.audit import record_by
 from chaoyun.identity.permissions import Actor
+from chaoyun.production.service import ideal_cycle_segments
 
 STOP_REASONS = (
     "breakdown_mechanical",
@@ -84,7 +85,7 @@ class DowntimeIn(BaseModel):
 
     start: datetime
     end: datetime
-    device_id: int | None = None
+    device_id: int | None = Field(None, ge=1, le=2**63 - 1)
     reason: str = Field("", max_length=200)
 
 
@@ -109,7 +110,7 @@ def _aware(dt: datetime) -> datetime:
 class LabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    device_id: int
+    device_id: int = Field(ge=1, le=2**63 - 1)
     start: datetime
     end: datetime
     reason: str
@@ -140,7 +141,7 @@ def label_stop(db: Session, actor: Actor, data: LabelIn) -> StopLabel:
 class CountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    device_id: int
+    device_id: int = Field(ge=1, le=2**63 - 1)
     day: date
     shift: str = Field(min_length=1, max_length=8)
     good: int = Field(ge=0, le=10_000_000)
@@ -239,7 +240,8 @@ class Period:
                 rej += rj
                 startup += su
                 good_total += g
-                ideal_time += (r.ideal_cycle_s or 0.0) * t
+                ic = r.ideal_by_shift[i] if r.ideal_by_shift is not None else r.ideal_cycle_s
+                ideal_time += (ic or 0.0) * t
         ideal = ideal_time / total if total else None
         out = oc.summarise(state, small, total, rej, startup, ideal, good=good_total)
         out.counter_total = counter_total
@@ -285,7 +287,7 @@ def _device_result(
     if cyc_t is None:
         cyc_t, cyc = counter("good_count")
     rej_t, rej = counter("reject_count")
-    return oc.machine_oee(
+    res = oc.machine_oee(
         windows,
         ts,
         codes,
@@ -298,6 +300,21 @@ def _device_result(
         keep_stops=keep_stops,
         until_ms=int(now.timestamp() * 1000),
     )
+    # Where production reports say which item the machine ran, that item's cycle time on this machine is the
+    # performance base for the pieces counted then; the model's default elsewhere (weighted per shift).
+    db = object_session(device)
+    segs = ideal_cycle_segments(db, device.org_id, device.id, start, end) if db is not None else []
+    if segs and cyc_t is not None and cyc is not None and len(cyc_t):
+        per_piece = np.full(len(cyc_t), float(device.model.ideal_cycle_s or 0.0))
+        for a, b, cycle, _item in segs:
+            per_piece[(cyc_t >= a.timestamp() * 1000) & (cyc_t < b.timestamp() * 1000)] = cycle
+        lo = np.searchsorted(cyc_t, windows.shift_bounds[:, 0], side="left")
+        hi = np.searchsorted(cyc_t, windows.shift_bounds[:, 1], side="left")
+        cum_n = np.concatenate(([0.0], np.cumsum(cyc)))
+        cum_i = np.concatenate(([0.0], np.cumsum(cyc * per_piece)))
+        n = cum_n[hi] - cum_n[lo]
+        res.ideal_by_shift = np.where(n > 0, (cum_i[hi] - cum_i[lo]) / np.maximum(n, 1e-9), res.ideal_cycle_s or 0.0)
+    return res
 
 
 def compute_period(
