@@ -1,0 +1,130 @@
+"""What the audit log shows for its action codes and object types (the codes stay as recorded).
+
+Codes come from every context: plain verbs (``create``, ``pool_admit``) and ``<object>.<verb>`` pairs
+(``voucher.city_pass``, ``device.certificate_issue``). A pair is shown as its object and verb, so a new
+workflow action needs only its verb here. tests/test_i18n.py finds every code the code base records and
+fails when one would be shown raw.
+"""
+
+from __future__ import annotations
+
+from chaoyun.i18n import N_, gettext
+
+VERBS: dict[str, str] = {
+    "acknowledge": N_("Acknowledge"),
+    "activate": N_("Activate"),
+    "adjust": N_("Adjust"),
+    "allocate": N_("Allocate seat"),
+    "answer": N_("Answer the questionnaire"),
+    "apply": N_("Apply"),
+    "approve": N_("Approve"),
+    "assessment_conclude": N_("Conclude security assessment"),
+    "assessment_open": N_("Open security assessment"),
+    "assessment_score": N_("Score security assessment"),
+    "accept": N_("Accept for review"),
+    "certificate_issue": N_("Issue certificate"),
+    "certificate_revoke": N_("Revoke certificate"),
+    "city_pass": N_("Pass city review and publish notice"),
+    "city_reject": N_("Reject (city)"),
+    "clear": N_("Clear"),
+    "command": N_("Send command"),
+    "command_result": N_("Command result"),
+    "complain": N_("Complain"),
+    "complaint_resolve": N_("Resolve complaint"),
+    "complete": N_("Complete"),
+    "conclude_notice": N_("Conclude public notice and approve"),
+    "config": N_("Send configuration"),
+    "confirm_contract": N_("Confirm the contract"),
+    "contract_confirm": N_("Confirm the contract"),
+    "contract_declare": N_("Declare contract"),
+    "count": N_("Count towards targets"),
+    "create": N_("Create"),
+    "deactivate": N_("Deactivate"),
+    "declare": N_("Declare"),
+    "decline_contract": N_("Decline the contract"),
+    "delete": N_("Delete"),
+    "district_pass": N_("Pass district review"),
+    "district_reject": N_("Reject (district)"),
+    "enter": N_("Enter counts"),
+    "evidence_upload": N_("Upload evidence"),
+    "export": N_("Export"),
+    "finish": N_("Finish"),
+    "generate": N_("Generate report"),
+    "import": N_("Import"),
+    "invite": N_("Invite"),
+    "label": N_("Give stop reason"),
+    "login": N_("Sign in"),
+    "login_failed": N_("Failed sign-in"),
+    "measure": N_("Enter measurements"),
+    "not_selected": N_("Not selected"),
+    "password_change": N_("Change password"),
+    "pause": N_("Pause"),
+    "pay": N_("Record payment"),
+    "pool_admit": N_("Admit to the pool"),
+    "pool_apply": N_("Apply to the pool"),
+    "pool_evaluate": N_("Annual evaluation"),
+    "pool_leading": N_("Mark as leading provider"),
+    "pool_opinion": N_("Give review opinion"),
+    "pool_reject": N_("Refuse admission"),
+    "quota_adjust": N_("Adjust quota"),
+    "price_record": N_("Record price"),
+    "province_select": N_("Provincial selection"),
+    "province_status": N_("Provincial status"),
+    "rank": N_("Rank"),
+    "rate": N_("Rate"),
+    "redeem": N_("Submit for redemption"),
+    "register": N_("Register organisation"),
+    "reject": N_("Reject"),
+    "release": N_("Release seat"),
+    "resubmit": N_("Resubmit"),
+    "resume": N_("Resume"),
+    "return": N_("Return for revision"),
+    "revoke": N_("Revoke"),
+    "rotate": N_("Rotate credentials"),
+    "routing": N_("Set routing"),
+    "score": N_("Give scores"),
+    "seed": N_("Load demo data"),
+    "select": N_("Select and publish notice"),
+    "spot_check": N_("Spot check"),
+    "start": N_("Start"),
+    "submit": N_("Submit"),
+    "token_use": N_("Use API token"),
+    "transition": N_("Change status"),
+    "update": N_("Update"),
+    "verify": N_("Verify"),
+    "whitelist_reinstate": N_("Reinstate on the whitelist"),
+    "withdraw": N_("Withdraw"),
+}
+
+OBJECTS: dict[str, str] = {
+    "adoption": N_("Cloud adoption"),
+    "demo_call": N_("Demonstration call"),
+    "demonstration": N_("Demonstration project"),
+    "device": N_("Device"),
+    "diagnosis": N_("Diagnosis"),
+    "expert_link": N_("Expert link"),
+    "gateway": N_("Gateway"),
+    "market": N_("Marketplace"),
+    "milestone": N_("Milestone"),
+    "seat": N_("Shared service seat"),
+    "shared_service": N_("Shared service"),
+    "subsidy": N_("Subsidy"),
+    "voucher": N_("Service voucher"),
+    "voucher_batch": N_("Payment batch"),
+    "voucher_round": N_("Voucher round"),
+}
+
+
+def has_label(code: str) -> bool:
+    obj, dot, verb = code.partition(".")
+    return code in VERBS or bool(dot and obj in OBJECTS and verb in VERBS)
+
+
+def action_label(code: str) -> str:
+    """The action in the page's language; an unknown code is shown as recorded."""
+    if code in VERBS:
+        return gettext(VERBS[code])
+    obj, dot, verb = code.partition(".")
+    if dot and obj in OBJECTS:
+        return f"{gettext(OBJECTS[obj])} · {gettext(VERBS.get(verb, verb))}"
+    return code
