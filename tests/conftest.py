@@ -1,10 +1,17 @@
-"""Test set-up: a database per xdist worker (SQLite file, or PostgreSQL when CHAOYUN_DATABASE_URL says so),
-migrated with Alembic and seeded with a small demo cluster."""
+"""Test set-up: a database of its own for every test file.
+
+Each xdist worker migrates and seeds one template database once (SQLite file, or PostgreSQL when
+CHAOYUN_DATABASE_URL says so); every test file then gets a fresh copy of it (a file copy on SQLite,
+``CREATE DATABASE ... TEMPLATE`` on PostgreSQL) with its own var folder (telemetry store, uploads), so no
+file's data can meet another file's assumptions."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +61,8 @@ def pytest_unconfigure(config: Any) -> None:
         except psycopg.Error:
             pass  # a leftover database is harmless; the next run uses its own name
     shutil.rmtree(_TMP, ignore_errors=True)
+
+
 os.environ["CHAOYUN_VAR_DIR"] = str(_TMP / "var")
 os.environ.setdefault("CHAOYUN_SECRET_KEY", "test-secret")
 os.environ["CHAOYUN_LOGIN_MAX_FAILURES"] = "5"
@@ -64,6 +73,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from chaoyun import migrate  # noqa: E402
 from chaoyun.db import get_sessionmaker  # noqa: E402
+from chaoyun.devices.store import get_store  # noqa: E402
 from chaoyun.identity import demo  # noqa: E402
 from chaoyun.web.app import create_app  # noqa: E402
 
@@ -76,10 +86,98 @@ def demo_password(username: str) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _database() -> Iterator[None]:
+    """The worker's template: migrated and seeded once; each test file works on a copy (below)."""
     migrate.upgrade()
     with get_sessionmaker()() as db:
         demo.seed(db, enterprises=DEMO_ENTERPRISES)
+    _settle_process_state()
     yield
+
+
+def _settle_process_state() -> None:
+    """Write out what this process holds in memory for the current database and forget its connections, so
+    the database can be copied (PostgreSQL refuses a template with open connections)."""
+    from chaoyun.db import get_engine
+
+    store = get_store()
+    store.write_pending()
+    store.flush()
+    closer = getattr(store, "close", None)
+    if callable(closer):
+        closer()
+    get_engine().dispose()
+
+
+def _use(url: str, var_dir: Path) -> None:
+    """Point this process at another database and var folder: every cache keyed on the settings is reset."""
+    from chaoyun import settings
+    from chaoyun.apps import usage
+    from chaoyun.db import get_engine
+    from chaoyun.devices import alarms, ingest
+
+    os.environ["CHAOYUN_DATABASE_URL"] = url
+    os.environ["CHAOYUN_VAR_DIR"] = str(var_dir)
+    get_sessionmaker.cache_clear()
+    get_engine.cache_clear()
+    settings.get_settings.cache_clear()
+    ingest.limits.cache_clear()
+    alarms.forget_rules()
+    usage._written.clear()
+
+
+_files = itertools.count(1)
+
+
+def _copy_sqlite(src: Path, dst: Path) -> None:
+    """A consistent copy of an SQLite database (WAL included) through SQLite's backup API."""
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+    a.close()
+    b.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _database_per_file(_database: None) -> Iterator[None]:
+    n = next(_files)
+    (_TMP / "var").mkdir(parents=True, exist_ok=True)
+    if _DB_URL.startswith("postgresql"):
+        import psycopg
+
+        root, template = _DB_URL.rsplit("/", 1)
+        name = f"{template}_f{n}"
+        admin = os.environ.get("CHAOYUN_TEST_PG_ADMIN_URL", root + "/postgres").replace(
+            "postgresql+psycopg", "postgresql"
+        )
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (template,),
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        var = _TMP / f"f{n}" / "var"
+        shutil.copytree(_TMP / "var", var, ignore=shutil.ignore_patterns("telemetry.db*"))
+        url = f"{root}/{name}"
+    else:
+        folder = _TMP / f"f{n}"
+        var = folder / "var"
+        shutil.copytree(_TMP / "var", var, ignore=shutil.ignore_patterns("*.db", "*.db-*", "*.lock"))
+        _copy_sqlite(_TMP / "chaoyun.db", folder / "chaoyun.db")
+        if (_TMP / "var" / "telemetry.db").exists():
+            _copy_sqlite(_TMP / "var" / "telemetry.db", var / "telemetry.db")
+        url = f"sqlite:///{folder / 'chaoyun.db'}"
+    _use(url, var)
+    try:
+        yield
+    finally:
+        _settle_process_state()
+        if url.startswith("postgresql"):
+            import psycopg
+
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            shutil.rmtree(_TMP / f"f{n}", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

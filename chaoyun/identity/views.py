@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chaoyun import timefmt
 from chaoyun.db import get_db
 from chaoyun.errors import AppError
 from chaoyun.i18n import N_, normalise
@@ -604,18 +605,22 @@ def registration_reject(
 def audit_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUDIT_READ)) -> Response:
     qp = request.query_params
 
-    def _date(name: str) -> datetime | None:
+    def _date(name: str, end: bool = False) -> datetime | None:
+        # The dates are Beijing days, and "until" includes its whole day.
         try:
-            return datetime.fromisoformat(qp[name]).replace(tzinfo=UTC) if qp.get(name) else None
+            d = date.fromisoformat(qp[name]) if qp.get(name) else None
         except ValueError:
             return None
+        if d is None:
+            return None
+        return timefmt.day_end_exclusive(d) if end else timefmt.day_start(d)
 
     q = audit.query(
         action=qp.get("action") or None,
         object_type=qp.get("object_type") or None,
         actor=qp.get("actor") or None,
         since=_date("since"),
-        until=_date("until"),
+        until=_date("until", end=True),
     )
     page = _page_number(request)
     rows = db.execute(q.offset((page - 1) * 50).limit(51)).scalars().all()
