@@ -20,7 +20,9 @@ Typical view::
     return render(request, "x.html", {"form": form}, status=form.status)
 
 Templates get ``form.values`` / ``form.errors`` / ``form.error`` / ``form.staged``; the macros in
-``web/templates/_form.html`` (``fval``, ``ferr``, ``fclass``, ``fstaged``) draw them the same way everywhere.
+``web/templates/_form.html`` (``fval``, ``ferr``, ``fcls``, ``fstaged``, ``fsummary``, each taking the
+FormState first) draw them the same way everywhere. Pass an empty ``FormState()`` on the first showing. A
+page with several forms tells them apart with a hidden field: ``form.only("call_id", c.id)``.
 
 Staged files: a file that came with a form that was refused is saved under
 ``CHAOYUN_VAR_DIR/staging/<token>`` (with its name and the user it belongs to) and the page shows
@@ -151,6 +153,10 @@ class FormState:
                 if kept is not None:
                     st.staged[name] = kept
         return st
+
+    def only(self, name: str, value: object) -> FormState:
+        """This state if the form sent ``name=value`` (the form of a page that has several), else empty."""
+        return self if self.values.get(name) == str(value) else FormState()
 
     def get(self, name: str, default: str = "") -> str:
         return self.values.get(name, default)
