@@ -701,3 +701,71 @@ def provider_rows(db: Session, actor: Actor, status: str = "") -> list[ProviderR
             )
         )
     return out
+
+
+# ---------------------------------------------------------------- the pool's KPIs (one definition each)
+
+
+@dataclass(frozen=True)
+class PoolKpis:
+    """The resource pool's programme figures. One definition each, used by the targets card, the pool panel,
+    /gov/market, the provincial page, the public page and the API:
+
+    - ``service_providers``: service providers (not platforms) in the pool (admitted or on watch) at the end
+      of the year: the plan's "10家…服务商纳入汕头市工业互联网服务资源池" (platforms have their own target);
+    - ``platforms`` / ``leading_platforms``: platforms in the pool, and those designated leading;
+    - ``recommended_to_province``: recommendations to the Guangdong pool submitted or accepted, cumulative
+      up to the year (the plan's "到2020年…推荐…超过20家" counts the whole period);
+      ``recommended_in_year`` those of that year alone.
+    """
+
+    service_providers: int
+    platforms: int
+    leading_platforms: int
+    recommended_to_province: int
+    recommended_in_year: int
+
+
+def pool_kpis(db: Session, year: int | None = None) -> PoolKpis:
+    """The pool's figures at the end of ``year`` (now when None)."""
+    q = select(Admission.provider_type, Admission.leading_platform).where(Admission.status.in_(IN_POOL))
+    if year is not None:
+        q = q.where((Admission.decided_at.is_(None)) | (func.extract("year", Admission.decided_at) <= year))
+    rows = db.execute(q).all()
+    counted = ("submitted", "accepted")
+    recs = dict(
+        db.execute(
+            select(Recommendation.year, func.count())
+            .where(Recommendation.status.in_(counted))
+            .group_by(Recommendation.year)
+        ).all()
+    )
+    return PoolKpis(
+        service_providers=sum(1 for t, _ in rows if t != "platform"),
+        platforms=sum(1 for t, _ in rows if t == "platform"),
+        leading_platforms=sum(1 for t, lead in rows if t == "platform" and lead),
+        recommended_to_province=sum(int(n) for y, n in recs.items() if year is None or int(y) <= year),
+        recommended_in_year=int(recs.get(year if year is not None else date.today().year, 0)),
+    )
+
+
+def pool_targets() -> dict[str, Any]:
+    """The pool's targets as the policy pack states them (the smallest value that meets each, and the
+    plan's wording), so every page compares with the same figure."""
+    from chaoyun.programme.pack import get_pack
+
+    pack = get_pack()
+    out: dict[str, Any] = {}
+    for name, key in (
+        ("service_providers", "city_pool_providers"),
+        ("platforms", "leading_platforms"),
+        ("province", "provincial_pool_recommended"),
+    ):
+        t = next((x for x in pack.targets if x.key == key), None)
+        out[name] = t.threshold if t else None
+        out[f"{name}_label"] = t.plan_label if t else ""
+        out[f"{name}_figure"] = t.target if t else None  # the figure as the plan words it (more than 20)
+    lp = next((x for x in pack.targets if x.key == "leading_platforms"), None)
+    out["platforms_min"] = lp.minimum if lp and lp.minimum is not None else out["platforms"]
+    out["platforms_max"] = lp.target if lp else None
+    return out

@@ -12,13 +12,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chaoyun.i18n import N_
 from chaoyun.identity.models import Organisation
 from chaoyun.marketplace.config import market_config
-from chaoyun.marketplace.models import Admission, Assessment, Offering, QuotaAdjustment, Recommendation
+from chaoyun.marketplace.models import Admission, Assessment, Offering, QuotaAdjustment
 from chaoyun.marketplace.reference import CATEGORIES, IN_POOL, SAAS_DOMAINS, AdmissionStatus
 from chaoyun.programme.workflows import vouchers
 
@@ -217,23 +217,20 @@ class PoolCounts:
     admitted_platforms: int
     leading_platforms: int
     recommended_to_province: int
+    recommended_in_year: int
 
 
 def pool_counts(db: Session, year: int | None = None) -> PoolCounts:
-    """Providers in the pool (admitted or on watch) at the end of ``year`` (now when None), and
-    recommendations to the provincial pool submitted or accepted in ``year`` (all years when None)."""
-    q = select(Admission.provider_type, Admission.leading_platform).where(Admission.status.in_(IN_POOL))
-    if year is not None:
-        q = q.where(or_(Admission.decided_at.is_(None), func.extract("year", Admission.decided_at) <= year))
-    rows = db.execute(q).all()
-    rec = select(func.count()).select_from(Recommendation).where(Recommendation.status.in_(("submitted", "accepted")))
-    if year is not None:
-        rec = rec.where(Recommendation.year == year)
+    """The pool's KPIs under the names this API has always used; defined once in ``pool.pool_kpis``."""
+    from chaoyun.marketplace.pool import pool_kpis  # pool imports this module
+
+    k = pool_kpis(db, year)
     return PoolCounts(
-        admitted_service_providers=sum(1 for t, _ in rows if t != "platform"),
-        admitted_platforms=sum(1 for t, _ in rows if t == "platform"),
-        leading_platforms=sum(1 for t, lead in rows if t == "platform" and lead),
-        recommended_to_province=int(db.execute(rec).scalar_one()),
+        admitted_service_providers=k.service_providers,
+        admitted_platforms=k.platforms,
+        leading_platforms=k.leading_platforms,
+        recommended_to_province=k.recommended_to_province,
+        recommended_in_year=k.recommended_in_year,
     )
 
 

@@ -557,7 +557,6 @@ async def evidence_upload(
 # ---------------------------------------------------------------- government
 
 
-TARGETS = {"service_providers": 10, "platforms_min": 3, "platforms_max": 5, "province": 20}
 
 
 @router.get("/gov/market")
@@ -570,7 +569,7 @@ def gov_pool(request: Request, db: Session = Depends(get_db), actor: Actor = req
         {
             "rows": rows,
             "counts": service.pool_counts(db),
-            "targets": TARGETS,
+            "targets": pool.pool_targets(),
             "status": status,
             "queue": [r for r in rows if r.admission and r.admission.status == "applied"],
         },
@@ -935,7 +934,7 @@ def gov_provincial_export(
 
 def _gov_panel(db: Session, actor: Actor) -> dict[str, Any]:
     pending = len([1 for _ in db.execute(select(Admission.id).where(Admission.status == "applied")).all()])
-    return {"counts": service.pool_counts(db), "targets": TARGETS, "pending": pending}
+    return {"counts": service.pool_counts(db), "targets": pool.pool_targets(), "pending": pending}
 
 
 def _enterprise_panel(db: Session, actor: Actor) -> dict[str, Any]:

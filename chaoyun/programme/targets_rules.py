@@ -12,44 +12,29 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from chaoyun.i18n import N_
-from chaoyun.marketplace import service as marketplace
+from chaoyun.marketplace import pool
 from chaoyun.marketplace.prices import service as prices
-from chaoyun.programme.pack import get_pack
 from chaoyun.programme.targets import Rule, RuleResult, memo, register_rule, unavailable
 
 NOT_BY_AREA = N_("The resource pool is city-wide: this figure is not broken down by district or industry.")
 
 
-def _pool_rule(field: str, cumulative_by_year: bool = False) -> object:
+def _pool_rule(field: str) -> Rule:
+    """A pool KPI as ``chaoyun.marketplace.pool.pool_kpis`` defines it: the same number as the pool panel,
+    /gov/market and the public page show."""
+
     def fn(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
-        pool_counts = marketplace.pool_counts
         if district or cluster:
             return unavailable(NOT_BY_AREA)
-
-        def counts_of(y: int) -> Any:
-            return memo(("pool_counts", y), lambda: pool_counts(db, y))
-
-        if cumulative_by_year:
-            # Recommendations are reported per year; the target is the total over the period so far.
-            start = get_pack().period.start
-            total = sum(int(getattr(counts_of(y), field)) for y in range(start, year + 1))
-            return RuleResult(value=total)
-        counts = counts_of(year)
-        if field == "pool_total":
-            value = int(counts.admitted_service_providers) + int(counts.admitted_platforms)
-        else:
-            value = int(getattr(counts, field))
-        return RuleResult(value=value)
+        kpis: Any = memo(("pool_kpis", year), lambda: pool.pool_kpis(db, year))
+        return RuleResult(value=int(getattr(kpis, field)))
 
     return fn
 
 
-register_rule("marketplace.leading_platforms", _pool_rule("leading_platforms"))  # type: ignore[arg-type]
-register_rule("marketplace.city_pool_providers", _pool_rule("pool_total"))  # type: ignore[arg-type]
-register_rule(
-    "marketplace.recommended_to_province",
-    _pool_rule("recommended_to_province", cumulative_by_year=True),  # type: ignore[arg-type]
-)
+register_rule("marketplace.leading_platforms", _pool_rule("leading_platforms"))
+register_rule("marketplace.city_pool_providers", _pool_rule("service_providers"))
+register_rule("marketplace.recommended_to_province", _pool_rule("recommended_to_province"))
 
 
 def _supply_collaboration(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:

@@ -58,7 +58,7 @@ def test_demo_eligibility_and_counts(db: Session) -> None:
     assert counts.admitted_platforms >= 5 and counts.leading_platforms >= 3
     assert counts.admitted_service_providers >= 10
     assert counts.recommended_to_province >= 6
-    # By year: admissions decided by the end of the year; recommendations of that year.
+    # By year: admissions decided by the end of the year; recommendations up to that year.
     assert service.pool_counts(db, 2017).admitted_platforms == 0
     assert service.pool_counts(db, 2018).leading_platforms == 3
     assert service.pool_counts(db, 2019).recommended_to_province == 4
@@ -278,7 +278,8 @@ def test_provincial_export(db: Session, city: Any) -> None:
     org = db.get(Organisation, adm.org_id)
     assert org is not None
     assert rows[2][1] == org.credit_code and rows[2][15] == "已列入白名单" and rows[2][18] == "已报送"
-    assert service.pool_counts(db, 2031).recommended_to_province == 1
+    # recommended_to_province is cumulative (the plan's "by 2020, more than 20"); recommended_in_year is the year's
+    assert service.pool_counts(db, 2031).recommended_in_year == 1
 
 
 def test_rejected_provider_can_apply_again_in_app(db: Session, city: Any) -> None:

@@ -155,3 +155,54 @@ def test_evaluation_exports_for_the_evaluator(login: Any) -> None:
     assert set(get_pack().target(k).key for k in keys if k) == {t.key for t in get_pack().targets}
     p = ev.get("/programme/evaluation/report.pdf")
     assert p.status_code == 200 and p.content.startswith(b"%PDF") and len(p.content) > 2000
+
+
+def test_pool_kpis_agree_everywhere(login: Any, db: Session) -> None:
+    """One definition per pool KPI: the targets card (home panel), the pool panel, /gov/market, the public
+    page and the dashboard show the same figure and the same target on the demo data (they showed 19 / 14
+    providers and targets 21 / 20 before)."""
+    import re
+
+    from chaoyun.marketplace import demo as market_demo
+    from chaoyun.marketplace import pool
+    from chaoyun.programme import demo
+
+    demo.seed(db)
+    market_demo.seed(db)
+    k = pool.pool_kpis(db)
+    targets = pool.pool_targets()
+    assert k.service_providers > 0 and k.recommended_to_province > 0
+    assert targets["service_providers"] == _t("city_pool_providers").threshold == 10
+    assert targets["province"] == _t("provincial_pool_recommended").threshold == 21
+    rows = {r.target.key: r for r in dash.dashboard(db)}
+    assert rows["city_pool_providers"].latest == k.service_providers
+    assert rows["provincial_pool_recommended"].latest == k.recommended_to_province
+    assert rows["leading_platforms"].latest == k.leading_platforms
+
+    city = login("city")
+    home = city.get("/home").text
+
+    def card(html: str, key: str) -> tuple[str, str]:
+        m = re.search(rf'data-target="{key}".*?class="kpi-value">([^<]+)<.*?class="kpi-target">([^<]+)<', html, re.S)
+        assert m, key
+        return m.group(1).strip(), m.group(2).strip()
+
+    assert card(home, "city_pool_providers") == (str(k.service_providers), "10")
+    assert card(home, "provincial_pool_recommended") == (str(k.recommended_to_province), "21")
+    panel_sp = re.search(r'data-kpi="service_providers">(\d+)</strong>/(\d+)', home)
+    panel_rec = re.search(r'data-kpi="recommended_to_province">(\d+)</strong>/(\d+)', home)
+    assert panel_sp and panel_sp.groups() == (str(k.service_providers), "10")
+    assert panel_rec and panel_rec.groups() == (str(k.recommended_to_province), "21")
+    market = city.get("/gov/market").text
+    assert re.search(r'id="count-services">(\d+)<', market).group(1) == str(k.service_providers)  # type: ignore[union-attr]
+    assert re.search(r'id="count-recommended">(\d+)<', market).group(1) == str(k.recommended_to_province)  # type: ignore[union-attr]
+    public = login(None).get("/public/programme").text
+    for key, value in (
+        ("city_pool_providers", k.service_providers),
+        ("provincial_pool_recommended", k.recommended_to_province),
+    ):
+        m = re.search(rf'data-target="{key}".*?class="stat">([^<]+)<', public, re.S)
+        assert m and m.group(1).strip() == str(value), key
+    api = city.get("/api/v1/market/pool-counts").json()
+    assert api["admitted_service_providers"] == k.service_providers
+    assert api["recommended_to_province"] == k.recommended_to_province
