@@ -19,7 +19,6 @@ from chaoyun.devices.profiles import service as psvc
 from chaoyun.devices.store import get_store
 from chaoyun.identity.models import AuditEntry
 from tests.connectors.helpers import actor_for
-from tests.devices.helpers import org_of
 
 
 def key() -> str:
@@ -243,7 +242,7 @@ def test_export_import_round_trip(login: Any) -> None:
     again = client.get(r.headers["location"].split("?")[0].replace("/device-profiles/", "/api/v1/device-profiles/"))
     doc2 = again.json()["document"]
     assert {**doc2, "key": k} == created["document"]
-    page = client.get(f"/device-profiles/{created['id']}/export.json")
+    page = client.get(f"/device-profiles/{created['id']}/export?format=json")
     assert page.status_code == 200 and page.json()["key"] == k
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor
 from chaoyun.web import nav
 from chaoyun.web.deps import requires
+from chaoyun.web.params import DbId
 from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -139,7 +140,7 @@ async def profile_create(
 
 @router.get("/device-profiles/{profile_id}")
 def profile_page(
-    profile_id: int, request: Request, actor: Actor = requires(PROFILES_READ), db: Session = Depends(get_db)
+    profile_id: DbId, request: Request, actor: Actor = requires(PROFILES_READ), db: Session = Depends(get_db)
 ) -> Response:
     model = svc.get_profile(db, actor, profile_id)
     doc = pdoc.document(model)
@@ -159,7 +160,7 @@ def profile_page(
 
 @router.get("/device-profiles/{profile_id}/edit")
 def profile_edit(
-    profile_id: int, request: Request, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
+    profile_id: DbId, request: Request, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
 ) -> Response:
     model = svc.get_profile_for_write(db, actor, profile_id)
     return _editor(request, pdoc.dump(pdoc.document(model)), model)
@@ -167,7 +168,7 @@ def profile_edit(
 
 @router.post("/device-profiles/{profile_id}/edit")
 async def profile_update(
-    profile_id: int,
+    profile_id: DbId,
     request: Request,
     text: str = Form("", max_length=MAX_UPLOAD),
     file: UploadFile | None = File(None),
@@ -185,7 +186,7 @@ async def profile_update(
 
 @router.post("/device-profiles/{profile_id}/copy")
 def profile_copy(
-    profile_id: int,
+    profile_id: DbId,
     key: str = Form("", max_length=64),
     actor: Actor = requires(PROFILES_MANAGE),
     db: Session = Depends(get_db),
@@ -196,25 +197,27 @@ def profile_copy(
 
 @router.post("/device-profiles/{profile_id}/delete")
 def profile_delete(
-    profile_id: int, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
+    profile_id: DbId, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
 ) -> Response:
     svc.delete_profile(db, actor, profile_id)
     return RedirectResponse("/device-profiles?deleted=1", status_code=303)
 
 
-@router.get("/device-profiles/{profile_id}/export.{fmt}")
+@router.get("/device-profiles/{profile_id}/export")
 def profile_export(
-    profile_id: int, fmt: str, actor: Actor = requires(PROFILES_READ), db: Session = Depends(get_db)
+    profile_id: DbId,
+    format: str = Query("yaml", pattern="^(yaml|json)$"),
+    actor: Actor = requires(PROFILES_READ),
+    db: Session = Depends(get_db),
 ) -> Response:
-    if fmt not in ("yaml", "json"):
-        raise Invalid(N_("Export as yaml or json."), field="format")
+    fmt = format
     model = svc.get_profile(db, actor, profile_id)
     return file_response(model.key, svc.export_text(db, actor, profile_id, fmt), fmt)
 
 
 @router.get("/devices/{device_id}/connection")
 def connection_page(
-    device_id: int, request: Request, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
+    device_id: DbId, request: Request, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
 ) -> Response:
     from chaoyun.devices import service as devices
 
@@ -226,7 +229,7 @@ def connection_page(
 
 @router.post("/devices/{device_id}/connection")
 def connection_save(
-    device_id: int,
+    device_id: DbId,
     request: Request,
     gateway: str = Form("", max_length=40),
     protocol: str = Form("modbus", max_length=8),
@@ -261,13 +264,13 @@ def connection_save(
 
 @router.get("/devices/{device_id}/gateway.yaml")
 def device_gateway_file(
-    device_id: int, actor: Actor = requires(DEVICES_READ), db: Session = Depends(get_db)
+    device_id: DbId, actor: Actor = requires(DEVICES_READ), db: Session = Depends(get_db)
 ) -> Response:
     return file_response(f"gateway-{device_id}", gateway_config.for_device(db, actor, device_id), "yaml")
 
 
 @router.get("/gateways/{gateway_id}/generated.yaml")
 def gateway_generated_file(
-    gateway_id: int, actor: Actor = requires(GATEWAYS_READ), db: Session = Depends(get_db)
+    gateway_id: DbId, actor: Actor = requires(GATEWAYS_READ), db: Session = Depends(get_db)
 ) -> Response:
     return file_response(f"gateway-{gateway_id}", gateway_config.for_gateway(db, actor, gateway_id), "yaml")
