@@ -81,6 +81,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("MQTT_RECEIVE_MAXIMUM", "10000", "unacknowledged messages the broker may send at once"),
     Var("MQTT_COMMANDS", "1", "1 sends write-back commands from the server"),
     Var("COMMAND_TIMEOUT_S", "300", "seconds before an unanswered write-back command fails"),
+    Var("WEBHOOK_ALLOW_PRIVATE", "0", "1 lets alarm webhooks reach loopback/private/link-local addresses"),
     # programme
     Var("POLICY_PACK", "chaoyun/programme/packs/shantou-2018.yaml", "the city's plan as a policy pack"),
     Var("UPLOAD_MAX_BYTES", "10485760", "largest voucher/subsidy attachment"),

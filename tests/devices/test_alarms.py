@@ -149,9 +149,16 @@ def test_lifecycle_by_people(app: Any, db: Any, login: Any) -> None:
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
     fail_first = 0
+    redirect_to = ""
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        if _Receiver.redirect_to:
+            self.send_response(302)
+            self.send_header("Location", _Receiver.redirect_to)
+            _Receiver.redirect_to = ""
+            self.end_headers()
+            return
         if _Receiver.fail_first > 0:
             _Receiver.fail_first -= 1
             self.send_response(500)
@@ -161,14 +168,22 @@ class _Receiver(BaseHTTPRequestHandler):
         self.send_response(204)
         self.end_headers()
 
+    def do_GET(self) -> None:  # where a followed redirect would land
+        _Receiver.received.append({"body": {"event": "redirected"}, "sig": ""})
+        self.send_response(204)
+        self.end_headers()
+
     def log_message(self, *args: Any) -> None:
         pass
 
 
 @pytest.fixture()
-def receiver() -> Iterator[str]:
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # A loopback receiver needs the private-address check lifted (restored by monkeypatch afterwards).
+    monkeypatch.setenv("CHAOYUN_WEBHOOK_ALLOW_PRIVATE", "1")
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
     _Receiver.received = []
+    _Receiver.redirect_to = ""
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook"
@@ -204,5 +219,80 @@ def test_webhook_test_button(db: Any, login: Any, receiver: str) -> None:
     assert client.post("/alarms/webhooks", data={"name": "local", "url": receiver}).status_code == 303
     hook = db.execute(select(Webhook).where(Webhook.url == receiver)).scalar_one()
     r = client.post(f"/alarms/webhooks/{hook.id}/test")
-    assert r.status_code == 200 and 'id="webhook-test"' in r.text and "HTTP 204" in r.text
+    assert r.status_code == 200 and 'id="webhook-test"' in r.text and "alert-success" in r.text
     assert _Receiver.received[-1]["body"]["event"] == "test"
+    # A failing receiver: "not delivered", and no status code or error text for the user.
+    _Receiver.fail_first = 1
+    r = client.post(f"/alarms/webhooks/{hook.id}/test")
+    assert r.status_code == 200 and "alert-danger" in r.text and "500" not in r.text and "HTTP" not in r.text
+
+
+BAD_URLS = [
+    "http://127.0.0.1:8000/hook",
+    "http://localhost/hook",
+    "http://0x7f000001/",
+    "http://2130706433/",
+    "http://127.1/",
+    "http://0177.0.0.1/",
+    "http://0.0.0.0/",
+    "http://10.1.2.3/",
+    "http://172.16.0.1/",
+    "http://192.168.1.1/",
+    "http://100.100.100.200/latest/meta-data",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://224.0.0.1/",
+    "http://240.0.0.1/",
+    "http://[::1]/",
+    "http://[::]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://[fe80::1]/",
+    "http://[fc00::1]/",
+    "http://[fd00:ec2::254]/",
+    "http://[ff02::1]/",
+    "http://[2002:7f00:1::]/",
+]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_webhook_to_an_internal_address_is_refused(db: Any, url: str) -> None:
+    from chaoyun.devices.outbound import MSG_ADDRESS, MSG_RESOLVE, resolve
+    from chaoyun.errors import Invalid
+
+    assert not alarms.outbound.allow_private()  # the default
+    with pytest.raises(Invalid) as exc:
+        resolve(url)
+    assert exc.value.msgid in (MSG_ADDRESS, MSG_RESOLVE) and exc.value.field == "url"
+    m = exc.value.messages()
+    assert m["zh"] != m["en"] and m["zh"] and m["en"]
+
+
+def test_webhook_refusal_on_save_and_at_delivery(db: Any, login: Any, receiver: str, monkeypatch: Any) -> None:
+    from chaoyun.devices.outbound import MSG_ADDRESS
+    from chaoyun.i18n import both
+
+    monkeypatch.setenv("CHAOYUN_WEBHOOK_ALLOW_PRIVATE", "0")
+    client = login("factory")
+    r = client.post("/alarms/webhooks", data={"name": "scan", "url": "http://0x7f000001:5432/"})
+    assert r.status_code == 422 and both(MSG_ADDRESS)["zh"] in r.text
+    assert db.execute(select(Webhook).where(Webhook.name == "scan")).first() is None
+    # Saved while allowed (or a name that resolved publicly then, rebinding): refused at delivery time too.
+    org = org_of(db, "factory2")
+    device, _ = make_device(db, org)
+    hook = Webhook(org_id=org.id, name="rebind", url=receiver, secret="s")
+    db.add(hook)
+    db.commit()
+    _rule(db, device, "threshold", "barrel_temp", op=">", value=240)
+    _send(db, device, "barrel_temp", [(0, 250)])
+    alarms.deliver_pending(db, datetime.now(UTC))
+    d = db.execute(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)).scalar_one()
+    assert d.attempts == 1 and d.last_error == "not delivered" and not _Receiver.received
+    r = client.post("/alarms/webhooks/999999999/test")
+    assert r.status_code == 404
+
+
+def test_webhook_redirects_are_not_followed(db: Any, receiver: str) -> None:
+    _Receiver.redirect_to = receiver + "?followed=1"
+    assert alarms.post_json(receiver, "s", {"event": "test"}) is False
+    assert not _Receiver.received
