@@ -273,3 +273,68 @@ def test_bulk_acknowledge_spc_alarms(login: Any, db: Session) -> None:
     assert len([a for a in audits if a.action == "acknowledge"]) == 2
     none_left = login("operator").post("/api/v1/apps/quality/alarms/ack", json={"all": True})
     assert none_left.status_code == 200
+
+
+def _import(c: Any, plan_id: int, name: str, body: bytes) -> Any:
+    return c.client.post(
+        f"/apps/quality/plans/{plan_id}/import",
+        files={"file": (name, body, "text/csv")},
+        data={"csrf_token": c.csrf},
+    )
+
+
+def test_import_maps_columns_by_name_in_any_order(login: Any, db: Session) -> None:
+    """A title line, then a header naming the columns in any order (extra columns ignored); a bad row is
+    reported with its line in the file and the good rows are kept."""
+    c = login("factory")
+    plan = _plan(c, name="列名导入", subgroup_size=3).json()
+    csv = (
+        "活塞环内径检验记录,,,,\n"
+        "\n"
+        "x3,操作员,x1,时间,x2\n"
+        "0.9,张三,1.0,2026-03-01T08:00,1.1\n"
+        "1.2,李四,1.0,2026-03-01T09:00,一点\n"
+        "1.05,王五,0.9,2026-03-01T10:00,1.0\n"
+    )
+    r = _import(c, plan["id"], "m.csv", csv.encode("utf-8"))
+    assert r.status_code == 200, r.text
+    assert "import-rejected" in r.text and "<td>5</td>" in r.text  # line 5 of the file
+    rows = db.execute(select(Subgroup.values).where(Subgroup.plan_id == plan["id"]).order_by(Subgroup.seq)).scalars()
+    assert list(rows) == [[1.0, 1.1, 0.9], [0.9, 1.0, 1.05]]
+    # A header that does not name x1..x3 is refused with a clear message, nothing saved.
+    bad = _import(c, plan["id"], "m.csv", b"x1,x2,x4\n1,1,1\n")
+    assert bad.status_code == 422 and "x1" in bad.text and "x4" in bad.text
+    count = db.execute(select(func.count()).select_from(Subgroup).where(Subgroup.plan_id == plan["id"])).scalar_one()
+    assert count == 2
+    # The same in the API's language for a Chinese header (值1…) and GB18030 text.
+    gb = "样本量,值2,值1,值3\n5,1.0,1.1,1.2\n".encode("gb18030")
+    ok = _import(c, plan["id"], "m.csv", gb)
+    assert ok.status_code == 200
+    last = (
+        db.execute(select(Subgroup.values).where(Subgroup.plan_id == plan["id"]).order_by(Subgroup.seq.desc()))
+        .scalars()
+        .first()
+    )
+    assert last == [1.1, 1.0, 1.2]
+
+
+def test_fixed_limits_report_each_phase_and_the_plan_precision(login: Any) -> None:
+    c = login("factory")
+    plan = _plan(
+        c, name="分阶段能力", subgroup_size=5, limits_mode="fixed", baseline_count=25, lsl=73.95, usl=74.05
+    ).json()
+    shifted = [[round(v + 0.01, 3) for v in row] for row in PISTON_RINGS[:10]]
+    r = c.post(
+        f"/api/v1/apps/quality/plans/{plan['id']}/measurements",
+        json={"subgroups": [{"values": row} for row in PISTON_RINGS + shifted]},
+    )
+    assert r.status_code == 201, r.text
+    ch = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["chart"]
+    phases = {p["phase"]: p for p in ch["capability_phases"]}
+    assert set(phases) == {"I", "II"} and phases["I"]["n"] == 125 and phases["II"]["n"] == 50
+    assert round(phases["I"]["cp"], 2) == 1.67
+    # The headline is phase II's own figures, not phase I's σ with the mean of both.
+    assert ch["capability"]["mean"] == phases["II"]["mean"] and ch["capability"]["n"] == 50
+    assert ch["decimals"] == 4
+    page = c.get(f"/apps/quality/plans/{plan['id']}").text
+    assert "CL 74.0012" in page and 'data-phase="II"' in page

@@ -222,3 +222,34 @@ def test_imr_chart() -> None:
     assert ch.secondary is not None and ch.secondary.center == pytest.approx(mr_bar)
     assert ch.primary.ucl[0] == pytest.approx(11.6 + 3 * mr_bar / spc.d2(2))
     assert ch.secondary.ucl[0] == pytest.approx(spc.constants(2).D4 * mr_bar)
+
+
+def test_capability_per_phase_never_mixes_phases() -> None:
+    """Limits fixed from the 25 piston-ring subgroups (phase I), then 10 subgroups shifted by +0.01 with the
+    same ranges (phase II). Each phase's capability comes from its own data alone."""
+    shifted = [[v + 0.01 for v in row] for row in PISTON_RINGS[:10]]
+    data = np.array(PISTON_RINGS + shifted)
+    phases = spc.phase_capability("xbar_r", data, 25, 73.95, 74.05)
+    assert [p for p, _ in phases] == ["I", "II"]
+    one, two = phases[0][1], phases[1][1]
+    # Phase I is the textbook analysis (Cp 1.67 from R̄/d2 of the 25 subgroups).
+    ref = spc.capability(
+        np.array(PISTON_RINGS), spc.variable_chart("xbar_r", np.array(PISTON_RINGS)).sigma_within or 0, 73.95, 74.05
+    )
+    assert one == ref and one.cp is not None and round(one.cp, 2) == 1.67 and one.n == 125
+    # Phase II: mean, σ within (R̄/d2 of its own ranges) and overall σ from its 50 values only.
+    part = np.array(shifted)
+    r = part.max(axis=1) - part.min(axis=1)
+    assert two.n == 50 and two.mean == pytest.approx(part.mean())
+    assert two.sigma_within == pytest.approx(r.mean() / spc.constants(5).d2)
+    assert two.sigma_overall == pytest.approx(part.std(ddof=1))
+    assert two.cpk == pytest.approx(min(74.05 - part.mean(), part.mean() - 73.95) / (3 * two.sigma_within))
+    # Without a fixed baseline: one phase over everything (as before).
+    (only,) = spc.phase_capability("xbar_r", np.array(PISTON_RINGS), None, 73.95, 74.05)
+    assert only[0] == "all" and only[1] == ref
+
+
+def test_decimals_of_measurements() -> None:
+    assert spc.decimals_of(np.array(PISTON_RINGS)) == 3
+    assert spc.decimals_of(np.array([1.0, 2.5])) == 1
+    assert spc.decimals_of(np.array([12.0, 13.0])) == 0

@@ -6,11 +6,12 @@ import csv
 import gc
 import io
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import orjson
@@ -26,6 +27,7 @@ from chaoyun.errors import Invalid, NotFound
 from chaoyun.i18n import N_, both
 from chaoyun.identity.audit import record_by
 from chaoyun.identity.permissions import Actor
+from chaoyun.patch import PatchModel
 
 MAX_IMPORT_ROWS = 20_000
 MAX_CHART_POINTS = 20_000
@@ -45,20 +47,20 @@ class PlanIn(BaseModel):
     target: float | None = None
     limits_mode: str = Field("recalc", pattern="^(fixed|recalc)$")
     baseline_count: int | None = Field(None, ge=2, le=100_000)
-    tests: list[int] = Field(default_factory=lambda: [1])
-    device_id: int | None = None
+    tests: list[Annotated[int, Field(ge=1, le=8)]] = Field(default_factory=lambda: [1], max_length=8)
+    device_id: int | None = Field(None, ge=1, le=2**63 - 1)
     metric: str | None = Field(None, max_length=64)
 
 
-class PlanUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PlanUpdate(PatchModel):
+    nullable = frozenset({"lsl", "usl", "target", "baseline_count"})
 
     lsl: float | None = None
     usl: float | None = None
     target: float | None = None
     limits_mode: str | None = Field(None, pattern="^(fixed|recalc)$")
     baseline_count: int | None = Field(None, ge=2, le=100_000)
-    tests: list[int] | None = None
+    tests: list[Annotated[int, Field(ge=1, le=8)]] | None = Field(None, max_length=8)
 
 
 def _check_plan(chart_type: str, n: int, lsl: float | None, usl: float | None, tests: list[int]) -> None:
@@ -227,7 +229,13 @@ def parse_entry(plan: InspectionPlan, entry: Any, row: int) -> tuple[dict[str, A
 
 
 def add_subgroups(
-    db: Session, actor: Actor | None, plan: InspectionPlan, entries: list[Any], source: str, first_row: int = 1
+    db: Session,
+    actor: Actor | None,
+    plan: InspectionPlan,
+    entries: list[Any],
+    source: str,
+    first_row: int = 1,
+    lines: list[int] | None = None,
 ) -> ImportReport:
     """Store every valid subgroup (bad ones are reported, never stop the good ones), then run the tests on
     the new points and raise alarms for what they flag."""
@@ -244,7 +252,7 @@ def add_subgroups(
     who = actor.user.username if actor else "system"
     now = utcnow()
     for i, entry in enumerate(entries):
-        parsed, err = parse_entry(plan, entry, first_row + i)
+        parsed, err = parse_entry(plan, entry, lines[i] if lines else first_row + i)
         if err is not None:
             report.rejected.append(err)
             continue
@@ -302,45 +310,116 @@ def _table_rows(filename: str, content: bytes) -> list[list[str]]:
             text = content.decode("gb18030")  # Excel on Chinese Windows saves "CSV" so
         except UnicodeDecodeError as exc:
             raise Invalid(N_("The file is neither UTF-8 nor GB18030 text.")) from exc
-    return [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+    if "\x00" in text:
+        raise Invalid(N_("The file contains NUL characters; save it again as CSV text."))
+    # newline="" lets the csv module read any line ending, a bare carriage return included.
+    try:
+        return [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:
+        raise Invalid(N_("The file is not readable CSV: %(detail)s"), detail=str(exc)[:200]) from exc
+
+
+# Header names (lower case, spaces removed) → column role; measurement columns are numbered (x1, 值2, …).
+_NAMED_COLUMNS = {
+    "ts": "ts",
+    "time": "ts",
+    "timestamp": "ts",
+    "datetime": "ts",
+    "时间": "ts",
+    "日期时间": "ts",
+    "检验时间": "ts",
+    "defects": "defects",
+    "nonconforming": "defects",
+    "不良数": "defects",
+    "缺陷数": "defects",
+    "sample_size": "sample_size",
+    "samplesize": "sample_size",
+    "样本量": "sample_size",
+    "note": "note",
+    "备注": "note",
+}
+_VALUE_COLUMN = re.compile(r"^(?:x|value|v|m|measurement|sample|测量值|值|样本|测量)[_#\-]?(\d{1,3})$")
+
+
+def _column_roles(row: list[str]) -> dict[int, str]:
+    """Column index → role for a header row (empty when the row names no known column)."""
+    roles: dict[int, str] = {}
+    for j, cell in enumerate(row):
+        key = re.sub(r"\s+", "", cell).lower()
+        if key in _NAMED_COLUMNS:
+            roles[j] = _NAMED_COLUMNS[key]
+        elif (m := _VALUE_COLUMN.match(key)) is not None:
+            roles[j] = f"x{int(m.group(1))}"
+    return roles
 
 
 def import_file(db: Session, actor: Actor, plan_id: int, filename: str, content: bytes) -> ImportReport:
-    """CSV or Excel. Variable charts: one subgroup per row, columns ``ts`` (optional) then x1 … xn (a header
-    row is recognised and skipped). Attribute charts: ``defects`` and ``sample_size`` columns."""
+    """CSV or Excel, one subgroup per row. A header row maps columns by name, in any order: ``ts`` / 时间
+    (optional), measurements ``x1`` … ``xn`` (or 值1…, value1…) for variable charts, ``defects`` / 不良数 and
+    ``sample_size`` / 样本量 for attribute charts, ``note`` / 备注; other columns are ignored. Title lines above
+    the header are skipped. Without a header: x1 … xn (variable) or defects, sample_size (attribute) in that
+    order. Each bad row is reported with its line in the file; the good rows are kept."""
     plan = get_plan(db, actor, plan_id)
-    rows = [r for r in _table_rows(filename, content) if any(c for c in r)]
-    if not rows:
+    numbered = [(i + 1, r) for i, r in enumerate(_table_rows(filename, content)) if any(c for c in r)]
+    if not numbered:
         raise Invalid(N_("The file has no rows."))
-    header = [h.strip().lower() for h in rows[0]]
-    first_row = 1
-    known = {"ts", "time", "时间", "defects", "sample_size", "note", "备注", "不良数", "样本量"}
-    if any(h in known or h.startswith("x") for h in header) and not _is_numbers(rows[0]):
-        rows = rows[1:]
-        first_row = 2
-    else:
-        header = []
-    aliases = {"time": "ts", "时间": "ts", "不良数": "defects", "样本量": "sample_size", "备注": "note"}
-    header = [aliases.get(h, h) for h in header]
-    entries: list[dict[str, Any]] = []
-    for r in rows:
-        rec: dict[str, Any]
-        if header:
-            rec = {header[j]: r[j] for j in range(min(len(header), len(r)))}
-            values = [
-                r[j]
-                for j in range(min(len(header), len(r)))
-                if header[j] not in ("ts", "note", "defects", "sample_size")
-            ]
+    roles: dict[int, str] = {}
+    start = 0
+    # The header is the last non-numeric line with known column names before the first line of data.
+    for k, (_line, r) in enumerate(numbered):
+        if _is_numbers(r):
+            break
+        found = _column_roles(r)
+        if found:
+            roles, start = found, k + 1
+        elif not roles:
+            start = k + 1  # a title line above the header
         else:
-            rec = {}
-            values = list(r)
-            if plan.chart_type in spc.ATTRIBUTE_CHARTS:
-                rec = {"defects": r[0] if r else "", "sample_size": r[1] if len(r) > 1 else ""}
-        if plan.chart_type in spc.VARIABLE_CHARTS:
-            rec["values"] = values
+            break
+    if not roles:
+        start = 0  # no header: every line is data (a bad first line is reported, not skipped)
+    if roles:
+        taken: dict[str, int] = {}
+        for j, role in roles.items():
+            if role in taken:
+                raise Invalid(
+                    N_("Line %(line)s: the column %(name)s appears twice."),
+                    field="file",
+                    line=numbered[start - 1][0],
+                    name=numbered[start - 1][1][j],
+                )
+            taken[role] = j
+        value_cols = sorted((int(r[1:]), j) for r, j in taken.items() if r.startswith("x"))
+        if plan.chart_type in spc.VARIABLE_CHARTS and [n for n, _ in value_cols] != list(
+            range(1, plan.subgroup_size + 1)
+        ):
+            raise Invalid(
+                N_("The header must name the measurement columns x1 to x%(n)s (the subgroup size); found: %(found)s."),
+                field="file",
+                n=plan.subgroup_size,
+                found=", ".join(numbered[start - 1][1][j] for _, j in value_cols) or "—",
+            )
+        if plan.chart_type in spc.ATTRIBUTE_CHARTS and "defects" not in taken:
+            raise Invalid(N_("The header needs a defects (不良数) column."), field="file")
+    entries: list[dict[str, Any]] = []
+    lines: list[int] = []
+    for line, r in numbered[start:]:
+        rec: dict[str, Any]
+        if roles:
+
+            def cell(j: int, row: list[str] = r) -> str:
+                return row[j] if j < len(row) else ""
+
+            rec = {role: cell(j) for j, role in roles.items() if not role.startswith("x")}
+            if plan.chart_type in spc.VARIABLE_CHARTS:
+                rec["values"] = [cell(j) for _, j in value_cols]
+        elif plan.chart_type in spc.ATTRIBUTE_CHARTS:
+            rec = {"defects": r[0] if r else "", "sample_size": r[1] if len(r) > 1 else ""}
+        else:
+            rec = {"values": list(r)}
         entries.append(rec)
-    return add_subgroups(db, actor, plan, entries, "import", first_row)
+        lines.append(line)
+    return add_subgroups(db, actor, plan, entries, "import", lines=lines)
 
 
 def _is_numbers(row: list[str]) -> bool:
@@ -386,10 +465,15 @@ class ChartData:
     times: list[str]
     capability: spc.Capability | None
     histogram: dict[str, list[float]] | None
+    # Capability per phase ("all"; or "I" and "II" when limits are fixed from a first phase).
+    phases: list[tuple[str, spc.Capability]] = field(default_factory=list)
+    decimals: int = 4  # how to show limits and means: the measurements' decimals + 1
 
     def as_dict(self) -> dict[str, Any]:
         cap = self.capability.__dict__ if self.capability else None
         return {
+            "capability_phases": [_clean({"phase": ph, **c.__dict__}) for ph, c in self.phases],
+            "decimals": self.decimals,
             **self.chart.as_dict(),
             "seqs": self.seqs,
             "times": self.times,
@@ -453,13 +537,17 @@ def compute(plan: InspectionPlan, rows: Loaded) -> ChartData:
         if chart.secondary is not None:
             # Dispersion charts get test 1 only (Minitab's convention for R, S and MR).
             chart.secondary.flags = spc.special_causes(chart.secondary, (1,) if 1 in tests else ())
-        cap = spc.capability(data, chart.sigma_within or math.nan, plan.lsl, plan.usl)
+        phases = spc.phase_capability(plan.chart_type, data, baseline, plan.lsl, plan.usl)
+        # The headline figure is the latest phase: the process as it runs now.
+        cap = phases[-1][1]
         hist = spc.histogram(data)
+        decimals = min(spc.decimals_of(data) + 1, 8)
     else:
         chart = spc.attribute_chart(plan.chart_type, rows.defects, rows.sizes, baseline)
         chart.primary.flags = spc.special_causes(chart.primary, tuple(t for t in tests if t <= 4))
-        cap, hist = None, None
-    return ChartData(chart, rows.seqs, [t.isoformat() for t in rows.times], cap, hist)
+        cap, hist, phases = None, None, []
+        decimals = 4
+    return ChartData(chart, rows.seqs, [t.isoformat() for t in rows.times], cap, hist, phases, decimals)
 
 
 @contextmanager

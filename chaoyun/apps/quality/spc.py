@@ -354,6 +354,40 @@ def capability(values: np.ndarray, sigma_within: float, lsl: float | None, usl: 
     return Capability(mu, sigma_within, so, cp, cpk, pp, ppk, len(v))
 
 
+def phase_capability(
+    chart_type: str, subgroups: np.ndarray, baseline: int | None, lsl: float | None, usl: float | None
+) -> list[tuple[str, Capability]]:
+    """Capability per phase, each from its own data only (as Minitab's per-stage analysis): σ within from
+    that phase's subgroups with the chart's estimator (R̄/d2, S̄/c4, MR̄/d2), mean and overall σ from that
+    phase's values. Without a fixed baseline (or when every subgroup is in it) one phase, "all". With limits
+    fixed from the first ``baseline`` subgroups: phase "I" (those) and phase "II" (the rest, when it has at
+    least two subgroups) — never σ within from one phase with the mean and overall σ of both."""
+    x = np.asarray(subgroups, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    k = len(x)
+
+    def cap(part: np.ndarray) -> Capability:
+        return capability(part, variable_chart(chart_type, part).sigma_within or math.nan, lsl, usl)
+
+    if not baseline or baseline >= k:
+        return [("all", cap(x))]
+    out = [("I", cap(x[:baseline]))]
+    if k - baseline >= 2:
+        out.append(("II", cap(x[baseline:])))
+    return out
+
+
+def decimals_of(values: np.ndarray, most: int = 6) -> int:
+    """How many decimals the measurements are written with (74.030 → 3): the plan's precision."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)][:2000]
+    for d in range(most + 1):
+        if np.all(np.abs(v * 10**d - np.round(v * 10**d)) < 1e-6 * max(1.0, 10**d)):
+            return d
+    return most
+
+
 def histogram(values: np.ndarray, bins: int = 20) -> dict[str, list[float]]:
     """Histogram counts and the fitted normal curve scaled to the counts (for ECharts)."""
     v = np.asarray(values, dtype=float).ravel()

@@ -172,7 +172,7 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
         .scalars()
         .all()
     )
-    qrows: list[list[Any]] = [["检验计划", "控制图", "子组数", "判异点", "Cpk", "Ppk"]]
+    qrows: list[list[Any]] = [["检验计划", "控制图", "子组数", "判异点", "能力阶段", "Cpk", "Ppk"]]
     for plan in plans:
         rows = quality._load(db, plan, 5000)
         if len(rows) < 2:
@@ -186,6 +186,8 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
                 plan.chart_type,
                 len(rows),
                 flagged,
+                # Limits fixed from a first phase: the capability shown is phase II's own (never a mix).
+                {"all": "全部", "I": "阶段I", "II": "阶段II"}.get(data.phases[-1][0], "") if data.phases else "—",
                 _f(round(cap.cpk, 3) if cap and cap.cpk is not None else None),
                 _f(round(cap.ppk, 3) if cap and cap.ppk is not None else None),
             ]
@@ -408,12 +410,13 @@ def spc_workbook(plan: InspectionPlan, data: quality.ChartData) -> bytes:
             row += [None if v != v else v, sec.ucl[i]]
         rows.append(row)
     excel.write_table(excel.sheet(wb, "SPC"), heads, rows)
-    if data.capability:
+    if data.phases:
+        # One column per phase (all subgroups; or phase I and phase II, each from its own data).
         excel.write_table(
             excel.sheet(wb, gettext("Capability")),
-            [gettext("Capability"), gettext("Value")],
+            [gettext("Capability"), *[gettext("Phase %(phase)s", phase=ph) for ph, _c in data.phases]],
             [
-                [k, getattr(data.capability, k)]
+                [k, *[getattr(c, k) for _ph, c in data.phases]]
                 for k in ("mean", "sigma_within", "sigma_overall", "cp", "cpk", "pp", "ppk", "n")
             ],
         )
