@@ -152,3 +152,25 @@ def test_audit_log_shows_labels_and_beijing_time(db: Any, login: Any) -> None:
     page = login("city").get("/gov/audit?object_type=voucher").text
     assert "2026-03-04 17:44" in page and "09:44" not in page and "UTC" not in page
     assert "服务券 · 市级审核通过并公示" in page and ">voucher.city_pass<" not in page
+
+
+def test_the_daily_pdf_shows_words_not_codes(db: Any, monkeypatch: Any) -> None:
+    # The OEE daily PDF listed stop reasons as unlabelled_breakdown and control charts as xbar_r.
+    from chaoyun.apps.models import InspectionPlan
+    from chaoyun.apps.quality import service as quality
+    from chaoyun.apps.reports import service as reports
+    from tests.apps.test_oee import DAY, _worked_example
+
+    org_id, _dev = _worked_example(db)
+    plan = InspectionPlan(org_id=org_id, name="外径", characteristic="外径", chart_type="xbar_r", subgroup_size=2)
+    db.add(plan)
+    db.commit()
+    quality.add_subgroups(db, None, plan, [{"values": [5.0 + i / 100, 5.01]} for i in range(5)], "api")
+    seen: list[Any] = []
+    table, bars = reports._table, reports._bars
+    monkeypatch.setattr(reports, "_table", lambda rows, *a, **k: (seen.append(rows), table(rows, *a, **k))[1])
+    monkeypatch.setattr(reports, "_bars", lambda labels, *a, **k: (seen.append(labels), bars(labels, *a, **k))[1])
+    reports.build_pdf(db, org_id, "daily", DAY, DAY)
+    text = repr(seen)
+    assert translate("xbar_r", "zh_CN") in text and translate("unlabelled_breakdown", "zh_CN") in text, text
+    assert "xbar_r" not in text and "unlabelled_" not in text, text

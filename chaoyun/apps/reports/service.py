@@ -7,7 +7,7 @@ programme context's reports do.
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -21,9 +21,10 @@ from chaoyun.apps.oee import service as oee
 from chaoyun.apps.quality import service as quality
 from chaoyun.apps.scope import own
 from chaoyun.errors import Invalid
-from chaoyun.i18n import N_
+from chaoyun.i18n import N_, translate
 from chaoyun.identity.audit import record_by
 from chaoyun.identity.permissions import Actor
+from chaoyun.timefmt import format_date, format_dt
 
 FONT = "STSong-Light"
 KINDS = ("daily", "weekly", "monthly")
@@ -125,8 +126,8 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
 
     p(f"{org.name if org else ''} 生产{KIND_ZH.get(kind, '报告')}", "title")
     p(
-        f"统计期间：{first.isoformat()} 至 {last.isoformat()}（北京时间）　"
-        f"生成时间：{datetime.now(cal.LOCAL):%Y-%m-%d %H:%M}"
+        f"统计期间：{format_date(first)} 至 {format_date(last)}（北京时间）　"
+        f"生成时间：{format_dt(datetime.now(UTC))}"
     )
     # OEE
     per = oee.compute_period(db, org_id, first, last, keep_stops=True)
@@ -160,9 +161,7 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
         par = oee.pareto(oee.stops(per))[:8]
         if par:
             p("停机原因排列（分钟）", "h2")
-            from chaoyun.i18n import translate
-
-            story.append(_bars([translate(r["reason"], "zh") for r in par], [r["minutes"] for r in par]))
+            story.append(_bars([translate(r["reason"], "zh_CN") for r in par], [r["minutes"] for r in par]))
     else:
         p("没有上报运行状态的设备。")
     # Quality
@@ -183,7 +182,7 @@ def build_pdf(db: Session, org_id: int, kind: str, first: date, last: date) -> b
         qrows.append(
             [
                 plan.name,
-                plan.chart_type,
+                translate(plan.chart_type, "zh_CN"),
                 len(rows),
                 flagged,
                 # Limits fixed from a first phase: the capability shown is phase II's own (never a mix).
@@ -259,8 +258,8 @@ def generate(db: Session, org_id: int, kind: str, day: date, actor: Actor | None
         raise Invalid(
             N_("%(day)s has not happened yet: reports cover days up to today (%(today)s)."),
             field="day",
-            day=day.isoformat(),
-            today=today.isoformat(),
+            day=format_date(day),
+            today=format_date(today),
         )
     first, last = period_of(kind, day)
     pdf = build_pdf(db, org_id, kind, first, last)
