@@ -21,6 +21,7 @@ from chaoyun.programme.evidence import optional_fn
 from chaoyun.programme.models import Diagnosis
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.questionnaire import Questionnaire, score, weakest_groups
+from chaoyun.timefmt import format_date, local_today
 
 FONT = "STSong-Light"
 
@@ -135,7 +136,7 @@ def diagnosis_pdf(db: Session, d: Diagnosis, org: Organisation, q: Questionnaire
         _p(
             f"所在区县：{DISTRICT_ZH.get(District(org.district), org.district or '') if org.district else ''}　"
             f"状态：{STATUS_ZH.get(d.status, d.status)}　"
-            f"报告日期：{date.today().isoformat()}",
+            f"报告日期：{format_date(local_today())}",
             st["body"],
         ),
         Spacer(1, 6),
@@ -228,6 +229,10 @@ def spending(db: Session) -> dict[str, list[SpendingRow] | None]:
     return out
 
 
+# How the plan's figure compares (pack.Comparison), for the Excel's 口径 column.
+COMPARISON_ZH = {"at_least": "不低于", "more_than": "超过", "about": "约为", "range": "区间"}
+
+
 def _status_zh(status: str) -> str:
     return {
         dash.MET: "已完成",
@@ -267,7 +272,7 @@ def evaluation_pdf(db: Session) -> bytes:
         _p("工业互联网政策实施效果评估报告", st["title"]),
         _p(f"{pack.title_zh}（{pack.document}）", st["body"]),
         _p(
-            f"实施期：{pack.period.start}—{pack.period.end}年　生成日期：{date.today().isoformat()}　"
+            f"实施期：{pack.period.start}—{pack.period.end}年　生成日期：{format_date(local_today())}　"
             "数据均由平台记录计算",
             st["small"],
         ),
@@ -343,7 +348,7 @@ def evaluation_xlsx(db: Session) -> bytes:
                 t.name_zh,
                 t.key,
                 t.target,
-                t.comparison,
+                COMPARISON_ZH.get(t.comparison, t.comparison),
                 *actual,
                 *planned,
                 _status_zh(r.status),
@@ -357,7 +362,7 @@ def evaluation_xlsx(db: Session) -> bytes:
         ws,
         [
             "目标",
-            "target key",
+            "目标代码",
             "计划",
             "口径",
             *[f"{y}年实际" for y in years],
