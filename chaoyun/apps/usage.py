@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from sqlalchemy import func, select
@@ -28,7 +27,7 @@ from chaoyun.apps.models import AppUse, InspectionPlan, Report, Subgroup
 from chaoyun.db import get_sessionmaker, utcnow
 from chaoyun.devices import service as devices
 from chaoyun.i18n import N_
-from chaoyun.settings import get_settings
+from chaoyun.timefmt import zone as local_zone
 
 # App keys and their names (what the programme shows as evidence).
 APPS: dict[str, str] = {
@@ -59,8 +58,8 @@ _written: set[tuple[int, int, str, date]] = set()
 
 
 def local_today(now: datetime | None = None) -> date:
-    zone = ZoneInfo(str(getattr(get_settings(), "timezone", "Asia/Shanghai")))
-    return (now or utcnow()).astimezone(zone).date()
+    """The day in the deployment's zone (a use at 07:00 Beijing time belongs to that Beijing day)."""
+    return (now or utcnow()).astimezone(local_zone()).date()
 
 
 def app_of_path(path: str) -> str | None:
@@ -70,18 +69,22 @@ def app_of_path(path: str) -> str | None:
     return None
 
 
-def record_use(db: Session, org_id: int, user_id: int, app: str, via: str = "page") -> bool:
-    """Record that ``user_id`` of ``org_id`` used ``app`` today; True when this is the day's first use."""
+def record_use(
+    db: Session, org_id: int, user_id: int, app: str, via: str = "page", at: datetime | None = None
+) -> bool:
+    """Record that ``user_id`` of ``org_id`` used ``app`` (now, or at ``at`` for the demo's simulated past
+    use); True when this is that day's first use."""
     if app not in APPS:
         raise ValueError(f"unknown app {app!r}")
-    today = local_today()
-    key = (org_id, user_id, app, today)
+    when = at or utcnow()
+    day = local_today(when)
+    key = (org_id, user_id, app, day)
     if key in _written:
         return False
-    values = {"org_id": org_id, "user_id": user_id, "app": app, "day": today, "first_at": utcnow(), "via": via}
+    values = {"org_id": org_id, "user_id": user_id, "app": app, "day": day, "first_at": when, "via": via}
     stmt = (pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert)(AppUse).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["org_id", "user_id", "app", "day"]).returning(AppUse.id)
-    inserted = db.execute(stmt).first() is not None  # no row back: another process recorded it first
+    upsert = stmt.on_conflict_do_nothing(index_elements=["org_id", "user_id", "app", "day"]).returning(AppUse.id)
+    inserted = db.execute(upsert).first() is not None  # no row back: another process recorded it first
     db.commit()
     _written.add(key)
     if len(_written) > 50_000:  # a long-running process: forget earlier days

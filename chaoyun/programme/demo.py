@@ -1,7 +1,14 @@
-"""Demo records for the programme: counted cloud adoptions and completed diagnoses in 2018–2020.
+"""Demo records for the programme: counted cloud adoptions and completed diagnoses in 2018–2020, and
+current declarations of the simulated factories verified from their real use.
 
-Deterministic (seeded RNG over enterprises ordered by id) and idempotent (skips enterprises that
-already have records). The demo users' own enterprises are left without records so they can try the flows.
+What enterprises and officers *typed* (which enterprise declared what, when, with which provider; diagnosis
+answers) is drawn deterministically (seeded RNG over enterprises ordered by id). What the platform *computes*
+is never drawn: the 2018–2020 declarations were checked by district officers before the platform held any
+record of those firms, so their evidence is "checked by the officer" and their stars come from the pack's
+star rule over that (empty) platform evidence; the simulated factories' current declarations are verified
+by ``adoptions_from_use`` through the real ``verify`` over their devices' data and their people's app use.
+Idempotent (skips enterprises that already have records). The demo users' own enterprises are left without
+records so they can try the flows.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from chaoyun.identity.models import Membership, Organisation, User
+from chaoyun.programme.cloud_adoption import star_rating
+from chaoyun.programme.evidence import OrgEvidence
 from chaoyun.programme.models import CloudAdoption, Diagnosis
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.questionnaire import get_questionnaire, score
@@ -81,13 +90,14 @@ def seed(db: Session, adoption_share: float = 0.45, diagnosis_share: float = 0.1
             y = rng.choices(years, weights=weights)[0]
             live = date(y, rng.randint(1, 12), rng.randint(1, 28))
             chosen = rng.sample(areas, rng.randint(1, 4))
-            stars = rng.choices([3, 4, 5], weights=[6, 3, 1])[0]
+            # Checked on site by the officer; the platform held no record of the firm then.
+            stars = star_rating(pack.cloud_adoption, len(chosen), OrgEvidence())
             at = datetime(y, live.month, live.day, 10, tzinfo=UTC)
             adoptions.append(
                 {
                     "org_id": org_id,
                     "status": "counted",
-                    "areas": {k: rng.choice(["devices", "apps", "officer"]) for k in chosen},
+                    "areas": {k: "officer" for k in chosen},
                     "provider_name": rng.choice(["汕头电信政企云", "粤东工业互联网平台", "潮汕智造云"]),
                     "provider_org_id": None,
                     "contract_no": f"HT{y}{org_id:06d}",
@@ -95,7 +105,7 @@ def seed(db: Session, adoption_share: float = 0.45, diagnosis_share: float = 0.1
                     "contract_amount": Decimal(rng.randint(5, 200) * 1000),
                     "live_since": live,
                     "note": "",
-                    "evidence": {},
+                    "evidence": OrgEvidence().as_dict(),
                     "stars": stars,
                     "counted_year": y,
                     "decision_reason": "",
@@ -137,3 +147,65 @@ def seed(db: Session, adoption_share: float = 0.45, diagnosis_share: float = 0.1
         db.execute(insert(Diagnosis), diagnoses)
     db.commit()
     return {"adoptions": len(adoptions), "diagnoses": len(diagnoses)}
+
+
+# Of each district's simulated factories, the last ones are left declared: the officer's to-do on first login.
+LEFT_FOR_OFFICER = 2
+
+
+def adoptions_from_use(db: Session, org_ids: list[int]) -> dict[str, int]:
+    """Current-year declarations of the simulated factories (``org_ids``), corroborated by what their
+    devices and people really did on the platform: each declares the areas the platform can evidence; where
+    the district has an officer account, the officer verifies it with the real rules (stars computed from
+    the evidence), except the last few, left for the officer to do. Idempotent per enterprise and year."""
+    from chaoyun.identity.permissions import Actor
+    from chaoyun.programme import cloud_adoption as ca
+    from chaoyun.programme import evidence
+
+    year = date.today().year
+    have = set(
+        db.execute(
+            select(CloudAdoption.org_id).where(
+                CloudAdoption.org_id.in_(org_ids), CloudAdoption.live_since >= date(year, 1, 1)
+            )
+        ).scalars()
+    )
+    officers: dict[str, Actor] = {}
+    for m, u in db.execute(
+        select(Membership, User).join(User, User.id == Membership.user_id).where(Membership.role == "district_officer")
+    ).all():
+        if m.district and m.district not in officers and u.is_active:
+            officers[m.district] = Actor(user=u, membership=m)
+    orgs = db.execute(select(Organisation).where(Organisation.id.in_(org_ids)).order_by(Organisation.id)).scalars()
+    by_district: dict[str, list[CloudAdoption]] = {}
+    created = verified = 0
+    for org in orgs:
+        if org.id in have:
+            continue
+        ev = evidence.for_org(db, org.id)
+        if ev.devices_reporting == 0:
+            continue  # nothing the platform can corroborate yet
+        chosen = ["equipment", "production_control"] + (["energy"] if evidence._reports_energy(ev) else [])
+        a = CloudAdoption(
+            org_id=org.id,
+            status=ca.DECLARED,
+            areas={k: None for k in chosen},
+            provider_name="潮汕智造云科技有限公司",
+            contract_no=f"HT{year}{org.id:06d}",
+            live_since=date(year, 1, 1),
+            note="",
+            declared_at=datetime.now(UTC),
+        )
+        db.add(a)
+        db.flush()
+        created += 1
+        by_district.setdefault(org.district or "", []).append(a)
+    db.commit()
+    for district, rows in by_district.items():
+        officer = officers.get(district)
+        if officer is None:
+            continue
+        for a in rows[: max(0, len(rows) - LEFT_FOR_OFFICER)]:
+            ca.verify(db, officer, a.id, [], "现场核查：设备数据与应用使用记录一致")
+            verified += 1
+    return {"declared": created, "verified": verified}

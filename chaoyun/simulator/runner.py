@@ -69,6 +69,13 @@ def load_devices(db: Session, limit: int | None = None, uid_prefix: str = DEMO_P
     return out
 
 
+def device_orgs(db: Session, device_ids: list[int]) -> list[int]:
+    """The enterprises the given devices belong to."""
+    if not device_ids:
+        return []
+    return [int(o) for o in db.execute(select(Device.org_id).where(Device.id.in_(device_ids)).distinct()).scalars()]
+
+
 def resume(machine: Machine, last: dict[str, float]) -> None:
     """Counters carry on from what the platform last stored, so a restart never makes them go back; setpoints
     keep the value last written back."""
@@ -248,9 +255,17 @@ class Mqtt:
 Transport = InProcess | Http | Mqtt
 
 
-def backfill(transport: Transport, devs: list[SimDevice], hours: float, step_s: float, now: datetime) -> int:
-    """History for the charts: ``hours`` of past values at ``step_s`` spacing, sent in batches."""
-    t = now - timedelta(hours=hours)
+def backfill(
+    transport: Transport,
+    devs: list[SimDevice],
+    hours: float,
+    step_s: float,
+    now: datetime,
+    on_chunk: Callable[[float], None] | None = None,
+) -> int:
+    """History for the charts: ``hours`` of past values at ``step_s`` spacing, sent in batches.
+    ``on_chunk(share_done)`` is called after each batch (a progress bar)."""
+    start = t = now - timedelta(hours=hours)
     total = 0
     while t < now:
         batch: list[tuple[SimDevice, Any]] = []
@@ -263,6 +278,8 @@ def backfill(transport: Transport, devs: list[SimDevice], hours: float, step_s: 
         for d in devs:
             batch.append((d, per_dev[d.id]))
         total += transport.send(batch)
+        if on_chunk is not None:
+            on_chunk(min(1.0, (t - start) / (now - start)))
     return total
 
 
