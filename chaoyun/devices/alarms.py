@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -565,6 +566,35 @@ def acknowledge(db: Session, actor: Actor, alarm_id: int) -> Alarm:
     return alarm
 
 
+def acknowledge_many(db: Session, actor: Actor, alarm_ids: Sequence[int]) -> int:
+    """Acknowledge several alarms at once, all or none: an id that is not the actor's answers 404 and
+    nothing changes. Returns how many were newly acknowledged."""
+    if not actor.has(ALARMS_ACK):
+        raise Forbidden(N_("Your role may not acknowledge alarms."))
+    ids = sorted(set(alarm_ids))
+    if not ids:
+        raise Invalid(N_("Tick at least one alarm to acknowledge."), field="ids")
+    if len(ids) > 500:
+        raise Invalid(N_("At most %(max)s alarms at once."), field="ids", max=500)
+    rows = list(db.execute(select(Alarm).where(Alarm.id.in_(ids), alarm_scope(actor))).scalars())
+    if len(rows) != len(ids):
+        raise NotFound(N_("No such alarm, or it is not yours to see."))
+    now = utcnow()
+    done = 0
+    for alarm in rows:
+        if alarm.acknowledged_at is not None:
+            continue
+        alarm.acknowledged_at = now
+        alarm.acknowledged_by = actor.user.username
+        if alarm.status == "active":
+            alarm.status = "acknowledged"
+        audit.record_by(db, actor, "acknowledge", "alarm", alarm.id, after={"status": alarm.status})
+        _queue(db, alarm, "alarm.acknowledged")
+        done += 1
+    db.commit()
+    return done
+
+
 def clear(db: Session, actor: Actor, alarm_id: int) -> Alarm:
     alarm = get_alarm(db, actor, alarm_id)
     if not actor.has(ALARMS_ACK):
@@ -621,14 +651,28 @@ def list_rules(db: Session, actor: Actor) -> list[AlarmRule]:
     return list(db.execute(select(AlarmRule).where(rule_scope(actor)).order_by(AlarmRule.id)).scalars())
 
 
+# A rule waits at most a week; longer durations are typing mistakes, not rules.
+MAX_RULE_SECONDS = 7 * 86400
+
+
 def _check_params(kind: str, metric: str | None, params: dict[str, Any]) -> dict[str, Any]:
     def need_num(key: str, positive: bool = False) -> float:
         try:
             v = float(params[key])
         except (KeyError, TypeError, ValueError) as exc:
             raise Invalid(N_("Parameter “%(param)s” must be a number."), field=key, param=key) from exc
+        if not math.isfinite(v):
+            raise Invalid(N_("Parameter “%(param)s” must be a number."), field=key, param=key)
         if positive and v <= 0:
             raise Invalid(N_("Parameter “%(param)s” must be positive."), field=key, param=key)
+        return v
+
+    def need_seconds(key: str, positive: bool = False) -> float:
+        v = need_num(key, positive)
+        if v < 0:
+            raise Invalid(N_("A duration cannot be negative (0 or more seconds)."), field=key)
+        if v > MAX_RULE_SECONDS:
+            raise Invalid(N_("A duration of at most %(max)s seconds (7 days)."), field=key, max=MAX_RULE_SECONDS)
         return v
 
     if kind in ("threshold", "rate", "state") and not metric:
@@ -637,12 +681,12 @@ def _check_params(kind: str, metric: str | None, params: dict[str, Any]) -> dict
     if kind == "threshold":
         out["op"] = "<" if params.get("op") == "<" else ">"
         out["value"] = need_num("value")
-        out["duration_s"] = need_num("duration_s") if "duration_s" in params else 0.0
+        out["duration_s"] = need_seconds("duration_s") if "duration_s" in params else 0.0
         out["hysteresis"] = abs(need_num("hysteresis")) if "hysteresis" in params else 0.0
     elif kind == "rate":
         out["max_per_min"] = need_num("max_per_min", positive=True)
     elif kind == "offline":
-        out["seconds"] = need_num("seconds", positive=True)
+        out["seconds"] = need_seconds("seconds", positive=True)
     elif kind == "state":
         states = params.get("states") or ["fault", "off"]
         if isinstance(states, str):
@@ -650,7 +694,7 @@ def _check_params(kind: str, metric: str | None, params: dict[str, Any]) -> dict
         out["states"] = [str(s) for s in states]
         if params.get("shift"):
             out["shift"] = params["shift"]
-        out["duration_s"] = need_num("duration_s") if "duration_s" in params else 0.0
+        out["duration_s"] = need_seconds("duration_s") if "duration_s" in params else 0.0
     return out
 
 
