@@ -1,7 +1,8 @@
 """Translations: English msgids, Simplified Chinese catalogs per context, Chinese by default.
 
 Each context keeps ``<context>/locale/zh_CN/LC_MESSAGES/messages.po``; all are merged at start-up,
-so contexts never edit each other's catalogs.
+so contexts never edit each other's catalogs, and a msgid must mean the same everywhere (tests/test_i18n.py
+fails when two catalogs translate one msgid differently).
 """
 
 from __future__ import annotations
@@ -51,9 +52,17 @@ def get_locale() -> str:
     return _current.get()
 
 
+class Msgid(str):
+    """A message parameter that is itself a msgid (a file kind, a field's label): it is translated into the
+    message's language too, so 缺少“Invoice”文件 reads 缺少“发票”文件. Plain string parameters (names,
+    values the user typed) are never translated."""
+
+
 def translate(msgid: str, locale: str, **params: Any) -> str:
     text = _zh().get(msgid, msgid) if locale == "zh_CN" else msgid
-    return text % params if params else text
+    if not params:
+        return text
+    return text % {k: translate(v, locale) if isinstance(v, Msgid) else v for k, v in params.items()}
 
 
 def gettext(msgid: str, **params: Any) -> str:

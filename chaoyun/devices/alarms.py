@@ -47,7 +47,7 @@ from chaoyun.devices.permissions import ALARMS_ACK, DEVICES_MANAGE
 from chaoyun.devices.schemas import RuleIn, WebhookIn
 from chaoyun.devices.store import from_ms, get_store
 from chaoyun.errors import Forbidden, Invalid, NotFound
-from chaoyun.i18n import N_
+from chaoyun.i18n import N_, Msgid
 from chaoyun.identity import audit
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
@@ -655,16 +655,27 @@ def list_rules(db: Session, actor: Actor) -> list[AlarmRule]:
 MAX_RULE_SECONDS = 7 * 86400
 
 
+# The rule form's labels, so an error names the field as the form does (“上限”, not “value”).
+PARAM_LABELS: dict[str, str] = {
+    "value": N_("Limit"),
+    "hysteresis": N_("Hysteresis"),
+    "duration_s": N_("For at least (s)"),
+    "max_per_min": N_("Max change per minute"),
+    "seconds": N_("Offline after (s)"),
+}
+
+
 def _check_params(kind: str, metric: str | None, params: dict[str, Any]) -> dict[str, Any]:
     def need_num(key: str, positive: bool = False) -> float:
+        label = Msgid(PARAM_LABELS.get(key, key))
         try:
             v = float(params[key])
         except (KeyError, TypeError, ValueError) as exc:
-            raise Invalid(N_("Parameter “%(param)s” must be a number."), field=key, param=key) from exc
+            raise Invalid(N_("Parameter “%(param)s” must be a number."), field=key, param=label) from exc
         if not math.isfinite(v):
-            raise Invalid(N_("Parameter “%(param)s” must be a number."), field=key, param=key)
+            raise Invalid(N_("Parameter “%(param)s” must be a number."), field=key, param=label)
         if positive and v <= 0:
-            raise Invalid(N_("Parameter “%(param)s” must be positive."), field=key, param=key)
+            raise Invalid(N_("Parameter “%(param)s” must be positive."), field=key, param=label)
         return v
 
     def need_seconds(key: str, positive: bool = False) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from chaoyun.errors import Invalid
-from chaoyun.i18n import N_
+from chaoyun.i18n import N_, Msgid
 from chaoyun.identity.permissions import Actor
 from chaoyun.programme.workflow_models import WorkflowFile
 from chaoyun.settings import env, get_settings
@@ -27,13 +27,14 @@ SIGNATURES: dict[str, tuple[bytes, str]] = {
     "png": (b"\x89PNG\r\n\x1a\n", "image/png"),
     "jpeg": (b"\xff\xd8\xff", "image/jpeg"),
 }
-KIND_LABELS = {
-    "invoice": N_("Invoice"),
-    "payment_proof": N_("Payment proof"),
-    "acceptance_report": N_("Acceptance report"),
-    "certificate": N_("Certificate"),
-    "cost_evidence": N_("Cost evidence"),
-    "contract": N_("Contract"),
+# Msgid: the label is translated inside error messages too (缺少“发票”文件, not 缺少“Invoice”文件).
+KIND_LABELS: dict[str, str] = {
+    "invoice": Msgid(N_("Invoice")),
+    "payment_proof": Msgid(N_("Payment proof")),
+    "acceptance_report": Msgid(N_("Acceptance report")),
+    "certificate": Msgid(N_("Certificate")),
+    "cost_evidence": Msgid(N_("Cost evidence")),
+    "contract": Msgid(N_("Contract")),
 }
 
 
