@@ -29,6 +29,9 @@ def check_pack(
     typer.echo(f"{target}: OK — {pack.title_zh} ({pack.period.start}–{pack.period.end}), {len(pack.targets)} targets")
     for t in pack.targets:
         typer.echo(f"  {t.key:<30} {t.plan_label:>10}  {t.lead:<8} rule={t.rule}")
+        if t.by_district:
+            split = ", ".join(f"{d}={v}" for d, v in sorted(t.by_district.items()))
+            typer.echo(f"  {'':<30} by district: {split}")
 
 
 def evaluation_export(out_dir: Path = typer.Argument(..., help="Folder for the workbook and the PDF report.")) -> None:

@@ -18,6 +18,7 @@ from chaoyun.programme.targets import RuleResult, evaluate, evaluate_years, shar
 
 # Status of a figure against plan, shown as colours: green / amber / red / grey.
 MET, ON_TRACK, AT_RISK, BEHIND, UNAVAILABLE, NO_PLAN = "met", "on_track", "at_risk", "behind", "unavailable", "no_plan"
+CITY_WIDE = "city_wide"  # a district's figure where the plan sets only a city-wide target
 STATUS_LABELS = {
     MET: N_("target met"),
     ON_TRACK: N_("on plan"),
@@ -25,6 +26,7 @@ STATUS_LABELS = {
     BEHIND: N_("behind plan"),
     UNAVAILABLE: N_("data source not available yet"),
     NO_PLAN: N_("no interim figure in the plan"),
+    CITY_WIDE: N_("city-wide target (no district figure in the plan)"),
 }
 STATUS_COLOURS = {
     MET: "success",
@@ -33,6 +35,7 @@ STATUS_COLOURS = {
     BEHIND: "danger",
     UNAVAILABLE: "secondary",
     NO_PLAN: "info",
+    CITY_WIDE: "light",
 }
 # Below this share of the planned figure a year is "behind" rather than "slightly behind".
 AT_RISK_SHARE = 0.8
@@ -56,16 +59,33 @@ class TargetProgress:
     status: str
     has_drilldown: bool
     detail: dict[str, float] = field(default_factory=dict)
+    # The figure compared with: the city's threshold, a district's own figure, or None (a district page
+    # of a city-wide target: no comparison).
+    goal: int | None = None
+    district: str | None = None
 
     @property
     def percent(self) -> float | None:
-        if self.latest is None:
+        if self.latest is None or not self.goal:
             return None
-        return min(100.0, 100.0 * self.latest / self.target.threshold)
+        return min(100.0, 100.0 * self.latest / self.goal)
+
+    @property
+    def plan_label(self) -> str:
+        """What the figure is compared with, as shown in the "Plan" column."""
+        if self.district is None:
+            return self.target.plan_label
+        if self.goal is None:
+            return ""
+        return f"≥ {self.goal}"
+
+    @property
+    def city_wide_only(self) -> bool:
+        return self.district is not None and self.goal is None
 
 
-def status_of(actual: float, planned: int | None, final: bool, t: Target) -> str:
-    if final and t.met(actual):
+def status_of(actual: float, planned: int | None, final: bool, t: Target, goal: int | None = None) -> str:
+    if final and actual >= (t.threshold if goal is None else goal):
         return MET
     if planned is None:
         return NO_PLAN
@@ -83,17 +103,29 @@ def years_shown(pack: Pack) -> list[int]:
 
 
 def progress(db: Session, t: Target, pack: Pack, district: str | None, cluster: str | None) -> TargetProgress:
+    """Each year's value against plan. On a district's page a target is compared with that district's own
+    figure when the pack splits it (``by_district``); otherwise the district's value is shown with "city-wide
+    target" and no comparison (a district never measured against the city's number)."""
     cells: list[YearCell] = []
     last: RuleResult | None = None
     shown = years_shown(pack)
+    goal: int | None = t.threshold
+    if district:
+        goal = t.district_threshold(district)
     results = evaluate_years(db, t.rule, shown, district, cluster)
     for y in shown:
         r = results[y]
         if not r.available:
-            return TargetProgress(t, False, r.note_msgid, [], None, UNAVAILABLE, False)
-        planned = t.planned_by(min(y, pack.period.end), pack.period)
+            return TargetProgress(t, False, r.note_msgid, [], None, UNAVAILABLE, False, goal=goal, district=district)
         final = y >= pack.period.end
-        cells.append(YearCell(y, planned, r.value, status_of(r.value, planned, final, t)))
+        if district and goal is None:
+            cells.append(YearCell(y, None, r.value, CITY_WIDE))
+        elif district:
+            planned = goal if final else None
+            cells.append(YearCell(y, planned, r.value, status_of(r.value, planned, final, t, goal)))
+        else:
+            planned = t.planned_by(min(y, pack.period.end), pack.period)
+            cells.append(YearCell(y, planned, r.value, status_of(r.value, planned, final, t)))
         last = r
     assert last is not None
     end_cell = next(c for c in cells if c.year == pack.period.end)
@@ -106,6 +138,8 @@ def progress(db: Session, t: Target, pack: Pack, district: str | None, cluster: 
         end_cell.status if cells[-1].year == pack.period.end else cells[-1].status,
         last.enterprise_ids is not None,
         last.detail,
+        goal=goal,
+        district=district,
     )
 
 

@@ -89,6 +89,10 @@ class Target(_Strict):
     minimum: int | None = Field(default=None, gt=0)
     # Values to complete in each year ("分别完成"); their sum is the cumulative target.
     yearly: dict[int, int] = Field(default_factory=dict)
+    # Optional split by district (district code → the figure each district must reach by the end of the
+    # period). Without it the target is city-wide: district pages say so instead of comparing a district
+    # with the city's figure.
+    by_district: dict[str, int] = Field(default_factory=dict)
     lead: str = Field(min_length=1)
     co_owners: list[str] = Field(default_factory=list)
     agency_note: str = ""
@@ -104,6 +108,15 @@ class Target(_Strict):
                 raise ValueError("'minimum' is above 'target'")
         elif self.minimum is not None:
             raise ValueError("'minimum' only applies to range targets")
+        if self.by_district:
+            from chaoyun.identity.reference import District
+
+            known = {d.value for d in District}
+            unknown = sorted(set(self.by_district) - known)
+            if unknown:
+                raise ValueError(f"by_district names unknown districts {unknown}; known: {sorted(known)}")
+            if any(v < 0 for v in self.by_district.values()):
+                raise ValueError("by_district figures cannot be negative")
         if self.yearly:
             if any(v < 0 for v in self.yearly.values()):
                 raise ValueError("yearly values cannot be negative")
@@ -138,6 +151,11 @@ class Target(_Strict):
 
     def met(self, value: float) -> bool:
         return value >= self.threshold
+
+    def district_threshold(self, district: str) -> int | None:
+        """The figure a district must reach by the end of the period; None when the plan does not split
+        this target by district (it is city-wide)."""
+        return self.by_district.get(district)
 
 
 class VoucherRules(_Strict):

@@ -206,3 +206,69 @@ def test_pool_kpis_agree_everywhere(login: Any, db: Session) -> None:
     api = city.get("/api/v1/market/pool-counts").json()
     assert api["admitted_service_providers"] == k.service_providers
     assert api["recommended_to_province"] == k.recommended_to_province
+
+
+def _split_pack(tmp_path: Any, by_district: dict[str, int]) -> Any:
+    import yaml
+
+    from chaoyun.programme.pack import pack_path
+
+    data = yaml.safe_load(pack_path().read_text(encoding="utf-8"))
+    for t in data["targets"]:
+        if t["key"] == "cloud_adoption":
+            t["by_district"] = by_district
+    path = tmp_path / "split.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_check_pack_validates_district_figures(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from chaoyun.cli import app as cli_app
+
+    good = _split_pack(tmp_path, {"chenghai": 900, "longhu": 1200})
+    r = CliRunner().invoke(cli_app, ["check-pack", str(good)])
+    assert r.exit_code == 0, r.output
+    assert "by district: chenghai=900, longhu=1200" in r.output
+    bad = _split_pack(tmp_path, {"atlantis": 5, "chenghai": -1})
+    r = CliRunner().invoke(cli_app, ["check-pack", str(bad)])
+    assert r.exit_code == 1 and "by_district" in r.output and "atlantis" in r.output
+
+
+def test_district_pages_compare_with_the_district_figure_or_say_city_wide(
+    login: Any, db: Session, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """Without a split a district is never measured against the city's 5,000; with one, against its own."""
+    from chaoyun.programme import demo
+    from chaoyun.programme.pack import get_pack
+
+    demo.seed(db)
+    pack = get_pack()
+    row = dash.progress(db, _t("cloud_adoption"), pack, "chenghai", None)
+    assert row.goal is None and row.city_wide_only and row.percent is None
+    assert {c.status for c in row.years} == {dash.CITY_WIDE} and all(c.planned is None for c in row.years)
+    page = login("chenghai").get("/programme/targets").text
+    assert "city-wide" in page.split('data-target="cloud_adoption"')[1].split("</tr>")[0]
+    # The city's own view is unchanged.
+    city_row = dash.progress(db, _t("cloud_adoption"), pack, None, None)
+    assert city_row.goal == 5000 and not city_row.city_wide_only
+
+    monkeypatch.setenv("CHAOYUN_POLICY_PACK", str(_split_pack(tmp_path, {"chenghai": 3})))
+    get_pack.cache_clear()
+    try:
+        split = get_pack()
+        t = split.target("cloud_adoption")
+        row = dash.progress(db, t, split, "chenghai", None)
+        assert row.goal == 3 and not row.city_wide_only
+        final = next(c for c in row.years if c.year == split.period.end)
+        assert final.planned == 3
+        assert final.status == (dash.MET if final.actual >= 3 else dash.BEHIND if final.actual < 2.4 else dash.AT_RISK)
+        other = dash.progress(db, t, split, "chaonan", None)
+        assert other.city_wide_only  # a district the pack does not list
+        body = login("chenghai").get("/programme/targets").text
+        cell = body.split('data-target="cloud_adoption"')[1].split("</tr>")[0]
+        assert "≥ 3" in cell and "city-wide" not in cell
+    finally:
+        monkeypatch.undo()
+        get_pack.cache_clear()
