@@ -209,10 +209,16 @@ def test_read_only_token_changes_nothing(app: Any, db: Session, login: Any) -> N
     checked = 0
     for method, route in api_routes(app):
         perm = permission_of(route)[0]
-        if not route.path.startswith("/api/") or method not in UNSAFE or perm not in WRITE_PERMISSIONS:
+        # Every state-changing route, also those open to any signed-in user (tokens, settings, password).
+        if not route.path.startswith("/api/") or method not in UNSAFE or perm == Permission.PUBLIC:
             continue
         resp = call(api, method, route, fill(db, route.path, target), target)
         assert resp.status_code == 403, f"read-only token {method} {route.path}: {resp.status_code}"
         checked += 1
     assert checked >= 3
+    # The routes open to any signed-in user are among them (a read token revoked tokens before).
+    mine = admin.get("/api/v1/tokens").json()
+    ro = next(t for t in (mine["items"] if isinstance(mine, dict) else mine) if t["name"] == "ro")
+    assert api.delete(f"/api/v1/tokens/{ro['id']}").status_code == 403
+    assert api.post("/api/v1/tokens", json={"name": "escalate", "scopes": ["read", "write"]}).status_code == 403
     assert api.get(f"/api/v1/organisations/{target.id}").status_code == 200

@@ -96,6 +96,10 @@ class Requires:
         if actor is not None:
             request.state.actor = actor
             request.state.locale = normalise(actor.user.locale)
+            # Whatever the route's permission (even "any signed-in user"), a token changes state only
+            # with the write scope: the method decides, so no route can forget it.
+            if actor.token is not None and request.method in UNSAFE and "write" not in (actor.token.scopes or []):
+                raise Forbidden(N_("This API token may only read; changes need a token with the write scope."))
         if self.perm == Permission.PUBLIC:
             if actor is None and request.method in UNSAFE and not is_api(request):
                 _check_csrf(anon_csrf(request), csrf)
