@@ -20,11 +20,13 @@ from chaoyun.db import utcnow
 from chaoyun.devices import service as devices
 from chaoyun.devices.models import Device
 from chaoyun.errors import Conflict, Invalid, NotFound
-from chaoyun.i18n import N_
+from chaoyun.i18n import N_, Msgid
 from chaoyun.identity.audit import record_by
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.production import counters
+from chaoyun.production.labels import OP_STATES
+from chaoyun.production.labels import WO_STATES as WO_LABELS
 from chaoyun.production.models import (
     Item,
     Lot,
@@ -342,10 +344,9 @@ def create_work_order(db: Session, actor: Actor, data: WorkOrderIn) -> WorkOrder
 def _refuse(wo: WorkOrder, to: str) -> Conflict:
     return Conflict(
         N_("Work order %(number)s is %(state)s; it cannot become %(to)s."),
-        field="to",
         number=wo.number,
-        state=wo.state,
-        to=to,
+        state=Msgid(WO_LABELS[wo.state]),
+        to=Msgid(WO_LABELS.get(to, to)),
     )
 
 
@@ -428,7 +429,7 @@ def start_operation(
         raise Conflict(
             N_("Work order %(number)s is %(state)s; only released or running orders can be worked on."),
             number=wo.number,
-            state=wo.state,
+            state=Msgid(WO_LABELS[wo.state]),
         )
     if op.state == "done":
         raise Conflict(N_("Operation %(seq)s of %(number)s is finished already."), seq=op.seq, number=wo.number)
@@ -480,7 +481,7 @@ def pause_report(db: Session, actor: Actor, report_id: int, at: datetime | None 
     r = get_report(db, actor, report_id)
     when = _now(at)
     if r.state != "running":
-        raise Conflict(N_("This run is %(state)s; only a running one can be paused."), state=r.state)
+        raise Conflict(N_("This run is %(state)s; only a running one can be paused."), state=Msgid(OP_STATES[r.state]))
     seg = _last_segment(r)
     seg.end = max(when, seg.start)
     r.state = "paused"
@@ -494,11 +495,13 @@ def resume_report(db: Session, actor: Actor, report_id: int, at: datetime | None
     r = get_report(db, actor, report_id)
     when = _now(at)
     if r.state != "paused":
-        raise Conflict(N_("This run is %(state)s; only a paused one can be resumed."), state=r.state)
+        raise Conflict(N_("This run is %(state)s; only a paused one can be resumed."), state=Msgid(OP_STATES[r.state]))
     wo = r.operation.work_order
     if wo.state != "running":
         raise Conflict(
-            N_("Work order %(number)s is %(state)s; it cannot be worked on."), number=wo.number, state=wo.state
+            N_("Work order %(number)s is %(state)s; it cannot be worked on."),
+            number=wo.number,
+            state=Msgid(WO_LABELS[wo.state]),
         )
     busy = _open_report_on(db, r.device_id)
     if busy is not None:
@@ -676,7 +679,7 @@ def create_lot(db: Session, actor: Actor, data: LotIn) -> Lot:
         raise Conflict(
             N_("Work order %(number)s is %(state)s; lots are recorded for running or completed orders."),
             number=wo.number,
-            state=wo.state,
+            state=Msgid(WO_LABELS[wo.state]),
         )
     start, end = _now(data.start), _now(data.end)
     if end <= start:

@@ -63,7 +63,10 @@ def product(
                 seq=10,
                 name="注塑",
                 setup_s=1800,
-                machines=[OpMachineIn(device_id=f.im1.id, cycle_s=cycle1), OpMachineIn(device_id=f.im2.id, cycle_s=cycle2)],
+                machines=[
+                    OpMachineIn(device_id=f.im1.id, cycle_s=cycle1),
+                    OpMachineIn(device_id=f.im2.id, cycle_s=cycle2),
+                ],
             ),
             RoutingOpIn(seq=20, name="包装", setup_s=600, machines=[OpMachineIn(device_id=f.pack.id, cycle_s=10.0)]),
         ],

@@ -50,7 +50,10 @@ def _machine_day(db: Session, name: str) -> Firm:
 def _run(db: Session, f: Firm, cycle_s: float, start_h: int, end_h: int) -> None:
     item = service.create_item(db, f.admin, ItemIn(code=f"P{int(cycle_s)}", name="产品", family="积木"))
     service.set_routing(
-        db, f.admin, item.id, [RoutingOpIn(seq=10, name="注塑", machines=[OpMachineIn(device_id=f.im1.id, cycle_s=cycle_s)])]
+        db,
+        f.admin,
+        item.id,
+        [RoutingOpIn(seq=10, name="注塑", machines=[OpMachineIn(device_id=f.im1.id, cycle_s=cycle_s)])],
     )
     wo = service.create_work_order(
         db,

@@ -94,7 +94,7 @@ def test_work_order_input_and_transitions(db: Session) -> None:
     with pytest.raises(Conflict) as c:
         service.transition(db, f.admin, wo.id, "running")
     msg = c.value.messages()
-    assert "WO-1" in msg["en"] and "planned" in msg["en"] and "WO-1" in msg["zh"]
+    assert "WO-1" in msg["en"] and "Planned" in msg["en"] and "已计划" in msg["zh"] and "planned" not in msg["zh"]
     db.rollback()
     service.transition(db, f.admin, wo.id, "released")
     service.transition(db, f.admin, wo.id, "planned")
