@@ -174,3 +174,25 @@ def test_the_daily_pdf_shows_words_not_codes(db: Any, monkeypatch: Any) -> None:
     text = repr(seen)
     assert translate("xbar_r", "zh_CN") in text and translate("unlabelled_breakdown", "zh_CN") in text, text
     assert "xbar_r" not in text and "unlabelled_" not in text, text
+
+
+def test_errors_name_files_and_fields_in_the_readers_language() -> None:
+    # 缺少“Invoice”文件 and 参数“value”必须是数字: the words inside a message were left in English / as codes.
+    import pytest
+
+    from chaoyun.devices import alarms
+    from chaoyun.errors import Invalid
+    from chaoyun.programme.workflows import files
+
+    with pytest.raises(Invalid) as missing_file:
+        files.validate(files.Upload("invoice", "x.pdf", b""))
+    assert missing_file.value.messages() == {
+        "zh": "缺少“发票”文件，或文件为空。",
+        "en": "The file for “Invoice” is missing or empty.",
+    }
+    with pytest.raises(Invalid) as not_a_number:
+        alarms._check_params("threshold", "temp", {"value": "abc"})
+    m = not_a_number.value.messages()
+    assert "value" not in m["zh"] and translate("Limit", "zh_CN") in m["zh"] and "Limit" in m["en"]
+    # a plain parameter (a name the user typed) is never translated
+    assert both("Parameter “%(param)s” must be a number.", param="Limit")["zh"].count("Limit") == 1
