@@ -17,7 +17,7 @@ Shapes most callers need:
   ``contract_signed_after`` (date), ``provider_quota_defaults`` (Decimal by provider kind),
   ``is_eligible_cost(category)``
 - ``pack.subsidies.innovation``: ``max_ratio`` (Decimal 0.30), ``cap_per_enterprise`` (Decimal 500000),
-  ``eligible_cost_categories``, ``period_start`` / ``period_end``
+  ``eligible_cost_categories``, ``period_start`` / ``period_end``, ``top_up_allowed`` (False: one-time)
 - ``pack.subsidies.certification_reward.amount`` (Decimal 200000)
 - ``pack.allocation.principles`` / ``pilot_industries``
 - ``pack.cloud_adoption.business_areas`` / ``star_rating``
@@ -188,6 +188,9 @@ class InnovationSubsidy(_Strict):
     period_start: int
     period_end: int
     eligible_cost_categories: list[str] = Field(min_length=1)
+    # 一次性补贴: one subsidy per enterprise over the programme. A city may allow later applications to
+    # top up to the cap (each then gets at most what is left of it).
+    top_up_allowed: bool = False
 
 
 class CertificationReward(_Strict):

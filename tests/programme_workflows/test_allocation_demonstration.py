@@ -125,7 +125,7 @@ def test_demonstration_selection_ranking_conflicts_and_targets(db: Session) -> N
             call.id,
             f"{f.name}标杆项目",
             "带动上下游",
-            [demonstration.MilestoneIn("带动企业上云", "带动企业上云数", D("30"), date(2020, 12, 31))],
+            [demonstration.MilestoneIn("带动企业上云", "带动企业上云数", D("30"), date(now.year + 1, 12, 31))],
         )
         demonstration.act(db, who, a.id, "submit")
         officer = district_officer(db, a.district)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from chaoyun.db import utcnow
-from chaoyun.errors import Conflict, Forbidden
+from chaoyun.errors import Conflict, Forbidden, Invalid, NotFound
 from chaoyun.identity.models import Organisation
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.workflow_models import ExpertLink, SubsidyLedger
@@ -83,7 +83,51 @@ def test_excluded_items_have_reasons(db: Session) -> None:
     assert a.eligible_total == D("100000.00") and a.computed_amount == D("30000.00")  # type: ignore[attr-defined]
 
 
-def test_cap_is_over_the_whole_programme(db: Session) -> None:
+@pytest.fixture()
+def top_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A city whose pack allows later applications to top up to the cap (``top_up_allowed: true``)."""
+    pack = get_pack()
+    inno = pack.subsidies.innovation.model_copy(update={"top_up_allowed": True})
+    patched = pack.model_copy(update={"subsidies": pack.subsidies.model_copy(update={"innovation": inno})})
+    monkeypatch.setattr(subsidies, "get_pack", lambda: patched)
+
+
+def test_pack_says_the_subsidy_is_one_time() -> None:
+    assert get_pack().subsidies.innovation.top_up_allowed is False
+
+
+def test_one_time_by_default_second_application_refused(db: Session) -> None:
+    who = fresh_enterprise(db)
+    assert subsidies.standing(db, who.org_id).one_time_refusal is None  # type: ignore[attr-defined]
+    first = apply(db, who, [item("1000000")])  # 300,000: the first application gets its 30 %
+    assert first.computed_amount == D("300000.00")  # type: ignore[attr-defined]
+    # A second draft may be written while the first is a draft, but only one can be submitted.
+    spare = apply(db, who, [item("100000")])
+    through_to_notice(db, who, first.id)  # type: ignore[attr-defined]
+    st = subsidies.standing(db, who.org_id)  # type: ignore[attr-defined]
+    assert st.innovation_received == D("300000.00") and st.innovation_remaining == D("200000.00")
+    assert st.one_time_refusal is not None
+    # The already-paid (here: granted) enterprise is refused, not given the remainder up to 500,000.
+    with pytest.raises(Conflict) as exc:
+        apply(db, who, [item("1000000")])
+    assert "一次性" in exc.value.messages()["zh"]
+    assert subsidies.compute(db, who.org_id, [item("1000000")]).amount == 0  # type: ignore[attr-defined]
+    with pytest.raises(Conflict):
+        subsidies.act(db, who, spare.id, "submit")  # type: ignore[arg-type,attr-defined]
+
+
+def test_one_time_second_submission_refused_while_first_in_review(db: Session) -> None:
+    who = fresh_enterprise(db)
+    a = apply(db, who, [item("100000")])
+    b = apply(db, who, [item("100000")])
+    subsidies.act(db, who, a.id, "submit")  # type: ignore[arg-type,attr-defined]
+    with pytest.raises(Conflict):
+        subsidies.act(db, who, b.id, "submit")  # type: ignore[arg-type,attr-defined]
+    subsidies.act(db, who, a.id, "withdraw")  # type: ignore[arg-type,attr-defined]
+    assert subsidies.act(db, who, b.id, "submit").state == "submitted"  # type: ignore[arg-type,attr-defined]
+
+
+def test_top_up_allowed_gives_only_the_remainder_and_stops_at_the_cap(db: Session, top_up: None) -> None:
     who = fresh_enterprise(db)
     first = apply(db, who, [item("1333333.33")])  # 399,999.99
     through_to_notice(db, who, first.id)  # type: ignore[attr-defined]
@@ -94,20 +138,22 @@ def test_cap_is_over_the_whole_programme(db: Session) -> None:
     a2 = through_to_notice(db, who, second.id)  # type: ignore[attr-defined]
     assert a2.approved_amount == D("100000.01")  # type: ignore[attr-defined]
     assert db.get(SubsidyLedger, who.org_id).innovation_total == D("500000.00")  # type: ignore[attr-defined,union-attr]
-    # Nothing is left: a third one cannot pass the city review.
-    third = apply(db, who, [item("10000")])
-    assert third.computed_amount == 0  # type: ignore[attr-defined]
-    subsidies.act(db, who, third.id, "submit")  # type: ignore[arg-type,attr-defined]
-    officer = district_officer(db, third.district)  # type: ignore[attr-defined]
-    subsidies.act(db, officer, third.id, "accept")  # type: ignore[attr-defined]
-    subsidies.act(db, officer, third.id, "district_pass")  # type: ignore[attr-defined]
-    subsidies.score(db, actor(db, "expert"), third.id, {"technology": "1", "benefit": "1", "costs": "1"}, "")  # type: ignore[attr-defined]
-    with pytest.raises(Conflict):
-        subsidies.act(db, actor(db, "city"), third.id, "city_pass")  # type: ignore[attr-defined]
+    # The cap is exactly reached: 0 remains, and an application for 0 cannot be made.
+    assert subsidies.standing(db, who.org_id).innovation_remaining == 0  # type: ignore[attr-defined]
+    assert subsidies.compute(db, who.org_id, [item("10000")]).amount == 0  # type: ignore[attr-defined]
+    with pytest.raises(Conflict) as exc:
+        apply(db, who, [item("10000")])
+    assert "上限" in exc.value.messages()["zh"]
     # Rejecting an application in notice gives its amount back to the cap.
     subsidies.act(db, actor(db, "city"), second.id, "city_reject", "异议成立")  # type: ignore[attr-defined]
     db.expire_all()
     assert db.get(SubsidyLedger, who.org_id).innovation_total == D("399999.99")  # type: ignore[attr-defined,union-attr]
+
+
+def test_nothing_eligible_cannot_be_applied_for(db: Session) -> None:
+    who = fresh_enterprise(db)
+    with pytest.raises(Invalid):
+        apply(db, who, [item("100000", "production_equipment")])
 
 
 def test_certification_reward_once(db: Session) -> None:
@@ -150,9 +196,11 @@ def test_review_chain_is_enforced(db: Session) -> None:
     who = fresh_enterprise(db)
     a = apply(db, who, [item("100000")])
     city = actor(db, "city")
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(NotFound):  # a draft is the enterprise's own: the city does not see it yet
         subsidies.act(db, city, a.id, "city_pass")  # type: ignore[attr-defined]
     subsidies.act(db, who, a.id, "submit")  # type: ignore[arg-type,attr-defined]
+    with pytest.raises(IllegalTransition):
+        subsidies.act(db, city, a.id, "city_pass")  # type: ignore[attr-defined]
     with pytest.raises(Forbidden):  # city cannot skip the district
         subsidies.act(db, city, a.id, "accept")  # type: ignore[attr-defined]
     officer = district_officer(db, a.district)  # type: ignore[attr-defined]

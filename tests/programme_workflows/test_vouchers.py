@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chaoyun.db import utcnow
-from chaoyun.errors import Conflict, Forbidden, Invalid
+from chaoyun.errors import Conflict, Forbidden, Invalid, NotFound
 from chaoyun.identity.models import AuditEntry
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.workflow_models import VoucherProviderQuota, VoucherRound, WorkflowTransition
@@ -137,12 +137,17 @@ def test_illegal_transitions_and_wrong_party(db: Session, setup: dict[str, objec
     ent = setup["ents"][3]  # type: ignore[index]
     rnd = make_round(db)
     v = claim(db, ent, rnd, setup["provider"], "10000")  # type: ignore[arg-type]
-    with pytest.raises(IllegalTransition) as exc:
-        vouchers.act(db, setup["prov_actor"], v.id, "confirm_contract")  # type: ignore[arg-type]
+    with pytest.raises(IllegalTransition) as exc:  # the enterprise cannot redeem its draft
+        redeem(db, ent, v.id, "10000", "INV-DRAFT")
     assert exc.value.status == 409 and "草稿" in exc.value.messages()["zh"] and "Draft" in exc.value.messages()["en"]
-    with pytest.raises(IllegalTransition):
+    # A draft is private to the enterprise: the provider and the city do not even see it.
+    with pytest.raises(NotFound):
+        vouchers.act(db, setup["prov_actor"], v.id, "confirm_contract")  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
         vouchers.act(db, actor(db, "city"), v.id, "city_pass")
     vouchers.act(db, ent, v.id, "submit")  # type: ignore[arg-type]
+    with pytest.raises(IllegalTransition):
+        vouchers.act(db, actor(db, "city"), v.id, "city_pass")
     with pytest.raises(Forbidden) as wrong:  # the enterprise cannot confirm its own contract
         vouchers.act(db, ent, v.id, "confirm_contract")  # type: ignore[arg-type]
     assert "服务商" in wrong.value.messages()["zh"]

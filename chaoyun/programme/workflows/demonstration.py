@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,6 +65,10 @@ def _require_city(actor: Actor) -> None:
         raise Forbidden(N_("Only the city bureau manages calls for applications."))
 
 
+# Targets are counts or percentages; anything beyond this is a typing mistake.
+MAX_TARGET = Decimal("1000000000")
+
+
 def create_call(
     db: Session,
     actor: Actor,
@@ -84,7 +88,13 @@ def create_call(
     if not title.strip():
         raise Invalid(N_("Give the call a title."), field="title")
     if opens_at >= closes_at:
-        raise Invalid(N_("Each window must open before it closes."), field="closes_at")
+        raise Invalid(N_("Each window must open before it closes."), field="closes_on")
+    if closes_at <= utcnow():
+        raise Invalid(N_("The call would close in the past."), field="closes_on")
+    if not 2000 <= year <= 2100:
+        raise Invalid(N_("The year must be between %(min)s and %(max)s."), min=2000, max=2100, field="year")
+    if not Decimal(0) <= pass_score <= Decimal(100):
+        raise Invalid(N_("Enter a whole number from %(min)s to %(max)s."), min=0, max=100, field="pass_score")
     if slots < 1:
         raise Invalid(N_("A call selects at least one application."), field="slots")
     c = DemoCall(
@@ -132,6 +142,9 @@ def parties_of(actor: Actor, a: DemoApplication) -> set[str]:
 
 
 def can_read(actor: Actor, a: DemoApplication) -> bool:
+    # A draft is the applicant's private work: officers and experts see it once submitted.
+    if a.state == wf.DRAFT:
+        return actor.org_id == a.org_id
     if actor.is_city_wide:
         return True
     if actor.role == Role.DISTRICT_OFFICER:
@@ -150,11 +163,14 @@ def list_applications(db: Session, actor: Actor, call_id: int | None = None) -> 
     q = select(DemoApplication)
     if call_id is not None:
         q = q.where(DemoApplication.call_id == call_id)
-    if not actor.is_city_wide:
-        if actor.role == Role.DISTRICT_OFFICER:
-            q = q.where(DemoApplication.district == actor.district)
-        else:
-            q = q.where(DemoApplication.org_id == actor.org_id)
+    mine = DemoApplication.org_id == actor.org_id
+    not_draft = DemoApplication.state != wf.DRAFT
+    if actor.is_city_wide:
+        q = q.where(or_(not_draft, mine))
+    elif actor.role == Role.DISTRICT_OFFICER:
+        q = q.where(DemoApplication.district == actor.district, not_draft)
+    else:
+        q = q.where(mine)
     return list(
         db.execute(
             q.order_by(DemoApplication.rank.is_(None), DemoApplication.rank, DemoApplication.id.desc())
@@ -191,6 +207,13 @@ def apply(
         raise Invalid(N_("Give the application a title."), field="title")
     if not milestones:
         raise Invalid(N_("Give at least one quantified performance target."), field="milestones")
+    for m in milestones:
+        if not m.target_value.is_finite() or m.target_value <= 0 or m.target_value > MAX_TARGET:
+            raise Invalid(N_("The target value must be a positive number."), field="target_value")
+        if m.due_on < now.date():
+            raise Invalid(N_("The due date of a target cannot be in the past."), field="due_on")
+        if m.due_on.year > now.year + 20:
+            raise Invalid(N_("The due date of a target is too far in the future."), field="due_on")
     org = db.get(Organisation, actor.org_id)
     assert org is not None
     a = DemoApplication(

@@ -1,8 +1,11 @@
 """Innovation subsidy and 两化融合 certification reward (plan item 9).
 
-- Innovation subsidy: at most ``max_ratio`` (30 %) of the eligible information-system costs, capped at
-  ``cap_per_enterprise`` (500,000 yuan) per enterprise over the whole programme: the cap applies to the
-  *sum* of all its subsidies in public notice, approved or paid. Items outside the eligible categories or
+- Innovation subsidy (一次性补贴): at most ``max_ratio`` (30 %) of the eligible information-system costs,
+  capped at ``cap_per_enterprise`` (500,000 yuan) per enterprise over the whole programme. One-time by
+  default: an enterprise that received it (or has an application in review) cannot get a second; with
+  ``top_up_allowed: true`` in the pack a later application gets at most what is left of the cap (the cap
+  applies to the *sum* of its subsidies in public notice, approved or paid). An application whose amount
+  comes to 0 is refused. Items outside the eligible categories or
   incurred outside the programme period are excluded, each with its reason shown to the applicant.
 - Certification reward: a fixed ``amount`` (200,000 yuan), once per enterprise, for a national 两化融合
   management-system certificate.
@@ -106,8 +109,69 @@ def ledger_total(db: Session, org_id: int) -> Decimal:
     return row.innovation_total if row is not None else ZERO
 
 
+ONE_TIME = N_(
+    "The innovation subsidy is one-time (一次性补贴): this enterprise has already received it or has an "
+    "application for it in review, so a second application cannot be granted."
+)
+NOTHING_LEFT = N_("This enterprise has already reached the subsidy cap over the programme: nothing is left to grant.")
+ZERO_AMOUNT = N_("The computed subsidy is 0 yuan: an application for nothing cannot be submitted.")
+
+
+def _live_innovation(db: Session, org_id: int, exclude: int | None = None) -> bool:
+    """Another innovation application of the enterprise that is submitted and not rejected or withdrawn."""
+    q = select(SubsidyApplication.id).where(
+        SubsidyApplication.enterprise_org_id == org_id,
+        SubsidyApplication.kind == INNOVATION,
+        SubsidyApplication.state.notin_([wf.DRAFT, wf.REJECTED, wf.WITHDRAWN]),
+    )
+    if exclude is not None:
+        q = q.where(SubsidyApplication.id != exclude)
+    return db.execute(q).first() is not None
+
+
+def one_time_refusal(db: Session, org_id: int, exclude: int | None = None) -> str | None:
+    """Why the enterprise cannot get another innovation subsidy (English msgid), or None."""
+    if get_pack().subsidies.innovation.top_up_allowed:
+        return None
+    if ledger_total(db, org_id) > 0 or _live_innovation(db, org_id, exclude):
+        return ONE_TIME
+    return None
+
+
+@dataclass
+class Standing:
+    """What an enterprise has already received, shown on the application page with the rules."""
+
+    innovation_received: Decimal  # in public notice, approved or paid
+    innovation_remaining: Decimal  # what is left of the cap
+    innovation_in_review: bool  # a submitted application not yet decided
+    certification_received: bool
+    certification_in_progress: bool
+    top_up_allowed: bool
+    one_time_refusal: str | None
+
+
+def standing(db: Session, org_id: int) -> Standing:
+    rules = get_pack().subsidies.innovation
+    row = db.get(SubsidyLedger, org_id)
+    received = row.innovation_total if row is not None else ZERO
+    return Standing(
+        innovation_received=received,
+        innovation_remaining=max(rules.cap_per_enterprise - received, ZERO),
+        innovation_in_review=_live_innovation(db, org_id) and received == 0,
+        certification_received=row is not None and row.certification_count > 0,
+        certification_in_progress=_has_live_certification(db, org_id),
+        top_up_allowed=rules.top_up_allowed,
+        one_time_refusal=one_time_refusal(db, org_id),
+    )
+
+
 def compute(db: Session, org_id: int, items: list[CostIn], exclude_app: int | None = None) -> Computation:
-    """What an innovation application would get now; the applicant sees this with every exclusion reason."""
+    """What an innovation application would get now; the applicant sees this with every exclusion reason.
+
+    One-time by default (``top_up_allowed: false``): an enterprise that already received the subsidy, or has
+    another application in review, gets 0 with the reason. With top-ups allowed, at most what is left of
+    the cap."""
     pack = get_pack()
     rules = pack.subsidies.innovation
     checked = [(it, *check_item(pack, it)) for it in items]
@@ -118,7 +182,12 @@ def compute(db: Session, org_id: int, items: list[CostIn], exclude_app: int | No
     remaining = max(rules.cap_per_enterprise - already, ZERO)
     amount = min(ratio_amount, remaining)
     note = ""
-    if amount < ratio_amount:
+    refusal = one_time_refusal(db, org_id, exclude_app)
+    if refusal is not None:
+        amount, note = ZERO, refusal
+    elif remaining <= 0:
+        note = NOTHING_LEFT
+    elif amount < ratio_amount:
         note = (
             N_("Reduced to what is left of the per-enterprise cap over the programme.")
             if already > 0
@@ -135,6 +204,9 @@ def parties_of(actor: Actor, a: SubsidyApplication) -> set[str]:
 
 
 def can_read(actor: Actor, a: SubsidyApplication) -> bool:
+    # A draft is the enterprise's private work: officers and experts see it once submitted.
+    if a.state == wf.DRAFT:
+        return actor.org_id == a.enterprise_org_id
     if actor.is_city_wide:
         return True
     if actor.role == Role.DISTRICT_OFFICER:
@@ -151,11 +223,14 @@ def get_application(db: Session, actor: Actor, app_id: int) -> SubsidyApplicatio
 
 def list_applications(db: Session, actor: Actor, limit: int = 500) -> list[SubsidyApplication]:
     q = select(SubsidyApplication)
-    if not actor.is_city_wide:
-        if actor.role == Role.DISTRICT_OFFICER:
-            q = q.where(SubsidyApplication.district == actor.district) if actor.district else q.where(false())
-        else:
-            q = q.where(SubsidyApplication.enterprise_org_id == actor.org_id)
+    mine = SubsidyApplication.enterprise_org_id == actor.org_id
+    not_draft = SubsidyApplication.state != wf.DRAFT
+    if actor.is_city_wide:
+        q = q.where(or_(not_draft, mine))
+    elif actor.role == Role.DISTRICT_OFFICER:
+        q = q.where(SubsidyApplication.district == actor.district, not_draft) if actor.district else q.where(false())
+    else:
+        q = q.where(mine)
     return list(db.execute(q.order_by(SubsidyApplication.id.desc()).limit(limit)).scalars())
 
 
@@ -199,6 +274,10 @@ def create_application(
                     excluded_reason=reason,
                 )
             )
+        if comp.eligible_total <= 0:
+            raise Invalid(N_("No cost item of this application is eligible."), field="items")
+        if comp.amount <= 0:
+            raise Conflict(comp.cap_note or ZERO_AMOUNT)
         a.claimed_total = comp.claimed_total
         a.eligible_total = comp.eligible_total
         a.computed_amount = comp.amount
@@ -280,6 +359,10 @@ def _reserve(db: Session, a: SubsidyApplication) -> Decimal:
             raise Conflict(N_("This enterprise has already received the certification reward."))
         return pack.subsidies.certification_reward.amount
     cap = pack.subsidies.innovation.cap_per_enterprise
+    if not pack.subsidies.innovation.top_up_allowed and row.innovation_total > 0:
+        # Checked under the ledger row lock: two applications racing to public notice get one subsidy.
+        db.rollback()
+        raise Conflict(ONE_TIME)
     ratio_amount = grant_of(a.eligible_total, pack.subsidies.innovation.max_ratio)
     amount = min(ratio_amount, cap - row.innovation_total)
     if amount <= 0:
@@ -337,6 +420,16 @@ def act(
             )
         if a.kind == INNOVATION and a.eligible_total <= 0:
             raise Invalid(N_("No cost item of this application is eligible."), field="items")
+        if a.kind == INNOVATION:
+            # The standing may have changed since the draft was made (another application passed meanwhile).
+            refusal = one_time_refusal(db, a.enterprise_org_id, exclude=a.id)
+            if refusal is not None:
+                raise Conflict(refusal)
+            cap = get_pack().subsidies.innovation.cap_per_enterprise
+            left = max(cap - ledger_total(db, a.enterprise_org_id), ZERO)
+            a.computed_amount = min(grant_of(a.eligible_total, get_pack().subsidies.innovation.max_ratio), left)
+            if a.computed_amount <= 0:
+                raise Conflict(NOTHING_LEFT if left <= 0 else ZERO_AMOUNT)
         a.submitted_at = now
     elif action in ("district_reject", "city_reject"):
         if not note.strip():

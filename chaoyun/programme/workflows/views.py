@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,10 +37,15 @@ from chaoyun.programme.workflows.permissions import WF_ACT, WF_APPLY, WF_CITY_RE
 from chaoyun.timefmt import format_dt
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
+from chaoyun.web.forms import FormState
+INT64_MAX = 2**63 - 1  # chaoyun.web.params (being added) defines these with bounds
+DbId = int
 from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
 T = "programme/workflows/"
+# Sane bounds for years typed into programme forms.
+YEAR_MIN, YEAR_MAX = 2000, 2100
 nav.register(
     nav.NavItem("enterprise", N_("Vouchers"), "/programme/vouchers", WF_READ, 40, group="programme"),
     nav.NavItem("enterprise", N_("Subsidies"), "/programme/subsidies", WF_READ, 41, group="programme"),
@@ -97,20 +103,60 @@ def _closes(d: date) -> datetime:
 
 def _int(raw: str, field: str) -> int:
     try:
-        return int(raw)
+        n = int(raw.strip())
     except ValueError:
         raise Invalid(N_("“%(value)s” is not a whole number."), value=raw[:20], field=field) from None
+    if abs(n) > INT64_MAX:
+        raise Invalid(N_("“%(value)s” is not a whole number."), value=raw[:20], field=field)
+    return n
 
 
-async def _uploads(items: list[tuple[str, UploadFile | None]]) -> list[files.Upload]:
-    out = []
-    limit = files.max_bytes()
-    for kind, f in items:
-        if f is None or not f.filename:
-            continue
-        data = await f.read(limit + 1)
-        out.append(files.Upload(kind=kind, filename=f.filename, data=data))
-    return out
+def _msg(msgid: str, **params: Any) -> str:
+    """A message in the user's language, for an error noted beside a field."""
+    return AppError(msgid, **params).message()
+
+
+def _amount(raw: str, field: str, positive: str) -> Decimal:
+    """A yuan amount; ``positive`` is the message (naming the field) for zero, negative or absurd values."""
+    try:
+        return parse_amount(raw, field)
+    except Invalid as exc:
+        if exc.msgid == N_("Amounts must be positive yuan figures."):
+            raise Invalid(positive, field=field) from None
+        raise
+
+
+def _year(raw: str, field: str) -> int:
+    year = _int(raw, field)
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise Invalid(N_("The year must be between %(min)s and %(max)s."), min=YEAR_MIN, max=YEAR_MAX, field=field)
+    return year
+
+
+def _count(raw: str, field: str, low: int, high: int) -> int:
+    n = _int(raw.strip(), field)
+    if not low <= n <= high:
+        raise Invalid(N_("Enter a whole number from %(min)s to %(max)s."), min=low, max=high, field=field)
+    return n
+
+
+def _past_date(raw: str, field: str) -> date:
+    """A date that has already happened (a contract signed, a cost incurred, a certificate issued)."""
+    d = _date(raw, field)
+    if d > utcnow().date() + timedelta(days=1):
+        raise Invalid(N_("This date is in the future."), field=field)
+    return d
+
+
+def _staged_uploads(form: FormState, kinds: tuple[str, ...]) -> list[files.Upload]:
+    return [files.Upload(k, f.filename, f.data) for k in kinds if (f := form.upload(k)) is not None]
+
+
+def _check_scores(form: FormState, rubric: list[dict[str, Any]]) -> None:
+    """Every criterion checked, so each wrong score is shown beside its own field."""
+    for c in rubric:
+        key = str(c["key"])
+        form.check(key, partial(scoring.parse_scores, [c], {key: form.get(key)}))
 
 
 def _back(url: str, msg: str = "saved") -> RedirectResponse:
@@ -146,16 +192,12 @@ def voucher_list(request: Request, db: Session = Depends(get_db), actor: Actor =
 
 
 def _claim_form(
-    request: Request,
-    db: Session,
-    actor: Actor,
-    round_id: int | None,
-    error: AppError | None = None,
-    form: dict[str, Any] | None = None,
+    request: Request, db: Session, actor: Actor, round_id: int | None, form: FormState | None = None
 ) -> Response:
     rnds = vouchers.open_rounds(db)
     providers = vouchers.eligible_providers(db)
     pack = get_pack()
+    form = form or FormState()
     return render(
         request,
         T + "voucher_new.html",
@@ -163,21 +205,21 @@ def _claim_form(
             rounds=rnds,
             round_id=round_id,
             providers=providers,
-            error=error,
-            form=form or {},
+            error=form.summary,
+            form=form,
             eligible=pack.vouchers.eligible_cost_categories,
             excluded=pack.vouchers.excluded_cost_categories,
             market=vouchers.marketplace_available(),
             min_ratio=pack.vouchers.min_payment_ratio,
         ),
-        status=error.status if error else 200,
+        status=form.status,
     )
 
 
 @router.get("/programme/vouchers/new")
 def voucher_new(
     request: Request,
-    round_id: int | None = Query(None),
+    round_id: int | None = Query(None, ge=1, le=INT64_MAX),
     db: Session = Depends(get_db),
     actor: Actor = requires(WF_APPLY),
 ) -> Response:
@@ -188,38 +230,63 @@ def voucher_new(
 async def voucher_create(
     request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_APPLY)
 ) -> Response:
-    form = dict((await request.form()).items())
-    f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    try:
-        items = []
-        for i in range(6):
-            cat, amt = f.get(f"cat{i}", ""), f.get(f"amt{i}", "").strip()
-            if not cat or not amt:
-                continue
-            items.append(vouchers.ItemIn(cat, f.get(f"desc{i}", ""), parse_amount(amt, f"amt{i}")))
-        est = f.get("established_on", "").strip()
+    form = await FormState.read(request, actor)
+    items = []
+    for i in range(6):
+        cat, amt = form.get(f"cat{i}"), form.get(f"amt{i}").strip()
+        if not cat and not amt:
+            continue
+        if not cat:
+            form.errors[f"cat{i}"] = _msg(N_("Choose the cost category of this item."))
+            continue
+        amount = form.check(f"amt{i}", partial(_amount, amt, f"amt{i}", N_("Give the item's amount in yuan.")))
+        if amount is not None:
+            items.append(vouchers.ItemIn(cat, form.get(f"desc{i}"), amount))
+    rid = form.check("round_id", lambda: _int(form.get("round_id"), "round_id"))
+    pid = form.check("provider_org_id", lambda: _int(form.get("provider_org_id"), "provider_org_id"))
+    if not form.get("contract_no").strip():
+        form.errors["contract_no"] = _msg(N_("Give the contract number."))
+    signed = form.check("contract_signed_on", lambda: _past_date(form.get("contract_signed_on"), "contract_signed_on"))
+    amount = form.check(
+        "contract_amount",
+        lambda: _amount(form.get("contract_amount"), "contract_amount", N_("The contract amount must be positive.")),
+    )
+    est_raw = form.get("established_on").strip()
+    est = form.check("established_on", lambda: _past_date(est_raw, "established_on")) if est_raw else None
+    if form.ok and rid is not None and pid is not None and signed is not None and amount is not None:
         data = vouchers.ClaimIn(
-            round_id=_int(f.get("round_id", ""), "round_id"),
-            provider_org_id=_int(f.get("provider_org_id", ""), "provider_org_id"),
-            contract_no=f.get("contract_no", ""),
-            contract_signed_on=_date(f.get("contract_signed_on", ""), "contract_signed_on"),
-            contract_amount=parse_amount(f.get("contract_amount", ""), "contract_amount"),
+            round_id=rid,
+            provider_org_id=pid,
+            contract_no=form.get("contract_no"),
+            contract_signed_on=signed,
+            contract_amount=amount,
             items=items,
-            established_on=_date(est, "established_on") if est else None,
+            established_on=est,
         )
-        v = vouchers.create_claim(db, actor, data)
-    except AppError as exc:
-        db.rollback()
-        rid = f.get("round_id", "")
-        return _claim_form(request, db, actor, int(rid) if rid.isdigit() else None, exc, f)
-    return _back(f"/programme/vouchers/{v.id}")
+        try:
+            v = vouchers.create_claim(db, actor, data)
+            return _back(f"/programme/vouchers/{v.id}")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    rid_raw = form.get("round_id")
+    return _claim_form(request, db, actor, int(rid_raw) if rid_raw.isdigit() else None, form)
 
 
-def _voucher_page(request: Request, db: Session, actor: Actor, v: Voucher, error: AppError | None = None) -> Response:
+def _voucher_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    v: Voucher,
+    error: AppError | None = None,
+    form: FormState | None = None,
+) -> Response:
     rnd = db.get(VoucherRound, v.round_id)
     names = _org_names(db, {v.enterprise_org_id, v.provider_org_id})
     parties = vouchers.parties_of(actor, v)
     actions = [a for a in vouchers.VOUCHER.allowed_actions(v.state, parties) if a not in vouchers.SPECIAL_ACTIONS]
+    form = form or FormState()
+    error = error or form.summary
     return render(
         request,
         T + "voucher.html",
@@ -232,17 +299,18 @@ def _voucher_page(request: Request, db: Session, actor: Actor, v: Voucher, error
             history=wf.history(db, "voucher", v.id),
             docs=vouchers.voucher_files(db, v),
             error=error,
+            form=form,
             flash=_flash(request),
             min_ratio=get_pack().vouchers.min_payment_ratio,
             now=utcnow(),
         ),
-        status=error.status if error else 200,
+        status=(form.status if not form.ok else error.status) if error else 200,
     )
 
 
 @router.get("/programme/vouchers/{voucher_id}")
 def voucher_detail(
-    request: Request, voucher_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)
+    request: Request, voucher_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)
 ) -> Response:
     return _voucher_page(request, db, actor, vouchers.get_voucher(db, actor, voucher_id))
 
@@ -250,7 +318,7 @@ def voucher_detail(
 @router.post("/programme/vouchers/{voucher_id}/act")
 def voucher_act(
     request: Request,
-    voucher_id: int,
+    voucher_id: DbId,
     action: str = Form(..., max_length=32),
     note: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
@@ -269,29 +337,28 @@ def voucher_act(
 
 @router.post("/programme/vouchers/{voucher_id}/redeem")
 async def voucher_redeem(
-    request: Request,
-    voucher_id: int,
-    actual_paid: str = Form("", max_length=20),
-    invoice_no: str = Form("", max_length=64),
-    invoice: UploadFile | None = File(None),
-    payment_proof: UploadFile | None = File(None),
-    acceptance_report: UploadFile | None = File(None),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(WF_APPLY),
+    request: Request, voucher_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_APPLY)
 ) -> Response:
     vouchers.get_voucher(db, actor, voucher_id)
-    try:
-        ups = await _uploads(
-            [("invoice", invoice), ("payment_proof", payment_proof), ("acceptance_report", acceptance_report)]
-        )
-        data = vouchers.RedemptionIn(parse_amount(actual_paid, "actual_paid"), invoice_no, ups)
-        vouchers.redeem(db, actor, voucher_id, data)
-    except AppError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        db.rollback()
-        return _voucher_page(request, db, actor, vouchers.get_voucher(db, actor, voucher_id), exc)
-    return _back(f"/programme/vouchers/{voucher_id}", "done")
+    form = await FormState.read(request, actor, files=vouchers.REDEEM_DOCS, max_bytes=files.max_bytes())
+    paid = form.check(
+        "actual_paid",
+        lambda: _amount(form.get("actual_paid"), "actual_paid", N_("The amount actually paid must be positive.")),
+    )
+    if not form.get("invoice_no").strip():
+        form.errors["invoice_no"] = _msg(N_("Give the invoice number."))
+    ups = _staged_uploads(form, vouchers.REDEEM_DOCS)
+    if form.ok and paid is not None:
+        try:
+            vouchers.redeem(db, actor, voucher_id, vouchers.RedemptionIn(paid, form.get("invoice_no"), ups))
+            form.clear_staged()
+            return _back(f"/programme/vouchers/{voucher_id}", "done")
+        except AppError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            db.rollback()
+            form.fail(exc)
+    return _voucher_page(request, db, actor, vouchers.get_voucher(db, actor, voucher_id), form=form)
 
 
 def _file_visible(db: Session, actor: Actor, row: WorkflowFile) -> bool:
@@ -305,7 +372,7 @@ def _file_visible(db: Session, actor: Actor, row: WorkflowFile) -> bool:
 
 
 @router.get("/programme/files/{wf_file_id}")
-def file_download(wf_file_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)) -> Response:
+def file_download(wf_file_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)) -> Response:
     row = db.get(WorkflowFile, wf_file_id)
     if row is None or not _file_visible(db, actor, row):
         raise NotFound(N_("No such file, or it is not yours to see."))
@@ -320,7 +387,12 @@ def file_download(wf_file_id: int, db: Session = Depends(get_db), actor: Actor =
 
 @router.get("/gov/programme/voucher-rounds")
 def rounds_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_CITY_READ)) -> Response:
+    return _rounds_page(request, db, actor)
+
+
+def _rounds_page(request: Request, db: Session, actor: Actor, form: FormState | None = None) -> Response:
     pack = get_pack()
+    form = form or FormState()
     return render(
         request,
         T + "rounds.html",
@@ -331,64 +403,81 @@ def rounds_page(request: Request, db: Session = Depends(get_db), actor: Actor = 
             pack_cap=pack.vouchers.cap_per_enterprise,
             can_manage=actor.has(WF_MANAGE),
             this_year=utcnow().year,
+            form=form,
+            error=form.summary,
         ),
+        status=form.status,
     )
 
 
 @router.post("/gov/programme/voucher-rounds")
-def round_create(
-    request: Request,
-    year: str = Form(...),
-    name: str = Form("", max_length=200),
-    budget: str = Form(...),
-    face_ratio: str = Form(""),
-    cap_per_enterprise: str = Form(""),
-    default_provider_quota: str = Form(""),
-    claim_opens: str = Form(...),
-    claim_closes: str = Form(...),
-    redeem_opens: str = Form(...),
-    redeem_closes: str = Form(...),
-    notice_days: str = Form("5"),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(WF_MANAGE),
-) -> Response:
-    def ratio(raw: str) -> Decimal | None:
-        if not raw.strip():
+async def round_create(request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)) -> Response:
+    form = await FormState.read(request, actor)
+
+    def ratio() -> Decimal | None:
+        raw = form.get("face_ratio").strip()
+        if not raw:
             return None
         try:
-            return Decimal(raw.strip())
+            value = Decimal(raw)
         except InvalidOperation:
-            raise Invalid(
-                N_("“%(value)s” is not a ratio between 0 and 1."), value=raw[:20], field="face_ratio"
-            ) from None
+            value = Decimal("NaN")
+        if not value.is_finite() or not Decimal(0) < value <= 1:
+            raise Invalid(N_("The voucher ratio is a number between 0 and 1."), field="face_ratio")
+        return value
 
-    data = vouchers.RoundIn(
-        year=_int(year, "year"),
-        name=name,
-        budget=parse_amount(budget, "budget"),
-        claim_opens=_opens(_date(claim_opens, "claim_opens")),
-        claim_closes=_closes(_date(claim_closes, "claim_closes")),
-        redeem_opens=_opens(_date(redeem_opens, "redeem_opens")),
-        redeem_closes=_closes(_date(redeem_closes, "redeem_closes")),
-        face_ratio=ratio(face_ratio),
-        cap_per_enterprise=parse_amount(cap_per_enterprise, "cap_per_enterprise")
-        if cap_per_enterprise.strip()
-        else None,
-        default_provider_quota=parse_amount(default_provider_quota, "default_provider_quota")
-        if default_provider_quota.strip()
-        else None,
-        notice_days=_int(notice_days, "notice_days"),
+    def optional(name: str, msgid: str) -> Decimal | None:
+        raw = form.get(name)
+        return _amount(raw, name, msgid) if raw.strip() else None
+
+    year = form.check("year", lambda: _year(form.get("year"), "year"))
+    budget = form.check("budget", lambda: _amount(form.get("budget"), "budget", N_("The budget must be positive.")))
+    face = form.check("face_ratio", ratio)
+    cap = form.check(
+        "cap_per_enterprise",
+        lambda: optional("cap_per_enterprise", N_("The cap per enterprise must be a positive amount in yuan.")),
     )
-    rnd = vouchers.create_round(db, actor, data)
-    return _back(f"/gov/programme/voucher-rounds/{rnd.id}")
+    quota = form.check(
+        "default_provider_quota",
+        lambda: optional("default_provider_quota", N_("The provider quota must be a positive amount in yuan.")),
+    )
+    days = form.check("notice_days", lambda: _int(form.get("notice_days", "5") or "5", "notice_days"))
+    windows = {
+        k: form.check(k, partial(_date, form.get(k), k))
+        for k in ("claim_opens", "claim_closes", "redeem_opens", "redeem_closes")
+    }
+    if form.ok and year is not None and budget is not None and days is not None:
+        d = {k: v for k, v in windows.items() if v is not None}
+        data = vouchers.RoundIn(
+            year=year,
+            name=form.get("name"),
+            budget=budget,
+            claim_opens=_opens(d["claim_opens"]),
+            claim_closes=_closes(d["claim_closes"]),
+            redeem_opens=_opens(d["redeem_opens"]),
+            redeem_closes=_closes(d["redeem_closes"]),
+            face_ratio=face,
+            cap_per_enterprise=cap,
+            default_provider_quota=quota,
+            notice_days=days,
+        )
+        try:
+            rnd = vouchers.create_round(db, actor, data)
+            return _back(f"/gov/programme/voucher-rounds/{rnd.id}")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _rounds_page(request, db, actor, form)
 
 
 @router.get("/gov/programme/voucher-rounds/{voucher_round_id}")
 def round_detail(
-    request: Request, voucher_round_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_CITY_READ)
+    request: Request, voucher_round_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_CITY_READ)
 ) -> Response:
     rnd = vouchers.get_round(db, actor, voucher_round_id)
-    rows = list(db.execute(select(Voucher).where(Voucher.round_id == rnd.id).order_by(Voucher.id)).scalars())
+    # Drafts are the enterprises' private work: the round page lists submitted claims only.
+    q = select(Voucher).where(Voucher.round_id == rnd.id, Voucher.state != wf.DRAFT).order_by(Voucher.id)
+    rows = list(db.execute(q).scalars())
     names = _org_names(db, {v.enterprise_org_id for v in rows} | {v.provider_org_id for v in rows})
     return render(
         request,
@@ -408,7 +497,7 @@ def round_detail(
 
 @router.post("/gov/programme/voucher-rounds/{voucher_round_id}/conclude")
 def round_conclude(
-    voucher_round_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)
+    voucher_round_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)
 ) -> Response:
     vouchers.get_round(db, actor, voucher_round_id)
     vouchers.conclude_due_notices(db, actor, voucher_round_id)
@@ -417,7 +506,7 @@ def round_conclude(
 
 @router.post("/gov/programme/voucher-rounds/{voucher_round_id}/pay")
 def round_pay(
-    voucher_round_id: int,
+    voucher_round_id: DbId,
     reference: str = Form("", max_length=100),
     db: Session = Depends(get_db),
     actor: Actor = requires(WF_MANAGE),
@@ -450,18 +539,18 @@ def subsidy_list(request: Request, db: Session = Depends(get_db), actor: Actor =
     )
 
 
-def _subsidy_form(
-    request: Request, kind: str, error: AppError | None = None, form: dict[str, Any] | None = None
-) -> Response:
+def _subsidy_form(request: Request, db: Session, actor: Actor, kind: str, form: FormState | None = None) -> Response:
     pack = get_pack()
+    form = form or FormState()
     return render(
         request,
         T + "subsidy_new.html",
         _ctx(
             kind=kind if kind in SUBSIDY_KINDS else "innovation",
             rules=pack.subsidies,
-            error=error,
-            form=form or {},
+            standing=subsidies.standing(db, actor.org_id),
+            error=form.summary,
+            form=form,
             categories=[
                 *pack.subsidies.innovation.eligible_cost_categories,
                 "production_equipment",
@@ -469,58 +558,74 @@ def _subsidy_form(
                 "other",
             ],
         ),
-        status=error.status if error else 200,
+        status=form.status,
     )
 
 
 @router.get("/programme/subsidies/new")
 def subsidy_new(
-    request: Request, kind: str = Query("innovation", max_length=16), actor: Actor = requires(WF_APPLY)
+    request: Request,
+    kind: str = Query("innovation", max_length=16),
+    db: Session = Depends(get_db),
+    actor: Actor = requires(WF_APPLY),
 ) -> Response:
-    return _subsidy_form(request, kind)
+    return _subsidy_form(request, db, actor, kind)
 
 
 @router.post("/programme/subsidies/new")
 async def subsidy_create(
     request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_APPLY)
 ) -> Response:
-    form = await request.form()
-    f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    kind = f.get("kind", "innovation")
-    try:
-        items = []
-        for i in range(6):
-            cat, amt = f.get(f"cat{i}", ""), f.get(f"amt{i}", "").strip()
-            if not cat or not amt:
-                continue
-            items.append(
-                subsidies.CostIn(
-                    cat, f.get(f"desc{i}", ""), parse_amount(amt, f"amt{i}"), _date(f.get(f"date{i}", ""), f"date{i}")
-                )
-            )
-        raw_files = [(k, form.get(k)) for k in ("cost_evidence", "certificate")]
-        ups = await _uploads([(k, v) for k, v in raw_files if not isinstance(v, str)])  # type: ignore[misc]
-        cert_date = f.get("certificate_date", "").strip()
+    form = await FormState.read(request, actor, files=("cost_evidence", "certificate"), max_bytes=files.max_bytes())
+    kind = form.get("kind", "innovation")
+    items = []
+    for i in range(6):
+        cat, amt, on = form.get(f"cat{i}"), form.get(f"amt{i}").strip(), form.get(f"date{i}").strip()
+        if not cat and not amt and not on:
+            continue
+        if not cat:
+            form.errors[f"cat{i}"] = _msg(N_("Choose the cost category of this item."))
+        amount = form.check(f"amt{i}", partial(_amount, amt, f"amt{i}", N_("Give the item's amount in yuan.")))
+        when = form.check(f"date{i}", partial(_past_date, on, f"date{i}"))
+        if cat and amount is not None and when is not None:
+            items.append(subsidies.CostIn(cat, form.get(f"desc{i}"), amount, when))
+    if not form.get("title").strip():
+        form.errors["title"] = _msg(N_("Give the application a title."))
+    cert_raw = form.get("certificate_date").strip()
+    cert_date = form.check("certificate_date", lambda: _past_date(cert_raw, "certificate_date")) if cert_raw else None
+    if form.ok:
         data = subsidies.ApplicationIn(
             kind=kind,
-            title=f.get("title", ""),
+            title=form.get("title"),
             items=items,
-            uploads=ups,
-            certificate_no=f.get("certificate_no", ""),
-            certificate_date=_date(cert_date, "certificate_date") if cert_date else None,
+            uploads=_staged_uploads(form, ("cost_evidence", "certificate")),
+            certificate_no=form.get("certificate_no"),
+            certificate_date=cert_date,
         )
-        a = subsidies.create_application(db, actor, data)
-    except AppError as exc:
-        db.rollback()
-        return _subsidy_form(request, kind, exc, f)
-    return _back(f"/programme/subsidies/{a.id}")
+        try:
+            a = subsidies.create_application(db, actor, data)
+            form.clear_staged()
+            return _back(f"/programme/subsidies/{a.id}")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _subsidy_form(request, db, actor, kind, form)
 
 
 def _subsidy_page(
-    request: Request, db: Session, actor: Actor, a: SubsidyApplication, error: AppError | None = None
+    request: Request,
+    db: Session,
+    actor: Actor,
+    a: SubsidyApplication,
+    error: AppError | None = None,
+    form: FormState | None = None,
 ) -> Response:
     parties = subsidies.parties_of(actor, a)
     conflict = scoring.conflict_reason(db, actor.user.id, a.enterprise_org_id) if actor.role == Role.EXPERT else None
+    scores = scoring.scores_of(db, "subsidy", a.id)
+    mine = next((s for s in scores if s.expert_user_id == actor.user.id), None)
+    form = form or FormState()
+    error = error or form.summary
     return render(
         request,
         T + "subsidy.html",
@@ -530,25 +635,29 @@ def _subsidy_page(
             actions=subsidies.SUBSIDY.allowed_actions(a.state, parties),
             history=wf.history(db, "subsidy", a.id),
             docs=subsidies.application_files(db, a),
-            scores=scoring.scores_of(db, "subsidy", a.id),
+            scores=scores,
+            my_score=mine,
             avg=scoring.average(db, "subsidy", a.id),
             rubric=scoring.SUBSIDY_RUBRIC,
             rules=get_pack().subsidies,
+            standing=subsidies.standing(db, a.enterprise_org_id) if wf.APPLICANT in parties else None,
             can_score=actor.role == Role.EXPERT
             and a.state == wf.CITY_REVIEW
             and a.kind == "innovation"
-            and conflict is None,
+            and conflict is None
+            and mine is None,
             conflict=conflict,
             error=error,
+            form=form,
             flash=_flash(request),
         ),
-        status=error.status if error else 200,
+        status=(form.status if not form.ok else error.status) if error else 200,
     )
 
 
 @router.get("/programme/subsidies/{subsidy_id}")
 def subsidy_detail(
-    request: Request, subsidy_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)
+    request: Request, subsidy_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)
 ) -> Response:
     return _subsidy_page(request, db, actor, subsidies.get_application(db, actor, subsidy_id))
 
@@ -556,7 +665,7 @@ def subsidy_detail(
 @router.post("/programme/subsidies/{subsidy_id}/act")
 def subsidy_act(
     request: Request,
-    subsidy_id: int,
+    subsidy_id: DbId,
     action: str = Form(..., max_length=32),
     note: str = Form("", max_length=2000),
     reference: str = Form("", max_length=100),
@@ -576,12 +685,21 @@ def subsidy_act(
 
 @router.post("/programme/subsidies/{subsidy_id}/score")
 async def subsidy_score(
-    request: Request, subsidy_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_SCORE)
+    request: Request, subsidy_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_SCORE)
 ) -> Response:
     subsidies.get_application(db, actor, subsidy_id)
-    form = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
-    subsidies.score(db, actor, subsidy_id, form, form.get("comment", ""))
-    return _back(f"/programme/subsidies/{subsidy_id}", "done")
+    form = await FormState.read(request, actor)
+    _check_scores(form, scoring.SUBSIDY_RUBRIC)
+    if form.ok:
+        try:
+            subsidies.score(db, actor, subsidy_id, form.values, form.get("comment"))
+            return _back(f"/programme/subsidies/{subsidy_id}", "done")
+        except AppError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            db.rollback()
+            form.fail(exc)
+    return _subsidy_page(request, db, actor, subsidies.get_application(db, actor, subsidy_id), form=form)
 
 
 # --- shared services ---------------------------------------------------------------------------------------
@@ -589,8 +707,13 @@ async def subsidy_score(
 
 @router.get("/programme/shared-services")
 def services_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)) -> Response:
+    return _services_page(request, db, actor)
+
+
+def _services_page(request: Request, db: Session, actor: Actor, form: FormState | None = None) -> Response:
     mine = allocation.applications(db, actor)
     svc = {s.id: s for s in allocation.services(db)}
+    form = form or FormState()
     return render(
         request,
         T + "services.html",
@@ -607,44 +730,70 @@ def services_page(request: Request, db: Session = Depends(get_db), actor: Actor 
             areas=get_pack().cloud_adoption.business_areas,
             names=_org_names(db, {a.enterprise_org_id for a in mine}),
             this_year=utcnow().year,
+            form=form,
+            error=form.summary,
         ),
+        status=form.status,
     )
 
 
 @router.post("/programme/shared-services/apply")
-def service_apply(
-    service_id: str = Form(...), db: Session = Depends(get_db), actor: Actor = requires(WF_APPLY)
-) -> Response:
-    allocation.apply(db, actor, _int(service_id, "service_id"))
-    return _back("/programme/shared-services", "done")
+async def service_apply(request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_APPLY)) -> Response:
+    form = await FormState.read(request, actor)
+    sid = form.check("service_id", lambda: _int(form.get("service_id"), "service_id"))
+    if sid is not None:
+        try:
+            allocation.apply(db, actor, sid)
+            return _back("/programme/shared-services", "done")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _services_page(request, db, actor, form)
 
 
 @router.post("/programme/seats/{seat_app_id}/release")
-def seat_release(
-    seat_app_id: int,
-    action: str = Form("release", max_length=16),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(WF_ACT),
+async def seat_release(
+    request: Request, seat_app_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_ACT)
 ) -> Response:
-    allocation.release(db, actor, seat_app_id, action)
-    return _back("/programme/shared-services", "done")
+    form = await FormState.read(request, actor)
+    try:
+        allocation.release(db, actor, seat_app_id, form.get("action", "release")[:16])
+        return _back("/programme/shared-services", "done")
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        db.rollback()
+        form.fail(exc)
+    return _services_page(request, db, actor, form)
 
 
 @router.post("/gov/programme/shared-services")
 async def service_create(
     request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)
 ) -> Response:
-    f = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
-    quotas = {c.value: _int(f.get(f"seats_{c.value}", "0") or "0", f"seats_{c.value}") for c in Cluster}
-    s = allocation.create_service(
-        db, actor, f.get("name", ""), f.get("area", ""), _int(f.get("year", str(utcnow().year)), "year"), quotas, None
-    )
-    return _back(f"/gov/programme/shared-services/{s.id}")
+    form = await FormState.read(request, actor)
+    quotas: dict[str, int] = {}
+    for c in Cluster:
+        key = f"seats_{c.value}"
+        n = form.check(key, partial(_count, form.get(key, "0") or "0", key, 0, 100000))
+        if n is not None:
+            quotas[c.value] = n
+    year = form.check("year", lambda: _year(form.get("year", str(utcnow().year)), "year"))
+    if not form.get("name").strip():
+        form.errors["name"] = _msg(N_("Give the service a name."))
+    if form.ok and year is not None:
+        try:
+            s = allocation.create_service(db, actor, form.get("name"), form.get("area"), year, quotas, None)
+            return _back(f"/gov/programme/shared-services/{s.id}")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _services_page(request, db, actor, form)
 
 
 @router.get("/gov/programme/shared-services/{shared_service_id}")
 def service_detail(
-    request: Request, shared_service_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_CITY_READ)
+    request: Request, shared_service_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_CITY_READ)
 ) -> Response:
     s = allocation.get_service(db, shared_service_id)
     board = allocation.board(db, s)
@@ -665,7 +814,7 @@ def service_detail(
 
 @router.post("/gov/programme/shared-services/{shared_service_id}/allocate")
 def service_allocate(
-    shared_service_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)
+    shared_service_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)
 ) -> Response:
     allocation.run_allocation(db, actor, shared_service_id)
     return _back(f"/gov/programme/shared-services/{shared_service_id}", "done")
@@ -676,9 +825,14 @@ def service_allocate(
 
 @router.get("/programme/demonstration")
 def demo_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)) -> Response:
+    return _demo_list(request, db, actor)
+
+
+def _demo_list(request: Request, db: Session, actor: Actor, form: FormState | None = None) -> Response:
     rows = demonstration.list_applications(db, actor)
     now = utcnow()
     calls = demonstration.calls(db)
+    form = form or FormState()
     return render(
         request,
         T + "demonstration.html",
@@ -694,36 +848,59 @@ def demo_page(request: Request, db: Session = Depends(get_db), actor: Actor = re
             can_city=actor.has(WF_CITY_READ),
             kinds=DEMO_KINDS,
             this_year=now.year,
+            form=form,
+            error=form.summary,
         ),
+        status=form.status,
     )
 
 
 @router.post("/programme/demonstration/apply")
-def demo_apply(
-    call_id: str = Form(...),
-    title: str = Form("", max_length=200),
-    summary: str = Form("", max_length=5000),
-    metric: str = Form("", max_length=100),
-    target_value: str = Form("", max_length=20),
-    due_on: str = Form("", max_length=10),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(WF_APPLY),
-) -> Response:
-    ms = (
-        [demonstration.MilestoneIn(metric, metric, parse_amount(target_value, "target_value"), _date(due_on, "due_on"))]
-        if metric.strip()
-        else []
+async def demo_apply(request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_APPLY)) -> Response:
+    form = await FormState.read(request, actor)
+    call_id = form.check("call_id", lambda: _int(form.get("call_id"), "call_id"))
+    if not form.get("title").strip():
+        form.errors["title"] = _msg(N_("Give the application a title."))
+    if not form.get("metric").strip():
+        form.errors["metric"] = _msg(N_("Give at least one quantified performance target."))
+    target = form.check(
+        "target_value",
+        lambda: _amount(form.get("target_value"), "target_value", N_("The target value must be a positive number.")),
     )
-    a = demonstration.apply(db, actor, _int(call_id, "call_id"), title, summary, ms)
-    return _back(f"/programme/demonstration/{a.id}")
+    due = form.check("due_on", lambda: _date(form.get("due_on"), "due_on"))
+    if form.ok and call_id is not None and target is not None and due is not None:
+        metric = form.get("metric")
+        try:
+            a = demonstration.apply(
+                db,
+                actor,
+                call_id,
+                form.get("title"),
+                form.get("summary")[:5000],
+                [demonstration.MilestoneIn(metric, metric, target, due)],
+            )
+            return _back(f"/programme/demonstration/{a.id}")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _demo_list(request, db, actor, form)
 
 
 def _demo_page(
-    request: Request, db: Session, actor: Actor, a: DemoApplication, error: AppError | None = None
+    request: Request,
+    db: Session,
+    actor: Actor,
+    a: DemoApplication,
+    error: AppError | None = None,
+    form: FormState | None = None,
 ) -> Response:
     c = demonstration.get_call(db, a.call_id)
     parties = demonstration.parties_of(actor, a)
     conflict = scoring.conflict_reason(db, actor.user.id, a.org_id) if actor.role == Role.EXPERT else None
+    scores = scoring.scores_of(db, "demonstration", a.id)
+    mine = next((s for s in scores if s.expert_user_id == actor.user.id), None)
+    form = form or FormState()
+    error = error or form.summary
     return render(
         request,
         T + "demo_app.html",
@@ -735,21 +912,23 @@ def _demo_page(
                 x for x in demonstration.DEMO.allowed_actions(a.state, parties) if x not in ("select", "not_selected")
             ],
             history=wf.history(db, "demonstration", a.id),
-            scores=scoring.scores_of(db, "demonstration", a.id),
+            scores=scores,
+            my_score=mine,
             avg=scoring.average(db, "demonstration", a.id),
             conflict=conflict,
-            can_score=actor.role == Role.EXPERT and a.state == wf.CITY_REVIEW and conflict is None,
+            can_score=actor.role == Role.EXPERT and a.state == wf.CITY_REVIEW and conflict is None and mine is None,
             can_track=a.state == wf.APPROVED and bool(parties & {wf.APPLICANT, wf.CITY, wf.DISTRICT}),
             error=error,
+            form=form,
             flash=_flash(request),
         ),
-        status=error.status if error else 200,
+        status=(form.status if not form.ok else error.status) if error else 200,
     )
 
 
 @router.get("/programme/demonstration/{demo_app_id}")
 def demo_detail(
-    request: Request, demo_app_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)
+    request: Request, demo_app_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)
 ) -> Response:
     return _demo_page(request, db, actor, demonstration.get_application(db, actor, demo_app_id))
 
@@ -757,7 +936,7 @@ def demo_detail(
 @router.post("/programme/demonstration/{demo_app_id}/act")
 def demo_act(
     request: Request,
-    demo_app_id: int,
+    demo_app_id: DbId,
     action: str = Form(..., max_length=32),
     note: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
@@ -776,69 +955,88 @@ def demo_act(
 
 @router.post("/programme/demonstration/{demo_app_id}/score")
 async def demo_score(
-    request: Request, demo_app_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_SCORE)
+    request: Request, demo_app_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_SCORE)
 ) -> Response:
-    demonstration.get_application(db, actor, demo_app_id)
-    form = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
-    demonstration.score(db, actor, demo_app_id, form, form.get("comment", ""))
-    return _back(f"/programme/demonstration/{demo_app_id}", "done")
+    a = demonstration.get_application(db, actor, demo_app_id)
+    form = await FormState.read(request, actor)
+    _check_scores(form, demonstration.get_call(db, a.call_id).rubric)
+    if form.ok:
+        try:
+            demonstration.score(db, actor, demo_app_id, form.values, form.get("comment"))
+            return _back(f"/programme/demonstration/{demo_app_id}", "done")
+        except AppError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            db.rollback()
+            form.fail(exc)
+    return _demo_page(request, db, actor, demonstration.get_application(db, actor, demo_app_id), form=form)
 
 
 @router.post("/programme/milestones/{milestone_id}")
-def milestone_update(
-    milestone_id: int,
-    actual_value: str = Form(..., max_length=20),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(WF_ACT),
+async def milestone_update(
+    request: Request, milestone_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_ACT)
 ) -> Response:
-    m = demonstration.update_milestone(db, actor, milestone_id, actual_value)
-    return _back(f"/programme/demonstration/{m.application_id}", "saved")
+    form = await FormState.read(request, actor)
+    try:
+        m = demonstration.update_milestone(db, actor, milestone_id, form.get("actual_value")[:20])
+        return _back(f"/programme/demonstration/{m.application_id}", "saved")
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        db.rollback()
+        form.fail(exc)
+    ms = db.get(DemoMilestone, milestone_id)
+    assert ms is not None
+    return _demo_page(request, db, actor, demonstration.get_application(db, actor, ms.application_id), form=form)
 
 
 @router.post("/programme/expert-links")
-def expert_link(
-    org_id: str = Form(...),
-    relation: str = Form("", max_length=200),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(WF_SCORE),
-) -> Response:
-    scoring.declare_link(db, actor, _int(org_id, "org_id"), relation)
-    return _back("/programme/demonstration", "saved")
+async def expert_link(request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_SCORE)) -> Response:
+    form = await FormState.read(request, actor)
+    org_id = form.check("org_id", lambda: _int(form.get("org_id"), "org_id"))
+    if org_id is not None:
+        try:
+            scoring.declare_link(db, actor, org_id, form.get("relation")[:200])
+            return _back("/programme/demonstration", "saved")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _demo_list(request, db, actor, form)
 
 
 @router.post("/gov/programme/demonstration-calls")
-def call_create(
-    kind: str = Form(...),
-    year: str = Form(...),
-    title: str = Form("", max_length=200),
-    opens_on: str = Form(...),
-    closes_on: str = Form(...),
-    slots: str = Form(...),
-    pass_score: str = Form("60"),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(WF_MANAGE),
-) -> Response:
-    try:
-        ps = Decimal(pass_score)
-    except InvalidOperation:
-        raise Invalid(N_("“%(value)s” is not a whole number."), value=pass_score[:20], field="pass_score") from None
-    c = demonstration.create_call(
-        db,
-        actor,
-        kind,
-        _int(year, "year"),
-        title,
-        _opens(_date(opens_on, "opens_on")),
-        _closes(_date(closes_on, "closes_on")),
-        _int(slots, "slots"),
-        ps,
-    )
-    return _back(f"/gov/programme/demonstration-calls/{c.id}")
+async def call_create(request: Request, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)) -> Response:
+    form = await FormState.read(request, actor)
+    year = form.check("year", lambda: _year(form.get("year"), "year"))
+    opens = form.check("opens_on", lambda: _date(form.get("opens_on"), "opens_on"))
+    closes = form.check("closes_on", lambda: _date(form.get("closes_on"), "closes_on"))
+    slots = form.check("slots", lambda: _count(form.get("slots"), "slots", 1, 1000))
+    pass_score = form.check("pass_score", lambda: _count(form.get("pass_score", "60") or "60", "pass_score", 0, 100))
+    if not form.get("title").strip():
+        form.errors["title"] = _msg(N_("Give the call a title."))
+    if form.ok and year is not None and opens and closes and slots is not None and pass_score is not None:
+        try:
+            c = demonstration.create_call(
+                db,
+                actor,
+                form.get("kind"),
+                year,
+                form.get("title"),
+                _opens(opens),
+                _closes(closes),
+                slots,
+                Decimal(pass_score),
+            )
+            return _back(f"/gov/programme/demonstration-calls/{c.id}")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _demo_list(request, db, actor, form)
 
 
 @router.get("/gov/programme/demonstration-calls/{demo_call_id}")
 def call_detail(
-    request: Request, demo_call_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_CITY_READ)
+    request: Request, demo_call_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_CITY_READ)
 ) -> Response:
     c = demonstration.get_call(db, demo_call_id)
     rows = demonstration.list_applications(db, actor, c.id)
@@ -856,7 +1054,7 @@ def call_detail(
 
 
 @router.post("/gov/programme/demonstration-calls/{demo_call_id}/rank")
-def call_rank(demo_call_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)) -> Response:
+def call_rank(demo_call_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_MANAGE)) -> Response:
     demonstration.rank_call(db, actor, demo_call_id)
     return _back(f"/gov/programme/demonstration-calls/{demo_call_id}", "done")
 

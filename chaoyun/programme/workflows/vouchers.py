@@ -51,7 +51,7 @@ from chaoyun.programme.workflow_models import (
 )
 from chaoyun.programme.workflows import files
 from chaoyun.programme.workflows import workflow as wf
-from chaoyun.programme.workflows.money import ZERO, SpendingRow, grant_of
+from chaoyun.programme.workflows.money import MAX_AMOUNT, ZERO, SpendingRow, grant_of
 from chaoyun.timefmt import format_dt
 
 VOUCHER = wf.Workflow(
@@ -166,9 +166,18 @@ def create_round(db: Session, actor: Actor, data: RoundIn) -> VoucherRound:
         raise Invalid(N_("The redemption window must end after the claim window opens."), field="redeem_closes")
     if not 0 <= data.notice_days <= 60:
         raise Invalid(N_("The public notice lasts 0 to 60 days."), field="notice_days")
+    if not 2000 <= data.year <= 2100:
+        raise Invalid(N_("The year must be between %(min)s and %(max)s."), min=2000, max=2100, field="year")
+    if data.claim_closes <= utcnow():
+        raise Invalid(N_("The claim window would close in the past."), field="claim_closes")
+    if data.budget > MAX_AMOUNT:
+        raise Invalid(N_("The budget must be positive."), field="budget")
+    name = data.name.strip()[:200] or f"{data.year}"
+    if db.execute(select(VoucherRound.id).where(func.lower(VoucherRound.name) == name.lower())).first():
+        raise Invalid(N_("A round with this name already exists; give the new round another name."), field="name")
     rnd = VoucherRound(
         year=data.year,
-        name=data.name.strip()[:200] or f"{data.year}",
+        name=name,
         budget=data.budget,
         committed=ZERO,
         paid_total=ZERO,
@@ -235,6 +244,9 @@ def parties_of(actor: Actor, v: Voucher) -> set[str]:
 
 
 def can_read(actor: Actor, v: Voucher) -> bool:
+    # A draft is the enterprise's private work: the provider, officers and experts see it once submitted.
+    if v.state == wf.DRAFT:
+        return actor.org_id == v.enterprise_org_id
     if actor.is_city_wide:
         return True
     if actor.role == Role.DISTRICT_OFFICER:
@@ -243,11 +255,13 @@ def can_read(actor: Actor, v: Voucher) -> bool:
 
 
 def visible_filter(actor: Actor) -> Any:
+    mine = Voucher.enterprise_org_id == actor.org_id
+    not_draft = Voucher.state != wf.DRAFT
     if actor.is_city_wide:
-        return True
+        return or_(not_draft, mine)
     if actor.role == Role.DISTRICT_OFFICER:
-        return Voucher.district == actor.district if actor.district else False
-    return or_(Voucher.enterprise_org_id == actor.org_id, Voucher.provider_org_id == actor.org_id)
+        return and_(Voucher.district == actor.district, not_draft) if actor.district else False
+    return or_(mine, and_(Voucher.provider_org_id == actor.org_id, not_draft))
 
 
 def get_voucher(db: Session, actor: Actor, voucher_id: int, *, lock: bool = False) -> Voucher:
@@ -776,7 +790,7 @@ def round_summary(db: Session, round_id: int) -> dict[str, Any]:
             func.count(),
             func.coalesce(func.sum(func.coalesce(Voucher.reimbursable, Voucher.face_value)), 0),
         )
-        .where(Voucher.round_id == round_id)
+        .where(Voucher.round_id == round_id, Voucher.state != wf.DRAFT)
         .group_by(Voucher.state)
     ).all()
     return {state: (int(n), Decimal(total)) for state, n, total in rows}
