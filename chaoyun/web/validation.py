@@ -28,6 +28,8 @@ _MESSAGES: dict[str, str] = {
     "string_type": N_("Enter text."),
     "model_attributes_type": N_("Enter an object."),
     "dict_type": N_("Enter an object."),
+    "nul_character": N_("Text may not contain NUL characters."),
+    "null_not_allowed": N_("This field cannot be empty (null); leave it out to keep its value."),
 }
 
 
