@@ -541,13 +541,13 @@ def export_range(
 class DeviceActivity:
     org_id: int
     devices_total: int
-    # What the arrived metrics mean (state, energy, good_count, ...): apps and the programme read roles,
-    # not model-specific keys.
-    roles_collected: set[str] = field(default_factory=set)
     devices_reporting: int
     metrics_collected: set[str]
     workshops: int
     alarms_rules_active: int
+    # What the arrived metrics mean (state, energy, good_count, ...): apps and the programme read roles,
+    # not model-specific keys.
+    roles_collected: set[str] = field(default_factory=set)
 
 
 def activity_by_enterprise(db: Session, since: datetime) -> dict[int, DeviceActivity]:
@@ -581,12 +581,12 @@ def activity_by_enterprise(db: Session, since: datetime) -> dict[int, DeviceActi
         rows = latest.get(dev_id, {})
         seen = rows.get(0)
         if seen is not None and to_ms(seen.ts) >= since_ms:
-                if mid in roles:
-                    act.roles_collected.add(roles[mid])
             act.devices_reporting += 1
         for mid, lv in rows.items():
             if mid and to_ms(lv.ts) >= since_ms and mid in keys:
                 act.metrics_collected.add(str(keys[mid]))
+                if mid in roles:
+                    act.roles_collected.add(roles[mid])
     for org_id, ws in workshops.items():
         out[org_id].workshops = len(ws)
     return out
