@@ -295,6 +295,18 @@ HEADER_ALIASES = {
     "产线": "line",
     "序列号": "serial",
     "设备编号": "uid",
+    "网关": "conn_gateway",
+    "协议": "conn_protocol",
+    "地址": "conn_host",
+    "端口": "conn_port",
+    "从站号": "conn_unit",
+    "端点": "conn_url",
+    "gateway": "conn_gateway",
+    "protocol": "conn_protocol",
+    "host": "conn_host",
+    "port": "conn_port",
+    "unit": "conn_unit",
+    "url": "conn_url",
 }
 MAX_PROVISION_ROWS = 5000
 
@@ -341,6 +353,9 @@ def provision(db: Session, actor: Actor, filename: str, content: bytes, org_id: 
 
     for i, raw in enumerate(body, start=2):
         rec = {header[j]: raw[j] for j in range(min(len(header), len(raw))) if header[j] in PROVISION_COLUMNS}
+        # Optional connection columns (gateway, protocol, host, port, unit, url) for the generated gateway file.
+        conn = {header[j][5:]: raw[j] for j in range(min(len(header), len(raw)))
+                if header[j].startswith("conn_") and raw[j] != ""}
         name = rec.get("name", "")
         try:
             data = DeviceIn(**{k: v for k, v in rec.items() if v != "" or k in ("name", "model")})
@@ -355,6 +370,10 @@ def provision(db: Session, actor: Actor, filename: str, content: bytes, org_id: 
         sp = db.begin_nested()
         try:
             device, creds = _build(db, target, data)
+            if conn:
+                from chaoyun.devices.profiles.service import check_connection
+
+                device.connection = check_connection(conn)
             audit.record_by(db, actor, "create", "device", device.id, after=snapshot(device) | {"source": filename})
             sp.commit()
         except (Invalid, Conflict) as exc:

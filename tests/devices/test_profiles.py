@@ -253,9 +253,20 @@ def test_provisioning_uses_own_profiles_only(db: Session, login: Any) -> None:
     factory = login("factory")
     k = key()
     assert factory.post("/api/v1/device-profiles", json={"profile": profile_doc(k)}).status_code == 201
-    sheet = f"name,model,workshop\n吹塑{k}a,{k},吹塑车间\n吹塑{k}b,吹塑机,吹塑车间\n"
+    # Connection columns come along, so the gateway file of each device can be generated at once.
+    sheet = (f"name,model,workshop,网关,地址,端口\n吹塑{k}a,{k},吹塑车间,gw-blow,10.0.0.5,502\n"
+             f"吹塑{k}b,吹塑机,吹塑车间,,,\n吹塑{k}c,{k},吹塑车间,gw-blow,10.0.0.6,99999\n")
     r = factory.post("/api/v1/devices/provision", files={"file": ("p.csv", sheet.encode(), "text/csv")})
-    assert r.status_code == 200 and r.json()["created"] == 2, r.text
+    assert r.status_code == 200 and r.json()["created"] == 2 and r.json()["failed"] == 1, r.text
+    dev = db.execute(select(Device).where(Device.name == f"吹塑{k}a")).scalar_one()
+    assert dev.connection == {"gateway": "gw-blow", "protocol": "modbus", "host": "10.0.0.5", "port": 502}
+    assert db.execute(select(Device).where(Device.name == f"吹塑{k}c")).first() is None  # bad port: not stored
+    conf = yaml.safe_load(factory.get(f"/api/v1/devices/{dev.id}/gateway-config").text)
+    assert conf["gateway"]["uid"] == "gw-blow" and conf["devices"][0]["host"] == "10.0.0.5"
+    assert {r["metric"] for r in conf["devices"][0]["registers"]} >= {"status", "melt_temp"}
+    other = db.execute(select(Device).where(Device.name == f"吹塑{k}b")).scalar_one()
+    missing = factory.get(f"/api/v1/devices/{other.id}/gateway-config")
+    assert missing.status_code == 422 and "host" in missing.json()["error"]["message_en"]
     # Another enterprise cannot use it.
     r = login("factory2").post("/api/v1/devices/provision",
                                files={"file": ("p.csv", f"name,model\nX{k},{k}\n".encode(), "text/csv")})
