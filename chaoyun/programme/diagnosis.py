@@ -119,7 +119,25 @@ def prefill(db: Session, d: Diagnosis) -> list[str]:
             answers["data_collection_areas"] = sorted(have | set(areas))
             evidenced["data_collection_areas"] = N_("areas whose devices report data automatically")
             filled.append("data_collection_areas")
-    signals = evidence_mod.scene_signals(db, d.org_id)
+    if ev.devices_reporting > 0:
+        trends = evidence_mod.results_trends(db, d.org_id)
+        for key, value, why in (
+            (
+                "energy_trend",
+                trends.energy_trend,
+                N_("energy per good unit measured on the platform, last 30 days against the 30 before"),
+            ),
+            (
+                "pass_rate_trend",
+                trends.pass_rate_trend,
+                N_("good share of the output counted on the platform, last 30 days against the 30 before"),
+            ),
+        ):
+            if value is not None:
+                answers[key] = value
+                evidenced[key] = why
+                filled.append(key)
+    signals = evidence_mod.scene_signals(db, d.org_id, ev)
     scenes = dict(answers.get("scenes") or {})
     for s in q.scenes:
         if any(signals.get(k) for k in s.l3_evidence) and int(scenes.get(s.key, 0) or 0) < 3:

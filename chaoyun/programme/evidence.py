@@ -8,12 +8,14 @@ available yet" — never as a zero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from chaoyun.apps import usage as app_usage_mod
+from chaoyun.apps.energy import service as energy_service
+from chaoyun.apps.oee import service as oee_service
 from chaoyun.devices import service as devices_service
 
 
@@ -74,6 +76,48 @@ def for_org(db: Session, org_id: int, days: int = 30) -> OrgEvidence:
         ev.data_model_apps = set(use.data_model_apps)
         ev.app_days = dict(use.days_by_app)
     return ev
+
+
+# A change within ±2 % reads as "the same" (the questionnaire's 持平): metering and counting noise.
+TREND_TOLERANCE = 0.02
+
+
+def _trend(before: float | None, after: float | None) -> str | None:
+    if before is None or after is None or before <= 0:
+        return None
+    change = (after - before) / before
+    if change > TREND_TOLERANCE:
+        return "up"
+    if change < -TREND_TOLERANCE:
+        return "down"
+    return "same"
+
+
+@dataclass
+class Trends:
+    """The results items the platform can answer from its own records: the last ``days`` days against the
+    ``days`` before. None where either period has no data."""
+
+    energy_trend: str | None  # energy per good unit (the questionnaire asks per 100 yuan of revenue)
+    pass_rate_trend: str | None  # good share of the counted output
+    energy_per_unit: tuple[float | None, float | None] = (None, None)
+    pass_rate: tuple[float | None, float | None] = (None, None)
+
+
+def results_trends(db: Session, org_id: int, days: int = 30, today: date | None = None) -> Trends:
+    end = (today or date.today()) - timedelta(days=1)
+    mid = end - timedelta(days=days)
+    start = mid - timedelta(days=days)
+    e_before = energy_service.energy_per_unit(db, org_id, start + timedelta(days=1), mid).kwh_per_unit
+    e_after = energy_service.energy_per_unit(db, org_id, mid + timedelta(days=1), end).kwh_per_unit
+
+    def quality(first: date, last: date) -> float | None:
+        period = oee_service.compute_period(db, org_id, first, last)
+        return period.summary().quality if period.machines else None
+
+    q_before = quality(start + timedelta(days=1), mid)
+    q_after = quality(mid + timedelta(days=1), end)
+    return Trends(_trend(e_before, e_after), _trend(q_before, q_after), (e_before, e_after), (q_before, q_after))
 
 
 def traceability_running(db: Session, org_id: int) -> bool | None:

@@ -162,3 +162,51 @@ def test_usage_is_recorded_once_per_person_app_and_day(db: Session) -> None:
     by_org = usage.usage_by_enterprise(db, datetime.now(UTC) - timedelta(days=1))
     assert by_org[org.id].apps_used == {"spc"} and by_org[org.id].users == {user.id}
     assert date.today() - rows[0].day <= timedelta(days=1)
+
+
+def test_results_items_are_prefilled_from_measured_trends(db: Session) -> None:
+    """Energy per good unit fell and the good share rose over the last 30 days against the 30 before: the
+    diagnosis' 绿色低碳 and 产品质量 items are answered from those measurements and marked evidenced."""
+    from chaoyun.devices.ingest import ingest
+    from tests.apps.helpers import new_device, new_org
+
+    org = new_org(db, "趋势测试厂")
+    device = new_device(db, org.id, "injection_moulding", "注塑机 T1")
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    energy = good = rejects = cycles = 0.0
+    payload = []
+    for h in range(60 * 24, 0, -1):
+        recent = h <= 30 * 24 - 24  # inside the later window (ends yesterday)
+        energy += 40 if recent else 50
+        good += 100
+        rejects += 2 if recent else 5
+        cycles += 102 if recent else 105
+        ts = now - timedelta(hours=h)
+        payload.append(
+            {
+                "ts": ts.isoformat(),
+                "values": {
+                    "state": "running",
+                    "energy": energy,
+                    "good_count": good,
+                    "reject_count": rejects,
+                    "cycle_count": cycles,
+                },
+            }
+        )
+    for i in range(0, len(payload), 500):
+        chunk = payload[i : i + 500]
+        res = ingest(db, device, chunk, "test", received_at=datetime.fromisoformat(chunk[-1]["ts"]))
+        assert not res.rejected, res.rejected[:3]
+    trends = evidence.results_trends(db, org.id, today=now.date())
+    assert trends.energy_trend == "down", trends
+    assert trends.pass_rate_trend == "up", trends
+    d = Diagnosis(org_id=org.id, questionnaire="sme-digital-level-2024", status="draft", answers={}, evidenced={})
+    db.add(d)
+    db.flush()
+    filled = dg.prefill(db, d)
+    assert {"energy_trend", "pass_rate_trend"} <= set(filled)
+    assert d.answers["energy_trend"] == "down" and d.answers["pass_rate_trend"] == "up"
+    assert "energy_trend" in d.evidenced
+    db.rollback()
+    assert evidence._trend(100.0, 101.0) == "same" and evidence._trend(None, 1.0) is None
