@@ -721,7 +721,7 @@ def create_rule(db: Session, actor: Actor, data: RuleIn) -> AlarmRule:
         model_id = device.model_id
         metric_keys = {m.key for m in device.model.metrics}
     else:
-        model = service.find_model(db, data.model or "")
+        model = service.find_model(db, data.model or "", actor.org_id)  # catalogue or own profiles
         if model is None:
             raise Invalid(N_("Choose a device or a device model."), field="model")
         model_id = model.id
