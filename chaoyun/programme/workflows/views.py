@@ -38,8 +38,7 @@ from chaoyun.timefmt import format_dt
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
 from chaoyun.web.forms import FormState
-INT64_MAX = 2**63 - 1  # chaoyun.web.params (being added) defines these with bounds
-DbId = int
+from chaoyun.web.params import INT64_MAX, DbId
 from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
