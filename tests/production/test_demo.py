@@ -21,9 +21,7 @@ def test_demo_seed(db: Session) -> None:
         .join(User, User.id == Membership.user_id)
         .where(User.username == "factory")
     ).scalar_one()
-    orders = {
-        w.number: w for w in db.execute(select(WorkOrder).where(WorkOrder.org_id == org.id)).unique().scalars()
-    }
+    orders = {w.number: w for w in db.execute(select(WorkOrder).where(WorkOrder.org_id == org.id)).unique().scalars()}
     assert {n: orders[n].state for n in ("WO-001", "WO-002", "WO-003", "WO-004", "WO-005")} == {
         "WO-001": "done",
         "WO-002": "running",
