@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from chaoyun.identity.models import Organisation
 from chaoyun.identity.reference import CLUSTER_ZH, DISTRICT_ZH, Cluster, District
+from chaoyun.marketplace import service as marketplace
 from chaoyun.programme import dashboard as dash
-from chaoyun.programme.evidence import optional_fn
 from chaoyun.programme.models import Diagnosis
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.questionnaire import Questionnaire, score, weakest_groups
@@ -105,12 +105,9 @@ def _p(text: str, style: Any) -> Any:
 def recommendations(db: Session, q: Questionnaire, answers: dict[str, Any], n: int = 3) -> list[dict[str, Any]]:
     """The weakest areas with provider offerings in their categories (when the resource pool answers)."""
     result = score(q, answers)
-    offerings_fn = optional_fn("chaoyun.marketplace.service", "offerings_for_categories")
     out = []
     for group, share in weakest_groups(q, result, n):
-        offers: list[Any] | None = None
-        if offerings_fn is not None:
-            offers = list(offerings_fn(db, group.offering_categories, 3))
+        offers: list[Any] = list(marketplace.offerings_for_categories(db, group.offering_categories, 3))
         out.append({"group": group, "share": share, "score": result.groups[group.key], "offerings": offers})
     return out
 
@@ -201,30 +198,15 @@ class SpendingRow:
 
 
 def spending(db: Session) -> dict[str, list[SpendingRow] | None]:
-    """Programme spending from the money workflows: ``spending_rows(db)`` of each module when it exists
-    (rows with programme, year, district, cluster, count, amount); None marks a source not available yet."""
+    """Programme spending from the money workflows (rows with programme, year, district, cluster, count,
+    amount)."""
+    from chaoyun.programme.workflows import subsidies, vouchers  # the workflows import this package
+
     out: dict[str, list[SpendingRow] | None] = {}
-    for name, modules in (
-        ("vouchers", ("chaoyun.programme.vouchers", "chaoyun.programme.workflows.vouchers")),
-        ("subsidies", ("chaoyun.programme.subsidies", "chaoyun.programme.workflows.subsidies")),
-    ):
-        rows: list[SpendingRow] | None = None
-        for m in modules:
-            fn = optional_fn(m, "spending_rows")
-            if fn is not None:
-                rows = [
-                    SpendingRow(
-                        name,
-                        getattr(r, "year", None),
-                        getattr(r, "district", None),
-                        getattr(r, "cluster", None),
-                        int(getattr(r, "count", 0)),
-                        Decimal(str(getattr(r, "amount", 0))),
-                    )
-                    for r in fn(db)
-                ]
-                break
-        out[name] = rows
+    for name, fn in (("vouchers", vouchers.spending_rows), ("subsidies", subsidies.spending_rows)):
+        out[name] = [
+            SpendingRow(name, r.year, r.district, r.cluster, int(r.count), Decimal(str(r.amount))) for r in fn(db)
+        ]
     return out
 
 
