@@ -22,8 +22,8 @@ from chaoyun.identity import audit
 from chaoyun.identity.models import Membership, Organisation, User
 from chaoyun.identity.permissions import Actor
 from chaoyun.marketplace.models import QuotaAdjustment
-from chaoyun.programme.workflow_models import Voucher, VoucherProviderQuota, VoucherRound
-from chaoyun.programme.workflows import vouchers
+from chaoyun.programme.workflow_models import SubsidyLedger, Voucher, VoucherProviderQuota, VoucherRound
+from chaoyun.programme.workflows import subsidies, vouchers
 from chaoyun.settings import get_settings
 from tests.programme_workflows.helpers import actor, admin_of, claim, eligible_provider, make_round, rich_enterprises
 
@@ -211,3 +211,49 @@ def test_rounds_of_one_year_together_stay_within_the_providers_yearly_quota(db: 
         .where(VoucherProviderQuota.provider_org_id == prov.id, VoucherRound.year == year)
     ).scalar_one()
     assert used == D("15000.00")
+
+
+def _subsidy_in_city_review(db: Any, who: Any, amount: str) -> int:
+    from tests.programme_workflows.helpers import district_officer
+    from tests.programme_workflows.test_subsidies import apply, item
+
+    a = apply(db, who, [item(amount)])
+    subsidies.act(db, who, a.id, "submit")
+    officer = district_officer(db, a.district)
+    subsidies.act(db, officer, a.id, "accept")
+    subsidies.act(db, officer, a.id, "district_pass")
+    subsidies.score(db, actor(db, "expert"), a.id, {"technology": "30", "benefit": "20", "costs": "20"}, "")
+    return int(a.id)
+
+
+def _pack_with_top_up(allowed: bool) -> Any:
+    from chaoyun.programme.pack import get_pack
+
+    pack = get_pack()
+    inno = pack.subsidies.innovation.model_copy(update={"top_up_allowed": allowed})
+    return pack.model_copy(update={"subsidies": pack.subsidies.model_copy(update={"innovation": inno})})
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("top_up", [True, False])
+def test_concurrent_city_passes_never_exceed_the_subsidy_cap(db: Any, monkeypatch: Any, top_up: bool) -> None:
+    """Two applications of one enterprise reach city review (possible when top-ups are allowed, or when
+    both were submitted at once); the city passes both at the same moment. The ledger row lock lets the
+    sum stay within 500,000, and under the one-time rule lets only one through."""
+    from tests.programme_workflows.test_subsidies import fresh_enterprise
+
+    monkeypatch.setattr(subsidies, "get_pack", lambda: _pack_with_top_up(True))
+    who = fresh_enterprise(db)
+    ids = [_subsidy_in_city_review(db, who, "1000000") for _ in range(3)]  # 300,000 each: 900,000 asked
+    monkeypatch.setattr(subsidies, "get_pack", lambda: _pack_with_top_up(top_up))
+    city = actor(db, "city")
+    uid, mid = city.user.id, city.membership.id
+    n, errors = _fire(
+        [(lambda aid: lambda s: subsidies.act(s, _actor_in(s, uid, mid), aid, "city_pass"))(i) for i in ids]
+    )
+    db.expire_all()
+    total = db.get(SubsidyLedger, who.org_id).innovation_total
+    if top_up:
+        assert n == 2 and total == D("500000.00"), (n, total, errors)  # 300,000 + the 200,000 left
+    else:
+        assert n == 1 and total == D("300000.00"), (n, total, errors)
