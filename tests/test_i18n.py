@@ -1,4 +1,7 @@
+import re
 from typing import Any
+
+import pytest
 
 from chaoyun import i18n_tools
 from chaoyun.i18n import both, translate
@@ -196,3 +199,60 @@ def test_errors_name_files_and_fields_in_the_readers_language() -> None:
     assert "value" not in m["zh"] and translate("Limit", "zh_CN") in m["zh"] and "Limit" in m["en"]
     # a plain parameter (a name the user typed) is never translated
     assert both("Parameter “%(param)s” must be a number.", param="Limit")["zh"].count("Limit") == 1
+
+
+# --- English that reaches a Chinese page ------------------------------------------------------------------
+
+_RAW = re.compile(
+    r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b(?:pending|active|running|idle|offline|draft|submitted|approved|rejected|"
+    r"withdrawn|published|true|false|None|null|UTC)\b"
+)
+_ALLOWED = {"provider_staff"}  # a demo username (user data)
+
+
+def _visible_text(html: str) -> str:
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts: list[str] = []
+            self.skip = 0
+            self.in_main = False
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            if tag in ("script", "style", "code", "pre"):
+                self.skip += 1
+            if tag == "main":
+                self.in_main = True
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("script", "style", "code", "pre"):
+                self.skip -= 1
+
+        def handle_data(self, data: str) -> None:
+            if self.in_main and not self.skip:
+                self.parts.append(data)
+
+    t = Text()
+    t.feed(html)
+    return " ".join(t.parts)
+
+
+@pytest.mark.parametrize(
+    "username", ["admin", "city", "chenghai", "expert", "evaluator", "factory", "operator", "provider"]
+)
+def test_menu_pages_show_no_raw_codes(login: Any, username: str) -> None:
+    """Each demo role opens every page of its menu in Chinese: no snake_case code, no English status, no UTC."""
+    c = login(username)
+    home = c.get("/home").text
+    paths = sorted(set(re.findall(r'class="(?:nav-link|dropdown-item)[^"]*" href="(/[^"]*)"', home)) - {"/logout"})
+    assert paths
+    leaks: dict[str, list[str]] = {}
+    for path in ["/home", *paths]:
+        r = c.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        found = sorted({m for m in _RAW.findall(_visible_text(r.text)) if m not in _ALLOWED})
+        if found:
+            leaks[path] = found
+    assert not leaks, f"raw codes on {username}'s pages: {leaks}"
