@@ -52,7 +52,7 @@ from chaoyun.programme.workflow_models import (
 from chaoyun.programme.workflows import files
 from chaoyun.programme.workflows import workflow as wf
 from chaoyun.programme.workflows.money import MAX_AMOUNT, ZERO, SpendingRow, grant_of
-from chaoyun.timefmt import format_dt
+from chaoyun.timefmt import format_date, format_dt
 
 VOUCHER = wf.Workflow(
     "voucher",
@@ -600,7 +600,7 @@ def _check_claim(db: Session, v: Voucher, rnd: VoucherRound, now: datetime) -> N
     after = pack.vouchers.contract_signed_after
     if after is not None and v.contract_signed_on < after:
         raise Invalid(
-            N_("The contract must be signed on or after %(date)s."), date=after.isoformat(), field="contract_signed_on"
+            N_("The contract must be signed on or after %(date)s."), date=format_date(after), field="contract_signed_on"
         )
     org = db.get(Organisation, v.enterprise_org_id)
     assert org is not None
