@@ -93,6 +93,14 @@ def _government_panel(db: Session, actor: Actor) -> dict[str, Any]:
     return {"total": sum(r[2] for r in rows), "online": sum(r[3] for r in rows)}
 
 
+def _alarms_todo(db: Session, actor: Actor) -> list[nav.Todo]:
+    if actor.audience != "enterprise" or not actor.has(ALARMS_ACK):
+        return []
+    n = len(alarms.list_alarms(db, actor, status="active", limit=10_000))
+    return [nav.Todo(N_("Alarms to acknowledge"), n, "/alarms?status=active", 5)]
+
+
+nav.register_todo("devices", _alarms_todo)
 nav.register_panel(nav.HomePanel("enterprise", "devices/panel_enterprise.html", DEVICES_READ, _enterprise_panel, 10))
 nav.register_panel(nav.HomePanel("government", "devices/panel_government.html", DEVICES_CLUSTER, _government_panel, 10))
 

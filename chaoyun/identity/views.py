@@ -186,6 +186,27 @@ async def register_submit(request: Request, actor: Actor | None = public(), db: 
     )
 
 
+def _registrations_todo(db: Session, actor: Actor) -> list[nav.Todo]:
+    if not actor.has(P.ORG_APPROVE):
+        return []
+    n = db.execute(
+        select(func.count())
+        .select_from(Organisation)
+        .where(visible_orgs(actor), Organisation.kind == "enterprise", Organisation.status == "pending")
+    ).scalar_one()
+    return [nav.Todo(N_("Registrations to approve"), n, "/gov/registrations", 10)]
+
+
+def _todo_panel(db: Session, actor: Actor) -> dict[str, Any]:
+    return {"todos": nav.todos_for(db, actor)}
+
+
+nav.register_todo("identity", _registrations_todo)
+for _audience in ("government", "enterprise", "provider"):
+    # First card of every home page: what waits for this user, with counts and links.
+    nav.register_panel(nav.HomePanel(_audience, "_todo.html", P.AUTHENTICATED, _todo_panel, 0))
+
+
 @router.get("/home")
 def home(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)) -> Response:
     ctx: dict[str, Any] = {"flash": _flash(request), "panels": nav.panels_for(db, actor)}

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
@@ -23,7 +23,7 @@ from chaoyun.identity.reference import CLUSTER_ZH, Cluster, District
 from chaoyun.marketplace import catalogue, files, pool, service, whitelist
 from chaoyun.marketplace import permissions as MP
 from chaoyun.marketplace.config import market_config
-from chaoyun.marketplace.models import Admission, Offering, ReviewOpinion
+from chaoyun.marketplace.models import Admission, Contract, Offering, ReviewOpinion
 from chaoyun.marketplace.reference import (
     ADMISSION_LABELS,
     ASSESSMENT_LABELS,
@@ -953,6 +953,23 @@ def _provider_panel(db: Session, actor: Actor) -> dict[str, Any]:
     }
 
 
+def _market_todo(db: Session, actor: Actor) -> list[nav.Todo]:
+    """Provider applications waiting for review (bureau, experts) and contracts a provider must confirm."""
+    out = []
+    if actor.audience == "government" and actor.has(MP.REVIEW):
+        n = db.execute(select(func.count()).select_from(Admission).where(Admission.status == "applied")).scalar_one()
+        out.append(nav.Todo(N_("Provider applications to review"), n, "/gov/market?status=applied", 30))
+    if actor.audience == "provider" and actor.has(MP.CONTRACTS):
+        n = db.execute(
+            select(func.count())
+            .select_from(Contract)
+            .where(Contract.provider_org_id == actor.org_id, Contract.status == "declared")
+        ).scalar_one()
+        out.append(nav.Todo(N_("Contracts to confirm"), n, "/market/contracts", 30))
+    return out
+
+
+nav.register_todo("marketplace", _market_todo)
 nav.register_panel(nav.HomePanel("government", "marketplace/panel_government.html", MP.GOV_READ, _gov_panel, 40))
 nav.register_panel(nav.HomePanel("enterprise", "marketplace/panel_enterprise.html", MP.MATCH, _enterprise_panel, 40))
 nav.register_panel(nav.HomePanel("provider", "marketplace/panel_provider.html", MP.PROVIDER_READ, _provider_panel, 10))

@@ -17,7 +17,7 @@ from chaoyun.db import get_db
 from chaoyun.errors import AppError, Invalid, NotFound
 from chaoyun.i18n import N_
 from chaoyun.identity.models import Organisation
-from chaoyun.identity.permissions import Actor
+from chaoyun.identity.permissions import Actor, visible_orgs
 from chaoyun.identity.reference import Cluster, District
 from chaoyun.programme import cloud_adoption as adoption
 from chaoyun.programme import dashboard as dash
@@ -83,6 +83,31 @@ def _int(value: str | None, default: int) -> int:
         return int(value) if value else default
     except ValueError:
         return default
+
+
+def _programme_todo(db: Session, actor: Actor) -> list[nav.Todo]:
+    """Declarations waiting for an officer's check and self-assessments waiting for an expert."""
+    out = []
+    if actor.has(P.ADOPTION_VERIFY):
+        n = db.execute(
+            select(func.count())
+            .select_from(CloudAdoption)
+            .join(Organisation, Organisation.id == CloudAdoption.org_id)
+            .where(visible_orgs(actor), CloudAdoption.status == adoption.DECLARED)
+        ).scalar_one()
+        out.append(nav.Todo(N_("Cloud adoptions to verify"), n, "/programme/adoptions?status=declared", 20))
+    if actor.has(P.DIAGNOSIS_REVIEW):
+        n = db.execute(
+            select(func.count())
+            .select_from(Diagnosis)
+            .join(Organisation, Organisation.id == Diagnosis.org_id)
+            .where(visible_orgs(actor), Diagnosis.status == diag.SUBMITTED)
+        ).scalar_one()
+        out.append(nav.Todo(N_("Diagnoses to score"), n, "/programme/diagnoses?status=submitted", 20))
+    return out
+
+
+nav.register_todo("programme", _programme_todo)
 
 
 @router.get("/programme/targets")

@@ -100,7 +100,7 @@ _PANELS: list[HomePanel] = []
 
 
 def register_panel(panel: HomePanel) -> None:
-    if all(p.template != panel.template for p in _PANELS):
+    if all((p.audience, p.template) != (panel.audience, panel.template) for p in _PANELS):
         _PANELS.append(panel)
 
 
@@ -111,3 +111,32 @@ def panels_for(db: Session, actor: Actor) -> list[tuple[HomePanel, dict[str, Any
         (p for p in _PANELS if p.audience == actor.audience and has_perm(actor, p.perm)), key=lambda p: p.order
     )
     return [(p, p.data(db, actor)) for p in chosen]
+
+
+# ---------------------------------------------------------------- to-do list on the home page
+
+
+@dataclass(frozen=True)
+class Todo:
+    """One line of a home page's to-do list: what waits, how many, where to do it."""
+
+    label: str  # English msgid, e.g. N_("Registrations to approve")
+    count: int
+    href: str
+    order: int = 100
+
+
+TodoSource = Callable[[Session, Actor], list[Todo]]
+_TODOS: dict[str, TodoSource] = {}
+
+
+def register_todo(name: str, source: TodoSource) -> None:
+    """A context adds what its users have waiting; ``source`` returns only the lines the actor can act on
+    (check permissions there). Programme workflows plug in here too (name them, e.g. "workflows")."""
+    _TODOS.setdefault(name, source)
+
+
+def todos_for(db: Session, actor: Actor) -> list[Todo]:
+    """Every registered source's lines with something waiting, most urgent first."""
+    out = [t for name in sorted(_TODOS) for t in _TODOS[name](db, actor) if t.count > 0]
+    return sorted(out, key=lambda t: (t.order, t.label))
