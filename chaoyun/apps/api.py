@@ -21,6 +21,7 @@ from chaoyun.db import get_db
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.web.deps import requires
+from chaoyun.web.params import DbId
 
 router = APIRouter(prefix="/api/v1/apps", tags=["apps"], dependencies=[Depends(track_use)])
 
@@ -96,7 +97,7 @@ def plan_create(
 
 @router.get("/quality/plans/{plan_id}")
 def plan_chart(
-    plan_id: int,
+    plan_id: DbId,
     last: int | None = Query(None, ge=2, le=quality.MAX_CHART_POINTS),
     db: Session = Depends(get_db),
     actor: Actor = requires(APPS_READ),
@@ -112,7 +113,7 @@ def plan_chart(
 
 @router.patch("/quality/plans/{plan_id}")
 def plan_update(
-    plan_id: int, data: quality.PlanUpdate, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
+    plan_id: DbId, data: quality.PlanUpdate, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> dict[str, Any]:
     return _plan_out(quality.update_plan(db, actor, plan_id, data))
 
@@ -126,7 +127,7 @@ class MeasurementsIn(BaseModel):
 
 @router.post("/quality/plans/{plan_id}/measurements")
 def measurements(
-    plan_id: int,
+    plan_id: DbId,
     data: MeasurementsIn,
     response: Response,
     db: Session = Depends(get_db),
@@ -169,7 +170,7 @@ def spc_ack_many(data: AckIn, db: Session = Depends(get_db), actor: Actor = requ
 
 
 @router.post("/quality/alarms/{spc_alarm_id}/ack")
-def spc_ack(spc_alarm_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> dict[str, Any]:
+def spc_ack(spc_alarm_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> dict[str, Any]:
     a = quality.acknowledge(db, actor, spc_alarm_id)
     return {"id": a.id, "status": a.status}
 
@@ -250,7 +251,7 @@ def report_generate(
 
 
 @router.get("/reports/{report_id}/pdf")
-def report_pdf(report_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+def report_pdf(report_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
     r = reports.get_report(db, actor, report_id)
     return Response(
         r.content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{r.filename}"'}

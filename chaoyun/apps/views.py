@@ -29,6 +29,7 @@ from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.web import nav
 from chaoyun.web.deps import requires
+from chaoyun.web.params import INT64_MAX, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
@@ -170,7 +171,7 @@ def _error_page(request: Request, exc: AppError) -> Response:
 @router.post("/apps/oee/label")
 def oee_label(
     request: Request,
-    device_id: int = Form(0),
+    device_id: int = Form(0, ge=0, le=INT64_MAX),
     start: str = Form(""),
     end: str = Form(""),
     reason: str = Form(""),
@@ -188,7 +189,7 @@ def oee_label(
 @router.post("/apps/oee/counts")
 def oee_counts(
     request: Request,
-    device_id: int = Form(0),
+    device_id: int = Form(0, ge=0, le=INT64_MAX),
     day: str = Form(""),
     shift: str = Form(""),
     good: str = Form(""),
@@ -312,7 +313,7 @@ async def plan_create(
 
 @router.get("/apps/quality/plans/{plan_id}")
 def plan_page(
-    plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)
+    plan_id: DbId, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)
 ) -> Response:
     plan = quality.get_plan(db, actor, plan_id)
     try:
@@ -340,7 +341,7 @@ def plan_page(
 
 @router.post("/apps/quality/plans/{plan_id}/measure")
 def plan_measure(
-    plan_id: int,
+    plan_id: DbId,
     request: Request,
     values: str = Form("", max_length=5000),
     defects: str = Form(""),
@@ -372,7 +373,7 @@ def plan_measure(
 
 @router.post("/apps/quality/plans/{plan_id}/import")
 async def plan_import(
-    plan_id: int,
+    plan_id: DbId,
     request: Request,
     file: UploadFile | None = File(None),
     db: Session = Depends(get_db),
@@ -393,7 +394,7 @@ async def plan_import(
 
 @router.post("/apps/quality/plans/{plan_id}/settings")
 async def plan_settings(
-    plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
+    plan_id: DbId, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> Response:
     form = await request.form()
     f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
@@ -418,7 +419,7 @@ async def plan_settings(
 
 @router.post("/apps/quality/plans/{plan_id}/telemetry")
 def plan_telemetry(
-    plan_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
+    plan_id: DbId, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
 ) -> Response:
     plan = quality.get_plan(db, actor, plan_id)
     try:
@@ -429,7 +430,7 @@ def plan_telemetry(
 
 
 @router.get("/apps/quality/plans/{plan_id}/export.xlsx")
-def plan_export(plan_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+def plan_export(plan_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
     plan = quality.get_plan(db, actor, plan_id)
     ch = quality.chart(db, actor, plan_id)
     if ch is None:
@@ -457,7 +458,7 @@ async def alarm_ack_many(
 
 
 @router.post("/apps/quality/alarms/{spc_alarm_id}/ack")
-def alarm_ack(spc_alarm_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> Response:
+def alarm_ack(spc_alarm_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> Response:
     quality.acknowledge(db, actor, spc_alarm_id)
     return _back("/apps/quality", "acked")
 
@@ -535,7 +536,7 @@ def reports_generate(
 
 
 @router.get("/apps/reports/{report_id}/pdf")
-def report_download(report_id: int, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+def report_download(report_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
     r = reports.get_report(db, actor, report_id)
     return Response(
         r.content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{r.filename}"'}

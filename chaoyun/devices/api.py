@@ -31,6 +31,7 @@ from chaoyun.errors import Invalid, Unauthorized
 from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor, Permission
 from chaoyun.web.deps import Requires, requires
+from chaoyun.web.params import DbId
 
 try:  # orjson parses and writes the large batches several times faster than the standard library
     import orjson
@@ -67,15 +68,6 @@ def _device_token(request: Request) -> str:
     return ""
 
 
-def _loads(body: bytes) -> Any:
-    if orjson is not None:
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass  # the standard parser also reads NaN / Infinity, which are then rejected point by point
-    return json.loads(body)
-
-
 def _dumps(obj: Any) -> bytes:
     if orjson is not None:
         return orjson.dumps(obj)
@@ -96,12 +88,12 @@ def _ingest_http(raw_token: str, body: bytes) -> Response:
                 media_type="application/json",
             )
         try:
-            payload = _loads(body)
-        except (ValueError, UnicodeDecodeError):
-            r = ingest.log_rejection(db, device, "http", "bad_json", body[:500].decode("utf-8", "replace"))
+            payload = ingest.parse_payload(body)
+        except ingest.PayloadError as exc:
+            r = ingest.log_rejection(db, device, "http", exc.code, body[:500].decode("utf-8", "replace"), **exc.params)
             return Response(
                 _dumps({"accepted": 0, "rejected_count": 1, "rejected": [r.as_dict()]}),
-                400,
+                400 if exc.code == "bad_json" else 422,
                 media_type="application/json",
             )
         result = ingest.ingest(db, device, payload, "http")
@@ -222,27 +214,27 @@ async def provision(
 
 
 @router.get("/devices/{device_id}", response_model=DeviceOut)
-def get_device(device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> DeviceOut:
+def get_device(device_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> DeviceOut:
     d = service.get_device(db, actor, device_id)
     return device_out(d, service.statuses([d]).get(d.id))
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut)
 def update_device(
-    device_id: int, body: DeviceUpdate, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)
+    device_id: DbId, body: DeviceUpdate, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)
 ) -> DeviceOut:
     d = service.update_device(db, actor, device_id, body)
     return device_out(d, service.statuses([d]).get(d.id))
 
 
 @router.delete("/devices/{device_id}", status_code=204)
-def delete_device(device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
+def delete_device(device_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
     service.delete_device(db, actor, device_id)
     return Response(status_code=204)
 
 
 @router.post("/devices/{device_id}/credentials", response_model=CredentialsOut)
-def rotate(device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> CredentialsOut:
+def rotate(device_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> CredentialsOut:
     creds = service.rotate_credentials(db, actor, device_id)
     d = service.get_device(db, actor, device_id)
     return CredentialsOut(
@@ -254,7 +246,7 @@ def rotate(device_id: int, db: Session = Depends(get_db), actor: Actor = require
 
 
 @router.get("/devices/{device_id}/latest")
-def latest(device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> dict[str, Any]:
+def latest(device_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)) -> dict[str, Any]:
     d = service.get_device(db, actor, device_id)
     from chaoyun.devices.store import get_store
 
@@ -280,7 +272,7 @@ def _parse_time(value: str | None, default: datetime) -> datetime:
 
 @router.get("/devices/{device_id}/series")
 def series(
-    device_id: int,
+    device_id: DbId,
     metric: str | None = Query(None, max_length=64),
     start: str | None = Query(None, max_length=40),
     end: str | None = Query(None, max_length=40),
@@ -306,7 +298,7 @@ def series(
 
 @router.get("/devices/{device_id}/export")
 def export(
-    device_id: int,
+    device_id: DbId,
     start: str | None = Query(None, max_length=40),
     end: str | None = Query(None, max_length=40),
     metrics: str = Query("", max_length=2000),
@@ -326,7 +318,7 @@ def export(
 
 @router.get("/devices/{device_id}/rejections")
 def rejections(
-    device_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)
+    device_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_READ)
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -368,12 +360,12 @@ def list_alarms(
 
 
 @router.post("/alarms/{alarm_id}/ack")
-def ack(alarm_id: int, db: Session = Depends(get_db), actor: Actor = requires(ALARMS_ACK)) -> dict[str, Any]:
+def ack(alarm_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(ALARMS_ACK)) -> dict[str, Any]:
     return alarm_out(alarms.acknowledge(db, actor, alarm_id))
 
 
 @router.post("/alarms/{alarm_id}/clear")
-def clear(alarm_id: int, db: Session = Depends(get_db), actor: Actor = requires(ALARMS_ACK)) -> dict[str, Any]:
+def clear(alarm_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(ALARMS_ACK)) -> dict[str, Any]:
     return alarm_out(alarms.clear(db, actor, alarm_id))
 
 
@@ -402,6 +394,6 @@ def create_rule(body: RuleIn, db: Session = Depends(get_db), actor: Actor = requ
 
 
 @router.delete("/alarm-rules/{rule_id}", status_code=204)
-def delete_rule(rule_id: int, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
+def delete_rule(rule_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)) -> Response:
     alarms.delete_rule(db, actor, rule_id)
     return Response(status_code=204)

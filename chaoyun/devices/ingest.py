@@ -14,7 +14,9 @@ bilingual reason) and written to the device's rejection log.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -114,12 +117,84 @@ MESSAGES: dict[str, str] = {
     "too_large": N_("The message has %(points)s points; at most %(max)s are accepted in one message."),
     "text_too_long": N_("Text values may have at most %(max)s characters."),
     "not_in_enum": N_("“%(value)s” is not one of the values of “%(metric)s”."),
+    "empty": N_("The message has no values."),
+    "too_deep": N_("The message is nested more than %(max)s levels deep."),
+    "int_range": N_("Whole numbers must fit in 64 bits (at most 19 digits)."),
+    "nul_text": N_("Text may not contain NUL characters (\\u0000)."),
 }
 
 
+def _clean(s: str) -> str:
+    """Text kept in the rejection log: PostgreSQL refuses NUL characters in text columns."""
+    return s.replace("\x00", "\ufffd")
+
+
 def reject(index: int, point_metric: str | None, code: str, **params: Any) -> Rejected:
+    params = {k: _clean(v) if isinstance(v, str) else v for k, v in params.items()}
     m = both(MESSAGES[code], **params)
-    return Rejected(index, point_metric, code, m["zh"], m["en"])
+    return Rejected(index, None if point_metric is None else _clean(point_metric), code, m["zh"], m["en"])
+
+
+# ---------------------------------------------------------------- parsing
+
+# Deeper than any documented shape (list > entry > values > value) with room for profile reshaping; bounds what
+# the fallback parser, the rejection sample and attribute storage recurse into.
+MAX_DEPTH = 16
+INT64 = 2**63
+# A JSON \u0000 escape that is not itself an escaped backslash followed by "u0000".
+_NUL_ESCAPE = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")
+
+
+class PayloadError(ValueError):
+    """A message refused as a whole (``code`` is a key of MESSAGES)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+def _int64(digits: str) -> int:
+    n = int(digits)
+    if not -INT64 <= n < INT64:
+        raise PayloadError("int_range")
+    return n
+
+
+def _depth_over(doc: Any, limit: int) -> bool:
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if type(node) is dict else node
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def parse_payload(raw: bytes) -> Any:
+    """JSON of one message, bounded: integers within 64 bits, at most MAX_DEPTH levels, no NUL in text.
+
+    Raises PayloadError (a ValueError). orjson is the fast path; the standard parser reads what orjson refuses
+    but the rules accept (NaN / Infinity, rejected later point by point)."""
+    if b"\x00" in raw or (b"\\u0000" in raw and _NUL_ESCAPE.search(raw)):
+        raise PayloadError("nul_text")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            doc = json.loads(raw, parse_int=_int64)
+        except RecursionError as exc:
+            raise PayloadError("too_deep", max=MAX_DEPTH) from exc
+        except PayloadError:
+            raise
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PayloadError("bad_json") from exc
+    if (type(doc) is dict or type(doc) is list) and _depth_over(doc, MAX_DEPTH):
+        raise PayloadError("too_deep", max=MAX_DEPTH)
+    return doc
 
 
 # ---------------------------------------------------------------- authentication
@@ -221,6 +296,8 @@ def validate(
         entries = payload
     else:
         return [], [reject(0, None, "malformed")], 1
+    if not entries:
+        return [], [reject(0, None, "empty")], 1
     total = 0
     for e in entries:
         if isinstance(e, dict):
@@ -252,6 +329,9 @@ def validate(
             values = entry
         elif type(values) is not dict:
             bad(index, None, "malformed")
+            continue
+        if not values:
+            bad(index, None, "empty")
             continue
         raw_ts = entry.get("ts")
         if raw_ts is None:
@@ -325,6 +405,9 @@ def validate(
                 if len(v) > MAX_TEXT:
                     bad(index, key, "text_too_long", max=MAX_TEXT)
                     continue
+                if "\x00" in v:
+                    bad(index, key, "nul_text")
+                    continue
                 row = (device_id, mid, ts, None, v)
             if check_dup:
                 k = (mid, ts)
@@ -369,13 +452,14 @@ def _log(db: Session, device_id: int, source: str, rejected: list[Rejected], pay
 
 
 def _sample(payload: Any) -> str:
-    import json
-
     try:
         s = json.dumps(payload, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        s = repr(payload)
-    return s[:500]
+    except (TypeError, ValueError, RecursionError):
+        try:
+            s = repr(payload)
+        except RecursionError:
+            s = "…"
+    return _clean(s[:500])
 
 
 def log_rejection(db: Session, device: Device, source: str, code: str, sample: str = "", **params: Any) -> Rejected:
@@ -390,7 +474,7 @@ def log_rejection(db: Session, device: Device, source: str, code: str, sample: s
             code=code,
             message_zh=r.message_zh[:300],
             message_en=r.message_en[:300],
-            sample=sample[:500],
+            sample=_clean(sample[:500]),
         )
     )
     db.commit()

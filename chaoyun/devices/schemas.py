@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from chaoyun.patch import PatchModel
+
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Uid = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{2,39}$")]
 
@@ -22,9 +24,7 @@ class DeviceIn(BaseModel):
     uid: Uid | None = None
 
 
-class DeviceUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeviceUpdate(PatchModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
     workshop: Text100 | None = None
     line: Text100 | None = None
@@ -90,7 +90,7 @@ class RuleIn(BaseModel):
     kind: str = Field(pattern=r"^(threshold|rate|offline|state)$")
     metric: str | None = None
     severity: str = Field(default="major", pattern=r"^(critical|major|minor|warning)$")
-    device_id: int | None = None
+    device_id: int | None = Field(None, ge=1, le=2**63 - 1)
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True

@@ -330,7 +330,14 @@ def _table_rows(filename: str, content: bytes) -> list[list[str]]:
             decoded = content.decode("gb18030")  # what Excel in Chinese Windows saves as "CSV"
         except UnicodeDecodeError as exc:
             raise Invalid(N_("The file is neither UTF-8 nor GB18030 text.")) from exc
-    return [[c.strip() for c in r] for r in csv.reader(io.StringIO(decoded))]
+    if "\x00" in decoded:
+        raise Invalid(N_("The file contains NUL characters; save it again as CSV text."))
+    # newline="" lets the csv module read any line ending (a bare carriage return from old Mac/Excel exports
+    # made csv.reader fail with "new-line character seen in unquoted field").
+    try:
+        return [[c.strip() for c in r] for r in csv.reader(io.StringIO(decoded, newline=""))]
+    except csv.Error as exc:
+        raise Invalid(N_("The file is not readable CSV: %(detail)s"), detail=str(exc)[:200]) from exc
 
 
 def provision(db: Session, actor: Actor, filename: str, content: bytes, org_id: int | None = None) -> ProvisionReport:

@@ -28,6 +28,7 @@ from chaoyun.identity.schemas import (
     UserOut,
 )
 from chaoyun.web.deps import public, requires
+from chaoyun.web.params import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 P = Permission
@@ -133,13 +134,13 @@ def organisations(
 
 
 @router.get("/organisations/{org_id}", response_model=OrgOut)
-def organisation(org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)) -> OrgOut:
+def organisation(org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)) -> OrgOut:
     return org_out(service.get_org(db, actor, org_id))
 
 
 @router.patch("/organisations/{org_id}", response_model=OrgOut)
 def organisation_update(
-    org_id: int, body: EnterpriseUpdate, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_WRITE)
+    org_id: DbId, body: EnterpriseUpdate, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_WRITE)
 ) -> OrgOut:
     return org_out(service.update_enterprise(db, actor, org_id, body))
 
@@ -151,25 +152,25 @@ def register(body: RegistrationIn, db: Session = Depends(get_db), actor: Actor |
 
 
 @router.post("/organisations/{org_id}/approve", response_model=OrgOut)
-def approve(org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)) -> OrgOut:
+def approve(org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)) -> OrgOut:
     return org_out(service.decide_registration(db, actor, org_id, True))
 
 
 @router.post("/organisations/{org_id}/reject", response_model=OrgOut)
 def reject(
-    org_id: int, body: RejectIn, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)
+    org_id: DbId, body: RejectIn, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)
 ) -> OrgOut:
     return org_out(service.decide_registration(db, actor, org_id, False, body.reason))
 
 
 @router.get("/organisations/{org_id}/users", response_model=list[UserOut])
-def org_users(org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)) -> list[UserOut]:
+def org_users(org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)) -> list[UserOut]:
     return [user_out(u) for _, u in service.list_members(db, actor, org_id)]
 
 
 @router.post("/organisations/{org_id}/invitations", response_model=InviteCreated, status_code=201)
 def org_invite(
-    org_id: int,
+    org_id: DbId,
     body: InviteIn,
     request: Request,
     db: Session = Depends(get_db),
@@ -180,7 +181,7 @@ def org_invite(
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def user(user_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)) -> UserOut:
+def user(user_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)) -> UserOut:
     return user_out(service.get_user(db, actor, user_id))
 
 
@@ -198,7 +199,7 @@ def token_create(
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def token_revoke(token_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)) -> Response:
+def token_revoke(token_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)) -> Response:
     service.revoke_token(db, actor, token_id)
     return Response(status_code=204)
 

@@ -34,6 +34,7 @@ from chaoyun.identity.schemas import EnterpriseUpdate, RegistrationIn
 from chaoyun.settings import get_settings
 from chaoyun.web import nav
 from chaoyun.web.deps import LANG_COOKIE, SESSION_COOKIE, public, requires
+from chaoyun.web.params import INT64_MAX, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
@@ -266,7 +267,7 @@ def account_password(
 @router.post("/account/membership")
 def account_membership(
     request: Request,
-    membership_id: int = Form(...),
+    membership_id: int = Form(..., ge=1, le=INT64_MAX),
     db: Session = Depends(get_db),
     actor: Actor = requires(P.AUTHENTICATED),
 ) -> Response:
@@ -301,7 +302,7 @@ def account_token_create(
 
 @router.post("/account/tokens/{token_id}/revoke")
 def account_token_revoke(
-    token_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)
+    token_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)
 ) -> Response:
     service.revoke_token(db, actor, token_id)
     return RedirectResponse("/account?msg=revoked", status_code=303)
@@ -312,7 +313,7 @@ def account_token_revoke(
 
 @router.get("/orgs/{org_id}")
 def org_page(
-    request: Request, org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)
+    request: Request, org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)
 ) -> Response:
     org = service.get_org(db, actor, org_id)
     history = (
@@ -348,7 +349,7 @@ def _can_edit(actor: Actor, org: Organisation) -> bool:
 
 @router.get("/orgs/{org_id}/edit")
 def org_edit_page(
-    request: Request, org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_WRITE)
+    request: Request, org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_WRITE)
 ) -> Response:
     org = service.get_org(db, actor, org_id)
     if not _can_edit(actor, org):
@@ -371,7 +372,7 @@ def org_edit_page(
 
 @router.post("/orgs/{org_id}/edit")
 async def org_edit_submit(
-    request: Request, org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_WRITE)
+    request: Request, org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_WRITE)
 ) -> Response:
     org = service.get_org(db, actor, org_id)
     form = await request.form()
@@ -407,7 +408,7 @@ async def org_edit_submit(
 
 @router.get("/orgs/{org_id}/people")
 def org_people(
-    request: Request, org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)
+    request: Request, org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)
 ) -> Response:
     org = service.get_org(db, actor, org_id)
     members = service.list_members(db, actor, org_id)
@@ -432,7 +433,7 @@ def org_people(
 @router.post("/orgs/{org_id}/people/invite")
 def org_invite(
     request: Request,
-    org_id: int,
+    org_id: DbId,
     display_name: str = Form("", max_length=100),
     email: str = Form("", max_length=200),
     role: str = Form(""),
@@ -448,7 +449,7 @@ def org_invite(
 
 @router.post("/orgs/{org_id}/people/{user_id}/deactivate")
 def org_deactivate(
-    org_id: int, user_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.USERS_MANAGE)
+    org_id: DbId, user_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.USERS_MANAGE)
 ) -> Response:
     service.set_user_active(db, actor, org_id, user_id, False)
     return RedirectResponse(f"/orgs/{org_id}/people?msg=updated", status_code=303)
@@ -456,7 +457,7 @@ def org_deactivate(
 
 @router.post("/orgs/{org_id}/people/{user_id}/activate")
 def org_activate(
-    org_id: int, user_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.USERS_MANAGE)
+    org_id: DbId, user_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.USERS_MANAGE)
 ) -> Response:
     service.set_user_active(db, actor, org_id, user_id, True)
     return RedirectResponse(f"/orgs/{org_id}/people?msg=updated", status_code=303)
@@ -546,7 +547,8 @@ def directory_filter(request: Request) -> service.DirectoryFilter:
 
 def _page_number(request: Request) -> int:
     try:
-        return max(1, int(request.query_params.get("page", "1")))
+        # Bounded like the API's page parameter: a huge page number overflowed the SQL OFFSET.
+        return min(max(1, int(request.query_params.get("page", "1"))), 100_000)
     except ValueError:
         return 1
 
@@ -605,7 +607,7 @@ def registrations(request: Request, db: Session = Depends(get_db), actor: Actor 
 
 @router.post("/gov/registrations/{org_id}/approve")
 def registration_approve(
-    org_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)
+    org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_APPROVE)
 ) -> Response:
     service.decide_registration(db, actor, org_id, True)
     return RedirectResponse("/gov/registrations?msg=approved", status_code=303)
@@ -613,7 +615,7 @@ def registration_approve(
 
 @router.post("/gov/registrations/{org_id}/reject")
 def registration_reject(
-    org_id: int,
+    org_id: DbId,
     reason: str = Form("", max_length=500),
     db: Session = Depends(get_db),
     actor: Actor = requires(P.ORG_APPROVE),

@@ -14,6 +14,7 @@ from chaoyun.marketplace import catalogue, service
 from chaoyun.marketplace import permissions as MP
 from chaoyun.marketplace.schemas import RatingIn
 from chaoyun.web.deps import public, requires
+from chaoyun.web.params import DbId, Year
 
 router = APIRouter(prefix="/api/v1/market", tags=["marketplace"])
 
@@ -46,7 +47,7 @@ def api_offerings(
 
 
 @router.get("/providers/{provider_id}/eligibility")
-def api_eligibility(provider_id: int, db: Session = Depends(get_db), actor: Actor | None = public()) -> dict[str, Any]:
+def api_eligibility(provider_id: DbId, db: Session = Depends(get_db), actor: Actor | None = public()) -> dict[str, Any]:
     # Public on purpose: the whitelist is published, and programme forms ask before a claim.
     ok, reason = service.voucher_eligibility(db, provider_id)
     msg = both(reason) if reason else None
@@ -55,14 +56,14 @@ def api_eligibility(provider_id: int, db: Session = Depends(get_db), actor: Acto
 
 @router.get("/pool-counts")
 def api_pool_counts(
-    year: int | None = None, db: Session = Depends(get_db), actor: Actor = requires(MP.GOV_READ)
+    year: Year | None = None, db: Session = Depends(get_db), actor: Actor = requires(MP.GOV_READ)
 ) -> dict[str, int]:
     return service.pool_counts(db, year).__dict__
 
 
 @router.post("/offerings/{offering_id}/ratings", status_code=201)
 def api_rate(
-    offering_id: int, body: RatingIn, db: Session = Depends(get_db), actor: Actor = requires(MP.ENTERPRISE_WRITE)
+    offering_id: DbId, body: RatingIn, db: Session = Depends(get_db), actor: Actor = requires(MP.ENTERPRISE_WRITE)
 ) -> dict[str, Any]:
     r = catalogue.rate(db, actor, offering_id, body)
     return {"id": r.id, "offering_id": r.offering_id, "score": r.score}

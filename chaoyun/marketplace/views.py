@@ -52,6 +52,7 @@ from chaoyun.marketplace.schemas import (
 )
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
+from chaoyun.web.params import INT64_MAX, YEAR_MAX, YEAR_MIN, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
@@ -156,7 +157,7 @@ def catalogue_page(request: Request, db: Session = Depends(get_db), actor: Actor
 
 @router.get("/market/offerings/{offering_id}")
 def offering_page(
-    request: Request, offering_id: int, db: Session = Depends(get_db), actor: Actor | None = public()
+    request: Request, offering_id: DbId, db: Session = Depends(get_db), actor: Actor | None = public()
 ) -> Response:
     off, pname = catalogue.public_offering(db, offering_id)
     can_rate = (
@@ -204,7 +205,7 @@ def compare_page(request: Request, db: Session = Depends(get_db), actor: Actor |
 
 @router.get("/market/providers/{provider_id}")
 def provider_page(
-    request: Request, provider_id: int, db: Session = Depends(get_db), actor: Actor | None = public()
+    request: Request, provider_id: DbId, db: Session = Depends(get_db), actor: Actor | None = public()
 ) -> Response:
     org, adm = catalogue.provider_public(db, provider_id)
     rows = catalogue.search(db, catalogue.SearchFilter(provider_id=org.id))
@@ -322,7 +323,7 @@ async def contract_declare(
 
 @router.post("/market/contracts/{contract_id}/confirm")
 def contract_confirm(
-    contract_id: int,
+    contract_id: DbId,
     accept: str = Form("1"),
     db: Session = Depends(get_db),
     actor: Actor = requires(MP.PROVIDER_WRITE),
@@ -334,7 +335,7 @@ def contract_confirm(
 @router.post("/market/offerings/{offering_id}/rate")
 def offering_rate(
     request: Request,
-    offering_id: int,
+    offering_id: DbId,
     score: str = Form(""),
     comment: str = Form("", max_length=1000),
     db: Session = Depends(get_db),
@@ -349,7 +350,7 @@ def offering_rate(
 
 @router.post("/market/complaints")
 def complaint_submit(
-    provider_org_id: int = Form(...),
+    provider_org_id: int = Form(..., ge=1, le=INT64_MAX),
     text: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
     actor: Actor = requires(MP.ENTERPRISE_WRITE),
@@ -360,7 +361,7 @@ def complaint_submit(
 
 @router.get("/market/attachments/{attachment_id}")
 def attachment_download(
-    attachment_id: int, db: Session = Depends(get_db), actor: Actor = requires(MP.FILES)
+    attachment_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MP.FILES)
 ) -> Response:
     att, data = files.read(db, actor, attachment_id)
     # Served as a download, never inline, so an uploaded file cannot run in this site's origin.
@@ -525,7 +526,7 @@ async def offering_create(
 
 @router.get("/provider/offerings/{offering_id}/edit")
 def offering_edit(
-    request: Request, offering_id: int, db: Session = Depends(get_db), actor: Actor = requires(MP.PROVIDER_WRITE)
+    request: Request, offering_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MP.PROVIDER_WRITE)
 ) -> Response:
     off = catalogue.own_offering(db, actor, offering_id)
     return page(request, "offering_form.html", {"values": _offering_values(off), "errors": {}, "offering_id": off.id})
@@ -533,7 +534,7 @@ def offering_edit(
 
 @router.post("/provider/offerings/{offering_id}/edit")
 async def offering_update(
-    request: Request, offering_id: int, db: Session = Depends(get_db), actor: Actor = requires(MP.PROVIDER_WRITE)
+    request: Request, offering_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MP.PROVIDER_WRITE)
 ) -> Response:
     catalogue.own_offering(db, actor, offering_id)
     return await _offering_save(request, db, actor, offering_id)
@@ -541,7 +542,7 @@ async def offering_update(
 
 @router.post("/provider/assessments/{assessment_id}/evidence")
 async def evidence_upload(
-    request: Request, assessment_id: int, db: Session = Depends(get_db), actor: Actor = requires(MP.PROVIDER_WRITE)
+    request: Request, assessment_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MP.PROVIDER_WRITE)
 ) -> Response:
     a = whitelist.get_assessment(db, actor, assessment_id)  # scope first: others' ids answer 404
     form = await request.form()
@@ -578,7 +579,7 @@ def gov_pool(request: Request, db: Session = Depends(get_db), actor: Actor = req
 
 @router.get("/gov/market/applications/{application_id}")
 def gov_application(
-    request: Request, application_id: int, db: Session = Depends(get_db), actor: Actor = requires(MP.GOV_READ)
+    request: Request, application_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MP.GOV_READ)
 ) -> Response:
     return _application_page(request, db, actor, application_id)
 
@@ -648,7 +649,7 @@ def _guard(request: Request, db: Session, actor: Actor, application_id: int, fn:
 @router.post("/gov/market/applications/{application_id}/opinion")
 def gov_opinion(
     request: Request,
-    application_id: int,
+    application_id: DbId,
     recommend: str = Form("1"),
     comment: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
@@ -666,7 +667,7 @@ def gov_opinion(
 @router.post("/gov/market/applications/{application_id}/decide")
 def gov_decide(
     request: Request,
-    application_id: int,
+    application_id: DbId,
     admit: str = Form("1"),
     reason: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
@@ -685,8 +686,8 @@ def gov_decide(
 @router.post("/gov/market/applications/{application_id}/evaluate")
 def gov_evaluate(
     request: Request,
-    application_id: int,
-    year: int = Form(...),
+    application_id: DbId,
+    year: int = Form(..., ge=YEAR_MIN, le=YEAR_MAX),
     outcome: str = Form(""),
     reason: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
@@ -700,7 +701,7 @@ def gov_evaluate(
 @router.post("/gov/market/applications/{application_id}/leading")
 def gov_leading(
     request: Request,
-    application_id: int,
+    application_id: DbId,
     leading: str = Form("1"),
     db: Session = Depends(get_db),
     actor: Actor = requires(MP.ADMIT),
@@ -713,8 +714,8 @@ def gov_leading(
 @router.post("/gov/market/applications/{application_id}/quota")
 def gov_quota(
     request: Request,
-    application_id: int,
-    year: int = Form(...),
+    application_id: DbId,
+    year: int = Form(..., ge=YEAR_MIN, le=YEAR_MAX),
     amount: str = Form(""),
     reason: str = Form("", max_length=500),
     db: Session = Depends(get_db),
@@ -732,7 +733,7 @@ def gov_quota(
 
 @router.post("/gov/market/applications/{application_id}/assessments")
 def gov_open_assessment(
-    request: Request, application_id: int, db: Session = Depends(get_db), actor: Actor = requires(MP.ASSESS)
+    request: Request, application_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MP.ASSESS)
 ) -> Response:
     adm = pool.get_admission(db, actor, application_id)
     try:
@@ -744,7 +745,7 @@ def gov_open_assessment(
 
 @router.post("/gov/market/complaints/{complaint_id}")
 def gov_complaint(
-    complaint_id: int,
+    complaint_id: DbId,
     upheld: str = Form("1"),
     db: Session = Depends(get_db),
     actor: Actor = requires(MP.ADMIT),
@@ -779,7 +780,7 @@ def _assessment_page(
 
 @router.get("/gov/market/assessments/{assessment_id}")
 def gov_assessment(
-    request: Request, assessment_id: int, db: Session = Depends(get_db), actor: Actor = requires(MP.GOV_READ)
+    request: Request, assessment_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MP.GOV_READ)
 ) -> Response:
     return _assessment_page(request, db, actor, assessment_id)
 
@@ -797,7 +798,7 @@ def _aguard(request: Request, db: Session, actor: Actor, assessment_id: int, fn:
 
 @router.post("/gov/market/assessments/{assessment_id}/score")
 async def gov_score(
-    request: Request, assessment_id: int, db: Session = Depends(get_db), actor: Actor = requires(MP.ASSESS)
+    request: Request, assessment_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MP.ASSESS)
 ) -> Response:
     form = await request.form()
     scores = {k[6:]: v for k, v in form.items() if k.startswith("score_") and isinstance(v, str)}
@@ -816,7 +817,7 @@ async def gov_score(
 @router.post("/gov/market/assessments/{assessment_id}/spot-check")
 def gov_spot_check(
     request: Request,
-    assessment_id: int,
+    assessment_id: DbId,
     passed: str = Form("1"),
     findings: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
@@ -835,7 +836,7 @@ def gov_spot_check(
 @router.post("/gov/market/assessments/{assessment_id}/reinstate")
 def gov_reinstate(
     request: Request,
-    assessment_id: int,
+    assessment_id: DbId,
     reason: str = Form("", max_length=1000),
     db: Session = Depends(get_db),
     actor: Actor = requires(MP.ADMIT),
@@ -847,9 +848,11 @@ def gov_reinstate(
 
 def _year(request: Request) -> int:
     try:
-        return int(request.query_params.get("year", "") or date.today().year)
+        year = int(request.query_params.get("year", "") or date.today().year)
     except ValueError:
         return date.today().year
+    # A year outside the calendar's range (e.g. 20 digits) overflowed the database query.
+    return year if YEAR_MIN <= year <= YEAR_MAX else date.today().year
 
 
 @router.get("/gov/provincial")
@@ -901,7 +904,7 @@ async def gov_provincial_select(
 @router.post("/gov/provincial/{recommendation_id}")
 def gov_provincial_status(
     request: Request,
-    recommendation_id: int,
+    recommendation_id: DbId,
     status: str = Form(...),
     note: str = Form("", max_length=1000),
     db: Session = Depends(get_db),

@@ -23,6 +23,7 @@ from chaoyun.production.schemas import (
     WorkOrderIn,
 )
 from chaoyun.web.deps import requires
+from chaoyun.web.params import DbId
 
 router = APIRouter(prefix="/api/v1/production", tags=["production"])
 
@@ -126,21 +127,21 @@ def item_create(
 
 @router.get("/items/{prod_item_id}")
 def item_get(
-    prod_item_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
+    prod_item_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
 ) -> dict[str, Any]:
     return item_out(service.get_item(db, actor, prod_item_id), routing=True)
 
 
 @router.patch("/items/{prod_item_id}")
 def item_update(
-    prod_item_id: int, data: ItemUpdate, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
+    prod_item_id: DbId, data: ItemUpdate, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
 ) -> dict[str, Any]:
     return item_out(service.update_item(db, actor, prod_item_id, data))
 
 
 @router.put("/items/{prod_item_id}/routing")
 def routing_put(
-    prod_item_id: int, data: RoutingIn, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
+    prod_item_id: DbId, data: RoutingIn, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
 ) -> dict[str, Any]:
     return item_out(service.set_routing(db, actor, prod_item_id, data.operations), routing=True)
 
@@ -167,7 +168,7 @@ def wo_create(
 
 @router.get("/work-orders/{work_order_id}")
 def wo_get(
-    work_order_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
+    work_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
 ) -> dict[str, Any]:
     wo = service.get_work_order(db, actor, work_order_id)
     out = wo_out(wo, detail=True)
@@ -177,7 +178,7 @@ def wo_get(
 
 @router.post("/work-orders/{work_order_id}/transition")
 def wo_transition(
-    work_order_id: int, data: TransitionIn, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
+    work_order_id: DbId, data: TransitionIn, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
 ) -> dict[str, Any]:
     return wo_out(service.transition(db, actor, work_order_id, data.to), detail=True)
 
@@ -187,35 +188,35 @@ def wo_transition(
 
 @router.post("/operations/{wo_op_id}/start", status_code=201)
 def op_start(
-    wo_op_id: int, data: StartIn, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    wo_op_id: DbId, data: StartIn, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> dict[str, Any]:
     return report_out(service.start_operation(db, actor, wo_op_id, data.device_id))
 
 
 @router.post("/reports/{op_report_id}/pause")
 def report_pause(
-    op_report_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    op_report_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> dict[str, Any]:
     return report_out(service.pause_report(db, actor, op_report_id))
 
 
 @router.post("/reports/{op_report_id}/resume")
 def report_resume(
-    op_report_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    op_report_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> dict[str, Any]:
     return report_out(service.resume_report(db, actor, op_report_id))
 
 
 @router.post("/reports/{op_report_id}/finish")
 def report_finish(
-    op_report_id: int, data: FinishIn, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    op_report_id: DbId, data: FinishIn, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> dict[str, Any]:
     return report_out(service.finish_report(db, actor, op_report_id, data.good, data.reject))
 
 
 @router.get("/machines/{device_id}/queue")
 def machine_queue(
-    device_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
+    device_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -256,7 +257,7 @@ def lot_create(
 
 @router.get("/lots/{prod_lot_id}")
 def lot_get(
-    prod_lot_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
+    prod_lot_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
 ) -> dict[str, Any]:
     return lot_out(service.get_lot(db, actor, prod_lot_id))
 

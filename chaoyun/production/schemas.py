@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Whole numbers are stored in 64-bit columns; larger ones failed in the database (a server error).
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -26,12 +30,12 @@ class ItemUpdate(_In):
 
 
 class OpMachineIn(_In):
-    device_id: int
+    device_id: Id
     cycle_s: float
 
 
 class RoutingOpIn(_In):
-    seq: int
+    seq: Int64
     name: str = Field(min_length=1, max_length=100)
     setup_s: float = 0.0
     machines: list[OpMachineIn] = Field(default_factory=list)
@@ -43,10 +47,10 @@ class RoutingIn(_In):
 
 class WorkOrderIn(_In):
     number: str = Field(min_length=1, max_length=64)
-    item_id: int
-    quantity: int
+    item_id: Id
+    quantity: Int64
     due_date: date
-    priority: int = 5
+    priority: Int64 = 5
     note: str = Field("", max_length=200)
 
 
@@ -55,13 +59,13 @@ class TransitionIn(_In):
 
 
 class StartIn(_In):
-    device_id: int
+    device_id: Id
 
 
 class FinishIn(_In):
     # Used only when the machine has no counters (or its counters reported nothing in the run).
-    good: int | None = None
-    reject: int | None = None
+    good: Int64 | None = None
+    reject: Int64 | None = None
 
 
 class LotMaterialIn(_In):
@@ -72,9 +76,9 @@ class LotMaterialIn(_In):
 
 class LotIn(_In):
     number: str = Field(min_length=1, max_length=64)
-    work_order_id: int
-    device_id: int | None = None
+    work_order_id: Id
+    device_id: Id | None = None
     start: datetime
     end: datetime
-    quantity: int
+    quantity: Int64
     materials: list[LotMaterialIn] = Field(default_factory=list)

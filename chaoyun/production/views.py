@@ -23,6 +23,7 @@ from chaoyun.production.schemas import ItemIn, LotIn, LotMaterialIn, OpMachineIn
 from chaoyun.web import excel, nav
 from chaoyun.web.deps import requires
 from chaoyun.web.forms import FormState
+from chaoyun.web.params import DbId
 from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -155,14 +156,14 @@ def _item_page(
 
 @router.get("/production/items/{prod_item_id}")
 def item_page(
-    request: Request, prod_item_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
+    request: Request, prod_item_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
 ) -> Response:
     return _item_page(request, db, actor, prod_item_id)
 
 
 @router.post("/production/items/{prod_item_id}/operations")
 async def operation_save(
-    request: Request, prod_item_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
+    request: Request, prod_item_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
 ) -> Response:
     service.get_item(db, actor, prod_item_id)  # scope first: another enterprise's item is a 404
     form = await FormState.read(request, actor)
@@ -190,7 +191,7 @@ async def operation_save(
 
 @router.post("/production/items/{prod_item_id}/operations/{routing_op_id}/delete")
 def operation_delete(
-    prod_item_id: int, routing_op_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
+    prod_item_id: DbId, routing_op_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
 ) -> Response:
     service.delete_operation(db, actor, prod_item_id, routing_op_id)
     return _back(f"/production/items/{prod_item_id}", "routing")
@@ -198,9 +199,12 @@ def operation_delete(
 
 def _int(text: str, name: str) -> int:
     try:
-        return int(text.strip())
+        n = int(text.strip())
     except ValueError as exc:
         raise Invalid(N_("Enter a whole number."), field=name) from exc
+    if not -(2**63) <= n < 2**63:  # a 64-bit column; larger numbers failed in the database
+        raise Invalid(N_("Enter a whole number."), field=name)
+    return n
 
 
 def _float(text: str, name: str) -> float:
@@ -314,14 +318,14 @@ def _wo_page(
 
 @router.get("/production/work-orders/{work_order_id}")
 def work_order_page(
-    request: Request, work_order_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
+    request: Request, work_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
 ) -> Response:
     return _wo_page(request, db, actor, work_order_id)
 
 
 @router.post("/production/work-orders/{work_order_id}/transition")
 async def work_order_transition(
-    request: Request, work_order_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
+    request: Request, work_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_MANAGE)
 ) -> Response:
     service.get_work_order(db, actor, work_order_id)
     form = await FormState.read(request, actor)
@@ -335,7 +339,7 @@ async def work_order_transition(
 
 @router.post("/production/work-orders/{work_order_id}/lots")
 async def lot_create(
-    request: Request, work_order_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    request: Request, work_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> Response:
     service.get_work_order(db, actor, work_order_id)
     form = await FormState.read(request, actor)
@@ -400,7 +404,7 @@ def _machine_page(
 
 @router.get("/production/machines/{device_id}")
 def machine_page(
-    request: Request, device_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
+    request: Request, device_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_READ)
 ) -> Response:
     return _machine_page(request, db, actor, device_id)
 
@@ -421,7 +425,7 @@ async def _report_action(request: Request, db: Session, actor: Actor, run: Any, 
 
 @router.post("/production/operations/{wo_op_id}/start")
 async def op_start(
-    request: Request, wo_op_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    request: Request, wo_op_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> Response:
     service.get_operation(db, actor, wo_op_id)
     form = await FormState.read(request, actor)
@@ -437,7 +441,7 @@ async def op_start(
 
 @router.post("/production/reports/{op_report_id}/pause")
 async def report_pause(
-    request: Request, op_report_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    request: Request, op_report_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> Response:
     r = service.get_report(db, actor, op_report_id)
 
@@ -450,7 +454,7 @@ async def report_pause(
 
 @router.post("/production/reports/{op_report_id}/resume")
 async def report_resume(
-    request: Request, op_report_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    request: Request, op_report_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> Response:
     r = service.get_report(db, actor, op_report_id)
 
@@ -463,7 +467,7 @@ async def report_resume(
 
 @router.post("/production/reports/{op_report_id}/finish")
 async def report_finish(
-    request: Request, op_report_id: int, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
+    request: Request, op_report_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(PRODUCTION_REPORT)
 ) -> Response:
     r = service.get_report(db, actor, op_report_id)
     form = await FormState.read(request, actor)

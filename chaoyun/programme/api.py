@@ -18,6 +18,7 @@ from chaoyun.programme import diagnosis as diag
 from chaoyun.programme import permissions as P
 from chaoyun.programme.pack import get_pack
 from chaoyun.web.deps import requires
+from chaoyun.web.params import DbId
 
 # This context's routes; ``router`` (auto-included by the app) carries them and the workflows' API, whose
 # own paths are full paths (no prefix is added to them here).
@@ -99,21 +100,21 @@ def adoption_create(
 
 @_own.get("/adoptions/{adoption_id}")
 def adoption_get(
-    adoption_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_READ)
+    adoption_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_READ)
 ) -> dict[str, Any]:
     return _adoption_out(adoption.get(db, actor, adoption_id))
 
 
 @_own.post("/adoptions/{adoption_id}/verify")
 def adoption_verify(
-    adoption_id: int, body: VerifyBody, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_VERIFY)
+    adoption_id: DbId, body: VerifyBody, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_VERIFY)
 ) -> dict[str, Any]:
     return _adoption_out(adoption.verify(db, actor, adoption_id, body.officer_checked, body.reason))
 
 
 @_own.get("/diagnoses/{diagnosis_id}")
 def diagnosis_get(
-    diagnosis_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_READ)
+    diagnosis_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_READ)
 ) -> dict[str, Any]:
     d = diag.get(db, actor, diagnosis_id)
     result = diag.current_score(d)

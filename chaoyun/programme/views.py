@@ -28,6 +28,7 @@ from chaoyun.programme.models import CloudAdoption, Diagnosis
 from chaoyun.programme.pack import get_pack
 from chaoyun.web import lists, nav
 from chaoyun.web.deps import public, requires
+from chaoyun.web.params import DbId
 from chaoyun.web.render import render
 
 log = logging.getLogger(__name__)
@@ -316,7 +317,7 @@ def reports_history(db: Session, object_type: str, object_id: int) -> list[Any]:
 
 @router.get("/programme/adoptions/{adoption_id}")
 def adoption_page(
-    request: Request, adoption_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_READ)
+    request: Request, adoption_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_READ)
 ) -> Response:
     return render(
         request, "programme/adoption.html", {**_adoption_ctx(db, actor, adoption_id), "flash": _flash(request)}
@@ -341,7 +342,7 @@ def _adoption_action(request: Request, db: Session, actor: Actor, adoption_id: i
 
 @router.post("/programme/adoptions/{adoption_id}/verify")
 async def adoption_verify(
-    request: Request, adoption_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_VERIFY)
+    request: Request, adoption_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_VERIFY)
 ) -> Response:
     form = await request.form()
     checked = [str(v) for v in form.getlist("officer_checked")]
@@ -354,7 +355,7 @@ async def adoption_verify(
 @router.post("/programme/adoptions/{adoption_id}/reject")
 def adoption_reject(
     request: Request,
-    adoption_id: int,
+    adoption_id: DbId,
     reason: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
     actor: Actor = requires(P.ADOPTION_VERIFY),
@@ -366,7 +367,7 @@ def adoption_reject(
 
 @router.post("/programme/adoptions/{adoption_id}/resubmit")
 def adoption_resubmit(
-    request: Request, adoption_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_DECLARE)
+    request: Request, adoption_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ADOPTION_DECLARE)
 ) -> Response:
     return _adoption_action(
         request, db, actor, adoption_id, lambda: adoption.resubmit(db, actor, adoption_id), "resubmitted"
@@ -376,7 +377,7 @@ def adoption_resubmit(
 @router.post("/programme/adoptions/{adoption_id}/count")
 def adoption_count(
     request: Request,
-    adoption_id: int,
+    adoption_id: DbId,
     year: str = Form(""),
     db: Session = Depends(get_db),
     actor: Actor = requires(P.ADOPTION_COUNT),
@@ -474,7 +475,7 @@ def _diagnosis_ctx(db: Session, actor: Actor, diagnosis_id: int) -> dict[str, An
 
 @router.get("/programme/diagnoses/{diagnosis_id}")
 def diagnosis_page(
-    request: Request, diagnosis_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_READ)
+    request: Request, diagnosis_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_READ)
 ) -> Response:
     return render(
         request, "programme/diagnosis.html", {**_diagnosis_ctx(db, actor, diagnosis_id), "flash": _flash(request)}
@@ -518,7 +519,7 @@ def form_answers(form: Any) -> dict[str, Any]:
 
 @router.post("/programme/diagnoses/{diagnosis_id}/answers")
 async def diagnosis_answers(
-    request: Request, diagnosis_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_ANSWER)
+    request: Request, diagnosis_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_ANSWER)
 ) -> Response:
     form = await request.form()
     raw = form_answers(form)
@@ -529,14 +530,14 @@ async def diagnosis_answers(
 
 @router.post("/programme/diagnoses/{diagnosis_id}/submit")
 def diagnosis_submit(
-    request: Request, diagnosis_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_ANSWER)
+    request: Request, diagnosis_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_ANSWER)
 ) -> Response:
     return _diag_action(request, db, actor, diagnosis_id, lambda: diag.submit(db, actor, diagnosis_id), "submitted")
 
 
 @router.post("/programme/diagnoses/{diagnosis_id}/adjust")
 async def diagnosis_adjust(
-    request: Request, diagnosis_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_REVIEW)
+    request: Request, diagnosis_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_REVIEW)
 ) -> Response:
     form = await request.form()
     key = str(form.get("item_key") or "")
@@ -553,7 +554,7 @@ async def diagnosis_adjust(
 @router.post("/programme/diagnoses/{diagnosis_id}/complete")
 def diagnosis_complete(
     request: Request,
-    diagnosis_id: int,
+    diagnosis_id: DbId,
     summary: str = Form("", max_length=4000),
     db: Session = Depends(get_db),
     actor: Actor = requires(P.DIAGNOSIS_REVIEW),
@@ -566,7 +567,7 @@ def diagnosis_complete(
 @router.post("/programme/diagnoses/{diagnosis_id}/return")
 def diagnosis_return(
     request: Request,
-    diagnosis_id: int,
+    diagnosis_id: DbId,
     reason: str = Form("", max_length=4000),
     db: Session = Depends(get_db),
     actor: Actor = requires(P.DIAGNOSIS_REVIEW),
@@ -578,7 +579,7 @@ def diagnosis_return(
 
 @router.get("/programme/diagnoses/{diagnosis_id}/report.pdf")
 def diagnosis_pdf(
-    diagnosis_id: int, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_READ)
+    diagnosis_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.DIAGNOSIS_READ)
 ) -> Response:
     d = diag.get(db, actor, diagnosis_id)
     org = db.get(Organisation, d.org_id)

@@ -22,6 +22,7 @@ from chaoyun.errors import AppError
 from chaoyun.i18n import N_
 from chaoyun.settings import get_settings
 from chaoyun.web.deps import CSRF_COOKIE, LoginRequired, anon_csrf, is_api
+from chaoyun.web.guards import NulGuardMiddleware, server_error
 from chaoyun.web.render import render, warm_templates
 from chaoyun.web.validation import validation_payload
 
@@ -122,6 +123,7 @@ def create_app() -> FastAPI:
         if path.is_dir():
             app.mount(f"/static/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
 
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(ShellHeadersMiddleware, secure_cookies=settings.cookie_secure)
 
     @app.exception_handler(AppError)
@@ -160,6 +162,10 @@ def create_app() -> FastAPI:
             body["error"]["code"] = "not_found" if exc.status_code == 404 else "http_error"
             return JSONResponse(body, status_code=exc.status_code)
         return render(request, "error.html", {"error": err}, status=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return server_error(request, exc, api=is_api(request))
 
     return app
 

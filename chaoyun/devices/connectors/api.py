@@ -21,6 +21,7 @@ from chaoyun.errors import Invalid, Unauthorized
 from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor, Permission
 from chaoyun.web.deps import Requires, requires
+from chaoyun.web.params import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["devices-connectors"])
 MAX_GATEWAY_MESSAGES = 5000
@@ -42,7 +43,7 @@ class GatewayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     uid: str = Field(min_length=2, max_length=39)
     name: str = Field(min_length=1, max_length=100)
-    org_id: int | None = None
+    org_id: int | None = Field(None, ge=1, le=2**63 - 1)
 
 
 class GatewayCreated(GatewayOut):
@@ -103,39 +104,39 @@ def create_gateway(
 
 
 @router.get("/gateways/{gateway_id}", response_model=GatewayOut)
-def get_gateway(gateway_id: int, actor: Actor = requires(GATEWAYS_READ), db: Session = Depends(get_db)) -> GatewayOut:
+def get_gateway(gateway_id: DbId, actor: Actor = requires(GATEWAYS_READ), db: Session = Depends(get_db)) -> GatewayOut:
     return gateway_out(svc.get_gateway(db, actor, gateway_id))
 
 
 @router.put("/gateways/{gateway_id}/config", response_model=GatewayOut)
 def put_config(
-    gateway_id: int, body: ConfigIn, actor: Actor = requires(GATEWAYS_MANAGE), db: Session = Depends(get_db)
+    gateway_id: DbId, body: ConfigIn, actor: Actor = requires(GATEWAYS_MANAGE), db: Session = Depends(get_db)
 ) -> GatewayOut:
     return gateway_out(svc.update_config(db, actor, gateway_id, body.config))
 
 
 @router.post("/gateways/{gateway_id}/rotate", response_model=GatewayCreated)
-def rotate(gateway_id: int, actor: Actor = requires(GATEWAYS_MANAGE), db: Session = Depends(get_db)) -> GatewayCreated:
+def rotate(gateway_id: DbId, actor: Actor = requires(GATEWAYS_MANAGE), db: Session = Depends(get_db)) -> GatewayCreated:
     gw, token, password = svc.rotate_credentials(db, actor, gateway_id)
     return GatewayCreated(**gateway_out(gw).model_dump(), token=token, mqtt_password=password)
 
 
 @router.post("/devices/{device_id}/commands", response_model=CommandOut, status_code=201)
 def send_command(
-    device_id: int, body: CommandIn, actor: Actor = requires(COMMANDS_SEND), db: Session = Depends(get_db)
+    device_id: DbId, body: CommandIn, actor: Actor = requires(COMMANDS_SEND), db: Session = Depends(get_db)
 ) -> CommandOut:
     return command_out(svc.send_command(db, actor, device_id, body.metric, body.value))
 
 
 @router.get("/devices/{device_id}/commands", response_model=list[CommandOut])
 def list_commands(
-    device_id: int, actor: Actor = requires(COMMANDS_READ), db: Session = Depends(get_db)
+    device_id: DbId, actor: Actor = requires(COMMANDS_READ), db: Session = Depends(get_db)
 ) -> list[CommandOut]:
     return [command_out(c) for c in svc.list_commands(db, actor, device_id)]
 
 
 @router.get("/commands/{command_id}", response_model=CommandOut)
-def get_command(command_id: int, actor: Actor = requires(COMMANDS_READ), db: Session = Depends(get_db)) -> CommandOut:
+def get_command(command_id: DbId, actor: Actor = requires(COMMANDS_READ), db: Session = Depends(get_db)) -> CommandOut:
     return command_out(svc.get_command(db, actor, command_id))
 
 
@@ -177,7 +178,7 @@ def certificate_out(c: DeviceCertificate) -> CertificateOut:
 
 @router.post("/devices/{device_id}/certificate", response_model=CertificateIssued, status_code=201)
 def issue_certificate(
-    device_id: int, body: CertificateIn, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
+    device_id: DbId, body: CertificateIn, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
 ) -> CertificateIssued:
     """A new X.509 client certificate (CN = the device uid) and its private key, returned this once only."""
     issued = device_certs.issue_certificate(db, actor, device_id, body.days)
@@ -189,14 +190,14 @@ def issue_certificate(
 
 @router.get("/devices/{device_id}/certificates", response_model=list[CertificateOut])
 def list_certificates(
-    device_id: int, actor: Actor = requires(DEVICES_READ), db: Session = Depends(get_db)
+    device_id: DbId, actor: Actor = requires(DEVICES_READ), db: Session = Depends(get_db)
 ) -> list[CertificateOut]:
     return [certificate_out(c) for c in device_certs.list_certificates(db, actor, device_id)]
 
 
 @router.post("/devices/{device_id}/certificate/revoke", response_model=CertificateOut)
 def revoke_certificate(
-    device_id: int, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
+    device_id: DbId, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
 ) -> CertificateOut:
     return certificate_out(device_certs.revoke_certificate(db, actor, device_id))
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,7 +55,7 @@ class PlatformSink:
 
     def __call__(self, messages: list[RawMessage]) -> None:
         from chaoyun.devices.connectors import commands
-        from chaoyun.devices.ingest import ingest_batch, log_rejection
+        from chaoyun.devices.ingest import PayloadError, ingest_batch, log_rejection, parse_payload
         data: list[tuple[str, RawMessage, bool]] = []  # (uid, message, is attributes)
         results: list[tuple[str, Any]] = []
         statuses: list[tuple[str, Any]] = []
@@ -85,11 +84,12 @@ class PlatformSink:
                     log.warning("MQTT message for unknown or disabled device %r on %s dropped", uid, m.topic)
                     continue
                 try:
-                    payload = orjson.loads(m.payload)
-                except orjson.JSONDecodeError:
+                    payload = parse_payload(m.payload)
+                except PayloadError as exc:
                     self.malformed += 1
-                    log.warning("malformed JSON from device %s on %s: %r", uid, m.topic, m.payload[:100])
-                    log_rejection(db, dev, "mqtt", "bad_json", sample=m.payload[:300].decode("utf-8", "replace"))
+                    log.warning("refused message (%s) from %s on %s: %r", exc.code, uid, m.topic, m.payload[:100])
+                    sample = m.payload[:300].decode("utf-8", "replace")
+                    log_rejection(db, dev, "mqtt", exc.code, sample=sample, **exc.params)
                     continue
                 if is_attributes:
                     # Attributes (firmware, serial...) are not telemetry: kept as the device's latest only.
@@ -109,7 +109,9 @@ class PlatformSink:
 
 
 def _loads(payload: bytes) -> Any:
+    from chaoyun.devices.ingest import PayloadError, parse_payload
+
     try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        return parse_payload(payload)
+    except PayloadError:
         return None

@@ -19,6 +19,7 @@ from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor
 from chaoyun.web import nav
 from chaoyun.web.deps import requires
+from chaoyun.web.params import DbId
 from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +77,7 @@ def _ctx(gw: Any, secrets: dict[str, str] | None = None, errors: dict[str, str] 
 
 @router.get("/gateways/{gateway_id}")
 def gateway_page(
-    request: Request, gateway_id: int, actor: Actor = requires(GATEWAYS_READ), db: Session = Depends(get_db)
+    request: Request, gateway_id: DbId, actor: Actor = requires(GATEWAYS_READ), db: Session = Depends(get_db)
 ) -> Response:
     return render(request, "connectors/gateway.html", _ctx(svc.get_gateway(db, actor, gateway_id)))
 
@@ -84,7 +85,7 @@ def gateway_page(
 @router.post("/gateways/{gateway_id}/config")
 def gateway_config(
     request: Request,
-    gateway_id: int,
+    gateway_id: DbId,
     config: str = Form(""),
     actor: Actor = requires(GATEWAYS_MANAGE),
     db: Session = Depends(get_db),
@@ -103,7 +104,7 @@ def gateway_config(
 
 @router.post("/gateways/{gateway_id}/rotate")
 def gateway_rotate(
-    request: Request, gateway_id: int, actor: Actor = requires(GATEWAYS_MANAGE), db: Session = Depends(get_db)
+    request: Request, gateway_id: DbId, actor: Actor = requires(GATEWAYS_MANAGE), db: Session = Depends(get_db)
 ) -> Response:
     gw, token, password = svc.rotate_credentials(db, actor, gateway_id)
     return render(request, "connectors/gateway.html", _ctx(gw, {"token": token, "password": password}))
@@ -111,7 +112,7 @@ def gateway_rotate(
 
 @router.get("/devices/{device_id}/commands")
 def commands_partial(
-    request: Request, device_id: int, actor: Actor = requires(COMMANDS_READ), db: Session = Depends(get_db)
+    request: Request, device_id: DbId, actor: Actor = requires(COMMANDS_READ), db: Session = Depends(get_db)
 ) -> Response:
     """The device's recent commands (htmx fragment for the device page; polls while any is open)."""
     device = svc.get_device(db, actor, device_id)
@@ -126,7 +127,7 @@ def commands_partial(
 @router.post("/devices/{device_id}/commands")
 def command_send(
     request: Request,
-    device_id: int,
+    device_id: DbId,
     metric: str = Form(""),
     value: str = Form(""),
     actor: Actor = requires(COMMANDS_SEND),
@@ -153,8 +154,8 @@ def command_send(
 @router.post("/devices/{device_id}/certificate")
 def certificate_issue(
     request: Request,
-    device_id: int,
-    days: int = Form(device_certs.DEFAULT_DAYS),
+    device_id: DbId,
+    days: int = Form(device_certs.DEFAULT_DAYS, ge=device_certs.MIN_DAYS, le=device_certs.MAX_DAYS),
     actor: Actor = requires(DEVICES_MANAGE),
     db: Session = Depends(get_db),
 ) -> Response:
@@ -181,7 +182,7 @@ def certificate_issue(
 
 @router.post("/devices/{device_id}/certificate/revoke")
 def certificate_revoke(
-    device_id: int, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
+    device_id: DbId, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
 ) -> Response:
     device_certs.revoke_certificate(db, actor, device_id)
     return RedirectResponse(f"/devices/{device_id}?msg=cert_revoked", status_code=303)

@@ -23,6 +23,7 @@ from chaoyun.errors import Invalid
 from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor
 from chaoyun.web.deps import requires
+from chaoyun.web.params import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["devices-profiles"])
 
@@ -64,8 +65,8 @@ class ConnectionIn(BaseModel):
     gateway: str | None = Field(default=None, max_length=40)
     protocol: str = Field(default="modbus", max_length=8)
     host: str | None = Field(default=None, max_length=200)
-    port: int | None = None
-    unit: int | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    unit: int | None = Field(default=None, ge=0, le=255)
     url: str | None = Field(default=None, max_length=200)
     interval_s: float | None = None
 
@@ -111,20 +112,20 @@ def create_profile(
 
 
 @router.get("/device-profiles/{profile_id}", response_model=ProfileOut)
-def get_profile(profile_id: int, actor: Actor = requires(PROFILES_READ), db: Session = Depends(get_db)) -> ProfileOut:
+def get_profile(profile_id: DbId, actor: Actor = requires(PROFILES_READ), db: Session = Depends(get_db)) -> ProfileOut:
     return out(svc.get_profile(db, actor, profile_id))
 
 
 @router.put("/device-profiles/{profile_id}", response_model=ProfileOut)
 def update_profile(
-    profile_id: int, body: ProfileIn, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
+    profile_id: DbId, body: ProfileIn, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
 ) -> ProfileOut:
     return out(svc.update_profile(db, actor, profile_id, _source(body)))
 
 
 @router.delete("/device-profiles/{profile_id}", status_code=204)
 def delete_profile(
-    profile_id: int, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
+    profile_id: DbId, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
 ) -> Response:
     svc.delete_profile(db, actor, profile_id)
     return Response(status_code=204)
@@ -132,14 +133,14 @@ def delete_profile(
 
 @router.post("/device-profiles/{profile_id}/copy", response_model=ProfileOut, status_code=201)
 def copy_profile(
-    profile_id: int, body: CopyIn, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
+    profile_id: DbId, body: CopyIn, actor: Actor = requires(PROFILES_MANAGE), db: Session = Depends(get_db)
 ) -> ProfileOut:
     return out(svc.copy_profile(db, actor, profile_id, body.key or None))
 
 
 @router.get("/device-profiles/{profile_id}/export")
 def export_profile(
-    profile_id: int,
+    profile_id: DbId,
     format: str = Query("yaml", pattern="^(yaml|json)$"),
     actor: Actor = requires(PROFILES_READ),
     db: Session = Depends(get_db),
@@ -161,14 +162,14 @@ def file_response(name: str, text: str, fmt: str) -> Response:
 
 @router.put("/devices/{device_id}/connection")
 def put_connection(
-    device_id: int, body: ConnectionIn, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
+    device_id: DbId, body: ConnectionIn, actor: Actor = requires(DEVICES_MANAGE), db: Session = Depends(get_db)
 ) -> dict[str, Any]:
     return dict(svc.set_connection(db, actor, device_id, body.model_dump(exclude_none=True)).connection)
 
 
 @router.get("/devices/{device_id}/gateway-config")
 def device_gateway_config(
-    device_id: int, actor: Actor = requires(DEVICES_READ), db: Session = Depends(get_db)
+    device_id: DbId, actor: Actor = requires(DEVICES_READ), db: Session = Depends(get_db)
 ) -> Response:
     """The ``chaoyun gateway --config`` file for this device alone (YAML)."""
     return file_response(f"gateway-{device_id}", gateway_config.for_device(db, actor, device_id), "yaml")
@@ -176,7 +177,7 @@ def device_gateway_config(
 
 @router.get("/gateways/{gateway_id}/generated-config")
 def generated_gateway_config(
-    gateway_id: int, actor: Actor = requires(GATEWAYS_READ), db: Session = Depends(get_db)
+    gateway_id: DbId, actor: Actor = requires(GATEWAYS_READ), db: Session = Depends(get_db)
 ) -> Response:
     """The gateway file generated from the profiles of the devices whose connection names this gateway."""
     return file_response(f"gateway-{gateway_id}", gateway_config.for_gateway(db, actor, gateway_id), "yaml")
@@ -184,7 +185,7 @@ def generated_gateway_config(
 
 @router.post("/gateways/{gateway_id}/generated-config/push")
 def push_generated_config(
-    gateway_id: int, actor: Actor = requires(GATEWAYS_MANAGE), db: Session = Depends(get_db)
+    gateway_id: DbId, actor: Actor = requires(GATEWAYS_MANAGE), db: Session = Depends(get_db)
 ) -> dict[str, Any]:
     gw = gateway_config.push_to_gateway(db, actor, gateway_id)
     return {"config_version": gw.config_version, "devices": len(gw.config.get("devices", []))}

@@ -12,6 +12,7 @@ from chaoyun.programme.workflows import subsidies, vouchers
 from chaoyun.programme.workflows.permissions import WF_ACT, WF_READ
 from chaoyun.programme.workflows.schemas import SubsidyOut, TransitionIn, VoucherOut
 from chaoyun.web.deps import requires
+from chaoyun.web.params import DbId
 
 router = APIRouter(prefix="/api/v1/programme", tags=["programme workflows"])
 
@@ -55,13 +56,13 @@ def list_vouchers(db: Session = Depends(get_db), actor: Actor = requires(WF_READ
 
 
 @router.get("/vouchers/{voucher_id}")
-def get_voucher(voucher_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)) -> VoucherOut:
+def get_voucher(voucher_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)) -> VoucherOut:
     return voucher_out(actor, vouchers.get_voucher(db, actor, voucher_id))
 
 
 @router.post("/vouchers/{voucher_id}/transitions")
 def voucher_transition(
-    voucher_id: int, body: TransitionIn, db: Session = Depends(get_db), actor: Actor = requires(WF_ACT)
+    voucher_id: DbId, body: TransitionIn, db: Session = Depends(get_db), actor: Actor = requires(WF_ACT)
 ) -> VoucherOut:
     """Any voucher action except redemption (multipart, on the page) and payment (batch)."""
     return voucher_out(actor, vouchers.act(db, actor, voucher_id, body.action, body.note))
@@ -73,12 +74,12 @@ def list_subsidies(db: Session = Depends(get_db), actor: Actor = requires(WF_REA
 
 
 @router.get("/subsidies/{subsidy_id}")
-def get_subsidy(subsidy_id: int, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)) -> SubsidyOut:
+def get_subsidy(subsidy_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_READ)) -> SubsidyOut:
     return subsidy_out(actor, subsidies.get_application(db, actor, subsidy_id))
 
 
 @router.post("/subsidies/{subsidy_id}/transitions")
 def subsidy_transition(
-    subsidy_id: int, body: TransitionIn, db: Session = Depends(get_db), actor: Actor = requires(WF_ACT)
+    subsidy_id: DbId, body: TransitionIn, db: Session = Depends(get_db), actor: Actor = requires(WF_ACT)
 ) -> SubsidyOut:
     return subsidy_out(actor, subsidies.act(db, actor, subsidy_id, body.action, body.note))
