@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
