@@ -57,6 +57,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("COOKIE_SECURE", "0", "1 behind HTTPS: cookies get the Secure flag"),
     Var("LOGIN_MAX_FAILURES", "5", "failed logins before the account is locked"),
     Var("LOGIN_LOCKOUT_MINUTES", "15", "how long a lock lasts"),
+    Var("LOGIN_ADDRESS_MAX_FAILURES", "20", "failed sign-ins from one client address before it must wait (429)"),
+    Var("LOGIN_ADDRESS_WINDOW_MINUTES", "15", "window those failures are counted in"),
     Var("NODE_MODULES", "./node_modules", "where npm installed Bootstrap, htmx and ECharts"),
     Var("SQL_ECHO", "0", "1 logs every SQL statement"),
     Var("BACKGROUND", "1", "0 disables background jobs inside the web process"),

@@ -84,6 +84,15 @@ def demo_password(username: str) -> str:
     return f"{username}-demo-2018"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_counters() -> None:
+    """Failed-sign-in counters live in process memory and every TestClient shares one address: each test
+    starts with none (tests of the counters make their own failures)."""
+    from chaoyun.identity import throttle
+
+    throttle.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _database() -> Iterator[None]:
     """The worker's template: migrated and seeded once; each test file works on a copy (below)."""

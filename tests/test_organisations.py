@@ -53,7 +53,8 @@ def test_self_registration_then_district_approval(db: Session, login: Any) -> No
         ({"district": "shenzhen"}, "district", "七个区县"),
         ({"industry_code": "X9999"}, "industry_code", "行业代码无效"),
         ({"employees": "many"}, "employees", "整数"),
-        ({"password": "short"}, "password", "至少 8"),
+        ({"password": "short"}, "password", "至少 10"),
+        ({"password": "password123"}, "password", "过于常见"),
         ({"username": "bad name!"}, "username", "字母"),
     ],
 )
@@ -90,15 +91,19 @@ def test_registration_api_errors_in_both_languages(app: Any, db: Session, login:
 def test_duplicate_registration_is_refused(db: Session, login: Any) -> None:
     anon = login(None)
     data = factories.registration()
-    assert anon.client.post("/api/v1/registrations", json=data).status_code == 201
+    assert anon.client.post("/api/v1/registrations", json=data).status_code == 202
     before = _counts(db)
     again = anon.client.post("/api/v1/registrations", json={**data, "username": data["username"] + "x"})
     assert again.status_code == 409 and "已注册" in again.json()["error"]["message_zh"]
+    # A taken username is not disclosed: the same answer as a stored registration, nothing created.
+    fresh = anon.client.post("/api/v1/registrations", json=factories.registration())
     same_user = anon.client.post(
         "/api/v1/registrations", json={**factories.registration(), "username": data["username"]}
     )
-    assert same_user.status_code == 409 and same_user.json()["error"]["field"] == "username"
-    assert _counts(db) == before
+    assert same_user.status_code == fresh.status_code == 202 and same_user.json() == fresh.json()
+    page = login(None).post("/register", {**factories.registration(), "username": "factory"})
+    assert page.status_code == 303 and page.headers["location"] == "/login?msg=registered"
+    assert _counts(db)[1] == before[1] + 1  # only the fresh registration's user
 
 
 def test_enterprise_admin_edits_own_profile_with_audit(db: Session, login: Any) -> None:
@@ -154,12 +159,17 @@ def test_invitation_flow(db: Session, login: Any) -> None:
     r = admin.post(
         f"/orgs/{org_id}/people/invite", {"display_name": "新员工", "email": "", "role": "enterprise_member"}
     )
-    assert r.status_code == 303
-    link = r.headers["location"].split("invite=")[1].replace("%2F", "/")
+    # The link is in the page only: no redirect, no token in a Location header or URL.
+    assert r.status_code == 200 and "location" not in r.headers
+    assert r.headers["cache-control"] == "no-store" and r.headers["referrer-policy"] == "no-referrer"
+    link = r.text.split('id="invite-url">')[1].split("<")[0]
+    assert link.startswith("/invite/")
     anon = login(None)
     assert "新员工" in anon.get(link).text
     weak = anon.post(link, {"username": "newbie1", "password": "123"})
     assert weak.status_code == 422
+    common = anon.post(link, {"username": "newbie1", "password": "qwerty123456"})
+    assert common.status_code == 422 and "过于常见" in common.text
     ok = anon.post(link, {"username": "newbie1", "password": "newbie-password"})
     assert ok.status_code == 303
     assert anon.get(link).status_code == 404  # used

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from chaoyun.db import get_db
+from chaoyun.i18n import N_, both
 from chaoyun.identity import audit, service
 from chaoyun.identity.models import ApiToken, Organisation, User
 from chaoyun.identity.permissions import Actor, Permission
@@ -32,6 +33,7 @@ from chaoyun.web.params import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 P = Permission
+REGISTRATION_RECEIVED = N_("Registration received. A district officer will review it.")
 
 
 def org_out(org: Organisation) -> OrgOut:
@@ -145,10 +147,13 @@ def organisation_update(
     return org_out(service.update_enterprise(db, actor, org_id, body))
 
 
-@router.post("/registrations", response_model=OrgOut, status_code=201)
-def register(body: RegistrationIn, db: Session = Depends(get_db), actor: Actor | None = public()) -> OrgOut:
-    org, _ = service.register_enterprise(db, body)
-    return org_out(org)
+@router.post("/registrations", status_code=202)
+def register(body: RegistrationIn, db: Session = Depends(get_db), actor: Actor | None = public()) -> dict[str, str]:
+    """Accepted for review. The answer is the same whether or not the username was free, so this cannot be
+    used to find out which usernames exist; the applicant hears the outcome from the review."""
+    service.register_enterprise(db, body)
+    m = both(REGISTRATION_RECEIVED)
+    return {"status": "received", "message_zh": m["zh"], "message_en": m["en"]}
 
 
 @router.post("/organisations/{org_id}/approve", response_model=OrgOut)

@@ -133,6 +133,10 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at < utcnow()
+
 
 class Invitation(Base):
     __tablename__ = "invitations"

@@ -13,7 +13,7 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
 
 
 class EnterpriseFields(BaseModel):
@@ -59,7 +59,7 @@ class TokenIn(BaseModel):
 
     name: Short = Field(min_length=1)
     scopes: list[str] = Field(default_factory=lambda: ["read"])
-    expires_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_days: int = Field(default=90, ge=1, le=365)
 
 
 class RejectIn(BaseModel):

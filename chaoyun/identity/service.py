@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from chaoyun.db import utcnow
 from chaoyun.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from chaoyun.i18n import N_
-from chaoyun.identity import audit
+from chaoyun.identity import audit, passwords
 from chaoyun.identity.credit_code import credit_code_error
 from chaoyun.identity.crypto import hash_password, new_token, token_hash, verify_password
 from chaoyun.identity.models import (
@@ -49,7 +49,8 @@ from chaoyun.identity.reference import (
     size_class,
 )
 from chaoyun.identity.schemas import EnterpriseFields, EnterpriseUpdate, RegistrationIn
-from chaoyun.settings import get_settings
+from chaoyun.identity.throttle import TooManyAttempts, fail, locked_for, reset
+from chaoyun.settings import env, get_settings
 
 # ---------------------------------------------------------------- snapshots for the audit log
 
@@ -210,25 +211,27 @@ def directory_page(
     if needs_profile:
         ids = ids.join(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
     page_ids = list(
-        db.execute(ids.where(*conds).order_by(Organisation.id).offset((page - 1) * per_page).limit(per_page))
-        .scalars()
+        db.execute(ids.where(*conds).order_by(Organisation.id).offset((page - 1) * per_page).limit(per_page)).scalars()
     )
     if not page_ids:
         return [], total
     q = (
         select(
-            Organisation.id, Organisation.name, Organisation.credit_code, Organisation.district,
-            EnterpriseProfile.cluster, EnterpriseProfile.size_class, EnterpriseProfile.employees,
-            EnterpriseProfile.is_doubling, EnterpriseProfile.is_lead,
+            Organisation.id,
+            Organisation.name,
+            Organisation.credit_code,
+            Organisation.district,
+            EnterpriseProfile.cluster,
+            EnterpriseProfile.size_class,
+            EnterpriseProfile.employees,
+            EnterpriseProfile.is_doubling,
+            EnterpriseProfile.is_lead,
         )
         .outerjoin(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id)
         .where(Organisation.id.in_(page_ids))
         .order_by(Organisation.id)
     )
-    rows = [
-        DirectoryRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), bool(r[8]))
-        for r in db.execute(q).all()
-    ]
+    rows = [DirectoryRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), bool(r[8])) for r in db.execute(q).all()]
     return rows, total
 
 
@@ -261,16 +264,34 @@ def update_enterprise(db: Session, actor: Actor, org_id: int, data: EnterpriseUp
     return org
 
 
-def register_enterprise(db: Session, data: RegistrationIn) -> tuple[Organisation, User]:
-    """Self-registration: a pending enterprise and its first admin, awaiting district approval."""
+def register_enterprise(db: Session, data: RegistrationIn) -> tuple[Organisation, User] | None:
+    """Self-registration: a pending enterprise and its first admin, awaiting district approval.
+
+    None when the username is taken: the caller answers exactly as for a stored registration, so the
+    form cannot be used to find out which usernames exist."""
     reason = credit_code_error(data.credit_code)
     if reason:
         raise Invalid(reason, field="credit_code")
     _validate_enterprise(data)
     if db.execute(select(Organisation.id).where(Organisation.credit_code == data.credit_code)).first():
         raise Conflict(N_("An organisation with this credit code is already registered."), field="credit_code")
+    passwords.check(data.password, data.username, data.name)
+    password_hash = hash_password(data.password)
     if db.execute(select(User.id).where(User.username == data.username)).first():
-        raise Conflict(N_("This username is taken; choose another."), field="username")
+        # Not disclosed: the applicant sees the same "received, awaiting review" answer as any other
+        # (after the same password hashing), nothing is created, and the attempt is on the audit log.
+        audit.record(
+            db,
+            actor_user_id=None,
+            actor_username="",
+            actor_org_id=None,
+            action="register_refused",
+            object_type="organisation",
+            object_id="",
+            after={"reason": "username taken", "credit_code": data.credit_code},
+        )
+        db.commit()
+        return None
     org = Organisation(
         kind=OrgKind.ENTERPRISE.value,
         credit_code=data.credit_code,
@@ -282,7 +303,7 @@ def register_enterprise(db: Session, data: RegistrationIn) -> tuple[Organisation
     user = User(
         username=data.username,
         display_name=data.display_name,
-        password_hash=hash_password(data.password),
+        password_hash=password_hash,
     )
     db.add_all([org, user])
     db.flush()
@@ -398,6 +419,8 @@ def find_invitation(db: Session, raw: str) -> Invitation:
 
 def accept_invitation(db: Session, raw: str, username: str, password: str) -> User:
     inv = find_invitation(db, raw)
+    org_row = db.get(Organisation, inv.org_id)
+    passwords.check(password, username, org_row.name if org_row else "")
     if db.execute(select(User.id).where(User.username == username)).first():
         raise Conflict(N_("This username is taken; choose another."), field="username")
     user = User(
@@ -440,9 +463,8 @@ def set_user_active(db: Session, actor: Actor, org_id: int, user_id: int, active
     before = {"is_active": user.is_active}
     user.is_active = active
     if not active:
-        # End their sessions and tokens at once.
-        for s in db.execute(select(WebSession).where(WebSession.user_id == user.id)).scalars():
-            db.delete(s)
+        # End their sessions and tokens at once (tokens stay revoked if the account is reactivated).
+        end_other_sessions(db, user.id)
     audit.record_by(db, actor, "activate" if active else "deactivate", "user", user.id, before, {"is_active": active})
     db.commit()
     return user
@@ -451,64 +473,59 @@ def set_user_active(db: Session, actor: Actor, org_id: int, user_id: int, active
 # ---------------------------------------------------------------- login and sessions
 
 
-def authenticate(db: Session, username: str, password: str) -> User:
+LOGIN_FAILED = N_(
+    "Wrong username or password. After %(n)s failed attempts sign-in to an account pauses for %(minutes)s minutes."
+)
+TOO_MANY_FROM_ADDRESS = N_("Too many failed sign-ins from your network; try again in %(minutes)s minutes.")
+
+
+def authenticate(db: Session, username: str, password: str, client: str = "") -> User:
+    """Check a sign-in. Unknown names, wrong passwords, inactive and locked accounts all get the same
+    answer after the same work (an argon2 verify, a dummy hash for unknown names), and every name locks
+    after the same number of failures, so nothing tells which accounts exist. ``client`` (the address)
+    has a counter of its own: too many failures from one address answer 429."""
     s = get_settings()
     now = utcnow()
-    user = db.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
+    name = username.strip()
+    ukey, akey = "u:" + name.lower()[:64], "a:" + client
+    addr_wait = locked_for(akey) if client else 0
+    if addr_wait:
+        raise TooManyAttempts(TOO_MANY_FROM_ADDRESS, addr_wait, minutes=max(1, (addr_wait + 59) // 60))
+    user = db.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    ok = verify_password(user.password_hash if user is not None else "", password)
+    locked = bool(locked_for(ukey)) or (user is not None and user.locked_until is not None and user.locked_until > now)
+    if user is not None and ok and user.is_active and not locked:
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = now
+        reset(ukey)
+        return user
+    lock_s = s.login_lockout_minutes * 60
+    reached = fail(ukey, s.login_max_failures, lock_s, lock_s)
+    if client:
+        fail(akey, int(env("LOGIN_ADDRESS_MAX_FAILURES")), int(env("LOGIN_ADDRESS_WINDOW_MINUTES")) * 60, lock_s)
     if user is None:
-        verify_password("", password)
-        audit.record(
-            db,
-            actor_user_id=None,
-            actor_username=username[:64],
-            actor_org_id=None,
-            action="login_failed",
-            object_type="user",
-            object_id="",
-            after={"reason": "unknown user"},
-        )
-        db.commit()
-        raise Unauthorized(N_("Wrong username or password."))
-    if user.locked_until is not None and user.locked_until > now:
-        audit.record(
-            db,
-            actor_user_id=user.id,
-            actor_username=user.username,
-            actor_org_id=None,
-            action="login_failed",
-            object_type="user",
-            object_id=user.id,
-            after={"reason": "locked"},
-        )
-        db.commit()
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise Unauthorized(
-            N_("Too many failed attempts; the account is locked for %(minutes)s more minutes."),
-            minutes=minutes,
-        )
-    if not verify_password(user.password_hash, password) or not user.is_active:
-        user.failed_logins += 1
-        reason = "inactive" if user.is_active is False else "wrong password"
-        if user.failed_logins >= s.login_max_failures:
+        reason = "unknown user"
+    elif locked:
+        reason = "locked"
+    else:
+        reason = "inactive" if not user.is_active else "wrong password"
+        if reached:
+            # Also in the database, so every worker refuses it and admins see it on the users page.
             user.locked_until = now + timedelta(minutes=s.login_lockout_minutes)
-            user.failed_logins = 0
             reason += ", locked"
-        audit.record(
-            db,
-            actor_user_id=user.id,
-            actor_username=user.username,
-            actor_org_id=None,
-            action="login_failed",
-            object_type="user",
-            object_id=user.id,
-            after={"reason": reason},
-        )
-        db.commit()
-        raise Unauthorized(N_("Wrong username or password."))
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    return user
+    audit.record(
+        db,
+        actor_user_id=user.id if user is not None else None,
+        actor_username=name[:64],
+        actor_org_id=None,
+        action="login_failed",
+        object_type="user",
+        object_id=user.id if user is not None else "",
+        after={"reason": reason, "client": client[:64]},
+    )
+    db.commit()
+    raise Unauthorized(LOGIN_FAILED, n=s.login_max_failures, minutes=s.login_lockout_minutes)
 
 
 def start_session(db: Session, user: User) -> str:
@@ -585,14 +602,38 @@ def switch_membership(db: Session, ws: WebSession, actor: Actor, membership_id: 
     db.commit()
 
 
-def change_password(db: Session, actor: Actor, old: str, new: str) -> None:
+def end_other_sessions(
+    db: Session, user_id: int, keep_session: str | None = None, keep_token: int | None = None
+) -> tuple[int, int]:
+    """Delete the user's web sessions and revoke their API tokens, except the ones named (the caller's
+    own). Returns (sessions ended, tokens revoked)."""
+    ended = revoked = 0
+    for ws in db.execute(select(WebSession).where(WebSession.user_id == user_id)).scalars():
+        if ws.id != keep_session:
+            db.delete(ws)
+            ended += 1
+    now = utcnow()
+    for tok in db.execute(select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))).scalars():
+        if tok.id != keep_token:
+            tok.revoked_at = now
+            revoked += 1
+    return ended, revoked
+
+
+def change_password(db: Session, actor: Actor, old: str, new: str, keep_session: str | None = None) -> None:
+    """A new password ends every other session and revokes every API token of the user (whoever knew the
+    old password may have signed in or made a token); the session it is changed from stays."""
     user = actor.user
     if not verify_password(user.password_hash, old):
         raise Invalid(N_("The current password is wrong."), field="old_password")
     if old == new:
         raise Invalid(N_("The new password must differ from the current one."), field="new_password")
+    passwords.check(new, user.username, actor.org.name, field="new_password")
     user.password_hash = hash_password(new)
-    audit.record_by(db, actor, "password_change", "user", user.id)
+    ended, revoked = end_other_sessions(db, user.id, keep_session, actor.token.id if actor.token is not None else None)
+    audit.record_by(
+        db, actor, "password_change", "user", user.id, after={"sessions_ended": ended, "tokens_revoked": revoked}
+    )
     db.commit()
 
 
@@ -606,16 +647,22 @@ def set_locale(db: Session, user: User, locale: str) -> None:
 # ---------------------------------------------------------------- API tokens
 
 TOKEN_SCOPES = ("read", "write")
+TOKEN_DEFAULT_DAYS = 90
+TOKEN_MAX_DAYS = 365
 
 
 def create_token(
-    db: Session, actor: Actor, name: str, scopes: list[str], expires_days: int | None
+    db: Session, actor: Actor, name: str, scopes: list[str], expires_days: int | None = TOKEN_DEFAULT_DAYS
 ) -> tuple[ApiToken, str]:
+    """A token that expires after ``expires_days`` (default 90, at most 365; None means the default)."""
     if actor.token is not None:
         raise Forbidden(N_("API tokens cannot create other tokens; sign in to the web page."))
     bad = [s for s in scopes if s not in TOKEN_SCOPES]
     if bad or not scopes:
         raise Invalid(N_("Scopes must be read and/or write."), field="scopes")
+    days = TOKEN_DEFAULT_DAYS if expires_days is None else expires_days
+    if not 1 <= days <= TOKEN_MAX_DAYS:
+        raise Invalid(N_("A token is valid for 1 to %(max)s days."), field="expires_days", max=TOKEN_MAX_DAYS)
     raw = new_token("cy")
     tok = ApiToken(
         user_id=actor.user.id,
@@ -624,12 +671,18 @@ def create_token(
         prefix=raw[:10],
         token_hash=token_hash(raw),
         scopes=sorted(set(scopes)),
-        expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
+        expires_at=utcnow() + timedelta(days=days),
     )
     db.add(tok)
     db.flush()
     audit.record_by(
-        db, actor, "create", "api_token", tok.id, None, {"name": name, "scopes": tok.scopes, "prefix": tok.prefix}
+        db,
+        actor,
+        "create",
+        "api_token",
+        tok.id,
+        None,
+        {"name": name, "scopes": tok.scopes, "prefix": tok.prefix, "expires_at": tok.expires_at},
     )
     db.commit()
     return tok, raw
@@ -660,7 +713,9 @@ TOKEN_AUDIT_INTERVAL = timedelta(minutes=1)
 def resolve_token(db: Session, raw: str) -> Actor:
     tok = db.execute(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).scalar_one_or_none()
     now = utcnow()
-    if tok is None or tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at < now):
+    if tok is not None and tok.revoked_at is None and tok.expires_at is not None and tok.expires_at < now:
+        raise Unauthorized(N_("This API token has expired; create a new one on your account page."))
+    if tok is None or tok.revoked_at is not None:
         raise Unauthorized(N_("The API token is unknown, revoked or expired."))
     user = db.get(User, tok.user_id)
     membership = db.get(Membership, tok.membership_id)

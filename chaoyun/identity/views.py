@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -31,6 +30,7 @@ from chaoyun.identity.reference import (
     SizeClass,
 )
 from chaoyun.identity.schemas import EnterpriseUpdate, RegistrationIn
+from chaoyun.identity.throttle import TooManyAttempts
 from chaoyun.settings import get_settings
 from chaoyun.web import nav
 from chaoyun.web.deps import LANG_COOKIE, SESSION_COOKIE, public, requires
@@ -112,16 +112,20 @@ def login_submit(
     db: Session = Depends(get_db),
     actor: Actor | None = public(),
 ) -> Response:
+    client = request.client.host if request.client else ""
     try:
-        user = service.authenticate(db, username, password)
+        user = service.authenticate(db, username, password, client)
         raw = service.start_session(db, user)
     except AppError as exc:
-        return render(
+        page = render(
             request,
             "identity/login.html",
             {"error": exc, "next": _safe_next(next), "username": username},
             status=exc.status,
         )
+        if isinstance(exc, TooManyAttempts):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     resp = RedirectResponse(_safe_next(next), status_code=303)
     s = get_settings()
     resp.set_cookie(
@@ -168,6 +172,7 @@ async def register_submit(request: Request, actor: Actor | None = public(), db: 
     error: AppError | None = None
     try:
         data = RegistrationIn.model_validate(values)
+        # The same answer whether or not the username was free (see service.register_enterprise).
         service.register_enterprise(db, data)
         return RedirectResponse("/login?msg=registered", status_code=303)
     except ValidationError as exc:
@@ -254,9 +259,8 @@ def account_password(
     actor: Actor = requires(P.AUTHENTICATED),
 ) -> Response:
     try:
-        if len(new_password) < 8:
-            raise AppError(N_("The new password needs at least 8 characters."), field="new_password")
-        service.change_password(db, actor, old_password, new_password)
+        ws = getattr(request.state, "web_session", None)
+        service.change_password(db, actor, old_password, new_password, keep_session=ws.id if ws else None)
     except AppError as exc:
         return render(
             request, "identity/account.html", {"tokens": service.list_tokens(db, actor), "error": exc}, status=422
@@ -281,6 +285,7 @@ def account_token_create(
     request: Request,
     name: str = Form("", max_length=100),
     write: bool = Form(False),
+    expires_days: int = Form(service.TOKEN_DEFAULT_DAYS, ge=1, le=service.TOKEN_MAX_DAYS),
     db: Session = Depends(get_db),
     actor: Actor = requires(P.AUTHENTICATED),
 ) -> Response:
@@ -289,7 +294,8 @@ def account_token_create(
     try:
         if not name.strip():
             raise AppError(N_("Give the token a name."), field="name")
-        _, raw = service.create_token(db, actor, name.strip(), ["read", "write"] if write else ["read"], None)
+        scopes = ["read", "write"] if write else ["read"]
+        _, raw = service.create_token(db, actor, name.strip(), scopes, expires_days)
     except AppError as exc:
         error = exc
     return render(
@@ -410,6 +416,10 @@ async def org_edit_submit(
 def org_people(
     request: Request, org_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(P.ORG_READ)
 ) -> Response:
+    return _people_page(request, db, actor, org_id)
+
+
+def _people_page(request: Request, db: Session, actor: Actor, org_id: int, invite_url: str | None = None) -> Response:
     org = service.get_org(db, actor, org_id)
     members = service.list_members(db, actor, org_id)
     can_manage = service.has_perm(actor, P.USERS_MANAGE) and (
@@ -424,8 +434,8 @@ def org_people(
             "members": members,
             "can_manage": can_manage,
             "roles": roles,
-            "invite_url": request.query_params.get("invite"),
-            "flash": _flash(request),
+            "invite_url": invite_url,
+            "flash": N_("Invitation created.") if invite_url else _flash(request),
         },
     )
 
@@ -443,8 +453,11 @@ def org_invite(
     if not display_name.strip():
         raise AppError(N_("Enter the person's name."), field="display_name")
     _, raw = service.invite(db, actor, org_id, display_name.strip(), email.strip(), role)
-    link = f"/invite/{raw}"
-    return RedirectResponse(f"/orgs/{org_id}/people?msg=invited&invite={quote(link)}", status_code=303)
+    # The link is shown in this answer only: never in a Location header or a URL (history, logs, Referer).
+    page = _people_page(request, db, actor, org_id, invite_url=f"/invite/{raw}")
+    page.headers["Cache-Control"] = "no-store"
+    page.headers["Referrer-Policy"] = "no-referrer"
+    return page
 
 
 @router.post("/orgs/{org_id}/people/{user_id}/deactivate")
