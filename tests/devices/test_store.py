@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from chaoyun.devices.store import DAY_MS, PG_SCHEMA, PostgresStore, SqliteStore, TelemetryStore, from_ms, to_ms
@@ -18,7 +19,6 @@ PG_ADMIN = os.environ.get("CHAOYUN_TEST_PG_ADMIN_URL", "postgresql://postgres@12
 
 
 def _pg_store() -> Iterator[PostgresStore]:
-    psycopg = pytest.importorskip("psycopg")
     admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
     name = f"chaoyun_store_{uuid.uuid4().hex[:10]}"
     try:
