@@ -317,3 +317,29 @@ def test_state_from_power_threshold(db: Session) -> None:
     for kw, expected in ((12.0, "running"), (1.0, "idle"), (0.1, "off")):
         ingest.ingest(db, device, {"power": kw}, "http")
         assert get_store().latest(device.id)["state"].text == expected
+
+
+def test_generated_device_list_pushed_to_a_gateway(db: Session, login: Any) -> None:
+    from chaoyun.devices.connectors.models import Gateway as GatewayRow
+
+    client = login("factory")
+    k = key()
+    assert client.post("/api/v1/device-profiles", json={"profile": profile_doc(k)}).status_code == 201
+    dev = client.post("/api/v1/devices", json={"name": f"吹塑{k}", "model": k}).json()["device"]
+    gw_uid = f"gw-{secrets.token_hex(3)}"
+    gw = client.post("/api/v1/gateways", json={"uid": gw_uid, "name": "网关"}).json()
+    r = client.request("PUT", f"/api/v1/devices/{dev['id']}/connection",
+                       json={"gateway": gw_uid, "host": "10.1.1.9", "unit": 3, "port": 70000})
+    assert r.status_code == 422 and "65535" in r.text, r.text
+    r = client.request("PUT", f"/api/v1/devices/{dev['id']}/connection",
+                       json={"gateway": gw_uid, "host": "10.1.1.9", "unit": 3})
+    assert r.status_code == 200 and r.json()["unit"] == 3
+    r = client.post(f"/api/v1/gateways/{gw['id']}/generated-config/push", json={})
+    assert r.status_code == 200 and r.json()["devices"] == 1, r.text
+    db.expire_all()
+    row = db.get(GatewayRow, gw["id"])
+    assert row is not None and row.device_uids() == [dev["uid"]]
+    entry = row.config["devices"][0]
+    assert entry["unit"] == 3 and any(x["metric"] == "melt_temp_sp" and x.get("writable") for x in entry["registers"])
+    page = client.get(f"/devices/{dev['id']}/connection")
+    assert page.status_code == 200 and "10.1.1.9" in page.text
