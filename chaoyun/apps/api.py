@@ -64,8 +64,9 @@ def oee_counts(
 def oee_calendar(
     data: oee.CalendarIn, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> dict[str, Any]:
-    c = oee.set_calendar(db, actor, data)
-    return {"shifts": c.shifts, "small_stop_s": c.small_stop_s}
+    oee.set_calendar(db, actor, data)
+    calendar, small = oee.calendar_for(db, actor.org_id)
+    return calendar.stored() | {"small_stop_s": small}
 
 
 @router.post("/oee/downtime", status_code=201)
@@ -154,6 +155,19 @@ def spc_alarms(db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)
         }
         for a in quality.list_alarms(db, actor, status=None)
     ]
+
+
+class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alarm_ids: list[int] | None = Field(None, description="ids to acknowledge (or all=true: every open alarm)")
+    all: bool = False
+
+
+@router.post("/quality/alarms/ack")
+def spc_ack_many(data: AckIn, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> dict[str, Any]:
+    ids = None if data.all else (data.alarm_ids or [])
+    return {"acknowledged": quality.acknowledge_many(db, actor, ids)}
 
 
 class AckIn(BaseModel):

@@ -3,7 +3,6 @@ government's cluster view; home panels for both."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -52,6 +51,7 @@ FLASH = {
     "plan": N_("Inspection plan saved."),
     "measured": N_("Measurements saved."),
     "acked": N_("Alarm acknowledged."),
+    "acked_many": N_("Selected alarms acknowledged."),
     "acked_many": N_("Selected alarms acknowledged."),
     "tariff": N_("Tariff saved."),
     "report": N_("Report generated."),
@@ -128,7 +128,14 @@ def _translations(ov: dict[str, Any]) -> dict[str, str]:
 def oee_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
     first, last, days = _days(request, 7)
     ov = oee.overview(db, actor, first, last)
-    shifts, small = oee.shifts_for(db, actor.org_id)
+    calendar, small = oee.calendar_for(db, actor.org_id)
+    shifts = calendar.shifts
+    # The calendar form's preview: planned hours of each day of a chosen week (default: this week).
+    try:
+        pick = date.fromisoformat(request.query_params.get("preview") or "")
+    except ValueError:
+        pick = datetime.now(cal.LOCAL).date()
+    monday = pick - timedelta(days=pick.weekday())
     return render(
         request,
         "apps/oee.html",
@@ -139,7 +146,12 @@ def oee_page(request: Request, db: Session = Depends(get_db), actor: Actor = req
             "end": last.isoformat(),
             "reasons": oee.STOP_REASONS,
             "shifts": shifts,
-            "shifts_json": json.dumps(shifts, ensure_ascii=False, indent=1),
+            "shift_rows": [*shifts, *([{}] * max(0, min(2, 6 - len(shifts))))],
+            "weekday_names": WEEKDAY_NAMES,
+            "holidays_text": "\n".join(d.isoformat() for d in sorted(calendar.holidays)),
+            "workdays_text": "\n".join(d.isoformat() for d in sorted(calendar.workdays)),
+            "preview": oee.planned_week(calendar, monday),
+            "preview_monday": monday.isoformat(),
             "small_stop_s": small,
             "can_operate": actor.has(APPS_OPERATE),
             "can_manage": actor.has(APPS_MANAGE),
@@ -208,20 +220,54 @@ def oee_counts(
     return _back("/apps/oee", "counts")
 
 
+WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+MAX_SHIFT_ROWS = 6
+
+
+def _dates(text: str) -> list[str]:
+    return [p for p in text.replace(",", " ").replace("，", " ").replace("、", " ").split() if p]
+
+
+def _calendar_form(form: Any) -> oee.CalendarIn:
+    """The calendar form: up to six shift rows (key, name, start, end, breaks "12:00-13:00, …", weekdays),
+    holidays and make-up working days as dates, the small-stop threshold."""
+    shifts: list[dict[str, Any]] = []
+    for i in range(MAX_SHIFT_ROWS):
+        key = str(form.get(f"key_{i}") or "").strip()
+        if not key:
+            continue
+        breaks = []
+        for part in str(form.get(f"breaks_{i}") or "").replace("，", ",").split(","):
+            if part.strip():
+                a, sep, b = part.strip().partition("-")
+                if not sep:
+                    raise Invalid(N_("A break is a start and an end, e.g. 12:00-13:00."), field=f"breaks_{i}")
+                breaks.append([a.strip(), b.strip()])
+        shifts.append(
+            {
+                "key": key,
+                "name": str(form.get(f"name_{i}") or key),
+                "start": str(form.get(f"start_{i}") or ""),
+                "end": str(form.get(f"end_{i}") or ""),
+                "breaks": breaks,
+                "days": [str(d) for d in form.getlist(f"days_{i}")],
+            }
+        )
+    return oee.CalendarIn(
+        shifts=shifts,
+        small_stop_s=str(form.get("small_stop_s") or "300"),
+        holidays=_dates(str(form.get("holidays") or "")),
+        workdays=_dates(str(form.get("workdays") or "")),
+    )
+
+
 @router.post("/apps/oee/calendar")
-def oee_calendar(
-    request: Request,
-    shifts: str = Form("", max_length=5000),
-    small_stop_s: str = Form("300"),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(APPS_MANAGE),
+async def oee_calendar(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> Response:
+    form = await request.form()
     try:
-        try:
-            parsed = json.loads(shifts)
-        except json.JSONDecodeError as exc:
-            raise Invalid(N_("The shift list is not valid JSON."), field="shifts") from exc
-        oee.set_calendar(db, actor, oee.CalendarIn(shifts=parsed, small_stop_s=small_stop_s))
+        oee.set_calendar(db, actor, _calendar_form(form))
     except (ValidationError, AppError) as exc:
         return _error_page(request, _errors(request, exc))
     return _back("/apps/oee", "calendar")
@@ -440,6 +486,21 @@ def plan_export(plan_id: DbId, db: Session = Depends(get_db), actor: Actor = req
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="spc-{plan.id}.xlsx"'},
     )
+
+
+@router.post("/apps/quality/alarms/ack")
+async def alarm_ack_many(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
+) -> Response:
+    form = await request.form()
+    try:
+        ids = None if form.get("all") == "1" else [int(str(v)) for v in form.getlist("alarm_ids")]
+        quality.acknowledge_many(db, actor, ids)
+    except ValueError:
+        return _error_page(request, Invalid(N_("Select at least one alarm."), field="alarm_ids"))
+    except AppError as exc:
+        return _error_page(request, exc)
+    return _back("/apps/quality", "acked_many")
 
 
 @router.post("/apps/quality/alarms/ack")

@@ -265,3 +265,79 @@ def test_operator_counts_win_for_their_shift(db: Session) -> None:
     assert o.performance == pytest.approx(100 * 30 / (390 * 60))
     row = oee.oee_row("x", o)
     assert row["counter_total"] == 700 and row["manual_total"] == 100 and row["manual_shifts"] == 1
+
+
+def test_holidays_weekdays_and_make_up_days_decide_planned_time() -> None:
+    from chaoyun.apps.oee import calendar as cal
+
+    day_shift = {"key": "A", "name": "A", "start": "08:00", "end": "17:00", "breaks": [["12:00", "13:00"]]}
+    weekdays = cal.validate_shifts([day_shift | {"days": [0, 1, 2, 3, 4]}])
+    assert weekdays[0]["days"] == [0, 1, 2, 3, 4]
+    # Every day is the old format: no "days" key stored, so old calendars read the same.
+    assert "days" not in cal.validate_shifts([day_shift | {"days": list(range(7))}])[0]
+    official = cal.Calendar(weekdays)  # the official 2026 list by default
+    w = cal.build_windows(official, date(2026, 10, 1), date(2026, 10, 11))
+    days = sorted({d for d, _k in w.labels})
+    # 1–7 October are holidays, the 10th (a Saturday) is worked with Monday's shifts, the 11th is a Sunday.
+    assert days == ["2026-10-08", "2026-10-09", "2026-10-10"]
+    assert float((w.ends - w.starts).sum()) / 3_600_000 == 3 * 8
+    # The old stored format (a plain list) still reads, with the official holidays; version 2 round-trips.
+    old = cal.from_stored([day_shift])
+    assert old.shifts == [day_shift] and date(2026, 10, 1) in old.holidays
+    v2 = cal.from_stored(cal.Calendar(weekdays, [date(2026, 12, 25)], []).stored())
+    assert v2.holidays == {date(2026, 12, 25)} and v2.workdays == set() and v2.shifts == weekdays
+    with pytest.raises(Exception, match="weekday"):
+        cal.validate_shifts([day_shift | {"days": [7]}])
+
+
+def test_oee_planned_time_skips_official_holidays(db: Session) -> None:
+    org = new_org(db, "国庆厂")
+    d = new_device(db, org.id, "cnc", "国庆CNC")
+    feed(db, d, [(local(2026, 9, 30, 0), {"state": "running", "cycle_count": 0})], local(2026, 10, 2))
+    holiday = oee.compute_period(db, org.id, date(2026, 10, 1), date(2026, 10, 1)).summary()
+    assert holiday.planned_s == 0 and holiday.availability is None
+    workday = oee.compute_period(db, org.id, date(2026, 9, 30), date(2026, 9, 30)).summary()
+    assert workday.planned_s == 22 * 3600
+
+
+def test_calendar_form_and_week_preview(login: Any, db: Session) -> None:
+    from sqlalchemy import select
+
+    from chaoyun.identity.models import Membership, User
+
+    c = login("factory")
+    form = {
+        "key_0": "A",
+        "name_0": "白班",
+        "start_0": "08:00",
+        "end_0": "17:00",
+        "breaks_0": "12:00-13:00",
+        "days_0": ["0", "1", "2", "3", "4"],
+        "holidays": "2026-10-01\n2026-10-02",
+        "workdays": "2026-10-10",
+        "small_stop_s": "300",
+    }
+    r = c.post("/apps/oee/calendar", data=form)
+    assert r.status_code == 303, r.text
+    user = db.execute(select(User).where(User.username == "factory")).scalar_one()
+    m = db.execute(select(Membership).where(Membership.user_id == user.id)).scalars().first()
+    assert m is not None
+    db.expire_all()
+    stored = db.get(ShiftCalendar, m.org_id)
+    assert stored is not None and stored.shifts["version"] == 2  # type: ignore[call-overload]
+    assert stored.shifts["holidays"] == ["2026-10-01", "2026-10-02"]  # type: ignore[call-overload]
+    page = c.get("/apps/oee?preview=2026-10-07").text
+    assert 'id="calendar-form"' in page and 'name="breaks_0" value="12:00-13:00"' in page
+    # Week of Monday 5 October: Mon–Fri 8 h each, Saturday 10th a make-up day (8 h), Sunday nothing.
+    assert '<th class="text-end" id="preview-total">48.00</th>' in page
+    # Bad input: a clear message, nothing saved.
+    bad = c.post("/apps/oee/calendar", data=form | {"breaks_0": "12:00"})
+    assert bad.status_code == 422 and "12:00-13:00" in bad.text
+    both = c.post("/apps/oee/calendar", data=form | {"workdays": "2026-10-01"})
+    assert both.status_code == 422
+    db.expire_all()
+    assert db.get(ShiftCalendar, m.org_id).shifts["workdays"] == ["2026-10-10"]  # type: ignore[union-attr]
+    # The API takes the same calendar; holidays omitted means the official list.
+    shifts = [{"key": "A", "start": "08:00", "end": "20:00"}, {"key": "B", "start": "20:00", "end": "08:00"}]
+    api = c.request("PUT", "/api/v1/apps/oee/calendar", json={"shifts": shifts})
+    assert api.status_code == 200 and "2026-02-17" in api.json()["holidays"] and api.json()["version"] == 2

@@ -101,7 +101,7 @@ BODIES = {
     ("POST", "/apps/quality/plans"): lambda o: {"name": "外径", "chart_type": "xbar_r", "subgroup_size": "3"},
     ("POST", "/apps/quality/plans/{plan_id}/measure"): lambda o: {"values": "1.0 1.1 0.9"},
     ("POST", "/apps/quality/plans/{plan_id}/settings"): lambda o: {"tests": "1", "limits_mode": "recalc"},
-    ("POST", "/apps/oee/calendar"): lambda o: {"shifts": '[{"key": "A", "start": "08:00", "end": "20:00"}]'},
+    ("POST", "/apps/oee/calendar"): lambda o: {"key_0": "A", "start_0": "08:00", "end_0": "20:00"},
     ("POST", "/apps/oee/downtime"): lambda o: {"start": "2026-01-05T08:00", "end": "2026-01-05T10:00"},
     ("POST", "/apps/energy/tariff"): lambda o: {"tariff": "gd_industrial_1_10kv"},
     ("POST", "/apps/reports"): lambda o: {"kind": "daily", "day": "2026-01-05"},

@@ -52,11 +52,18 @@ MAX_DAYS = 92
 # ---------------------------------------------------------------- calendars and inputs
 
 
-def shifts_for(db: Session, org_id: int) -> tuple[list[dict[str, Any]], float]:
+def calendar_for(db: Session, org_id: int) -> tuple[cal.Calendar, float]:
+    """The enterprise's calendar (either stored format) and small-stop threshold; the default two shifts
+    with the official holidays when it has none."""
     c = db.get(ShiftCalendar, org_id)
     if c is None or not c.shifts:
-        return cal.DEFAULT_SHIFTS, oc.DEFAULT_SMALL_STOP_S
-    return c.shifts, float(c.small_stop_s)
+        return cal.Calendar(cal.DEFAULT_SHIFTS), oc.DEFAULT_SMALL_STOP_S
+    return cal.from_stored(c.shifts), float(c.small_stop_s)
+
+
+def shifts_for(db: Session, org_id: int) -> tuple[list[dict[str, Any]], float]:
+    calendar, small = calendar_for(db, org_id)
+    return calendar.shifts, small
 
 
 class CalendarIn(BaseModel):
@@ -64,20 +71,58 @@ class CalendarIn(BaseModel):
 
     shifts: list[dict[str, Any]]
     small_stop_s: float = Field(300.0, ge=0, le=3600)
+    # Days off and make-up working days; omitted: the official list (国务院办公厅 2026 arrangement).
+    holidays: list[str] | None = None
+    workdays: list[str] | None = None
 
 
 def set_calendar(db: Session, actor: Actor, data: CalendarIn) -> ShiftCalendar:
     shifts = cal.validate_shifts(data.shifts)
+    holidays = None if data.holidays is None else cal.validate_dates(data.holidays, "holidays")
+    workdays = None if data.workdays is None else cal.validate_dates(data.workdays, "workdays")
+    both_ways = set(holidays or []) & set(workdays or [])
+    if both_ways:
+        raise Invalid(
+            N_("%(day)s is both a holiday and a make-up working day."), field="workdays", day=min(both_ways).isoformat()
+        )
+    stored = cal.Calendar(shifts, holidays, workdays).stored()
     c = db.get(ShiftCalendar, actor.org_id)
     before = {"shifts": c.shifts, "small_stop_s": c.small_stop_s} if c else None
     if c is None:
         c = ShiftCalendar(org_id=actor.org_id)
         db.add(c)
-    c.shifts = shifts
+    c.shifts = stored  # type: ignore[assignment]  # the JSON column holds the version-2 mapping
     c.small_stop_s = data.small_stop_s
-    record_by(db, actor, "update", "shift_calendar", actor.org_id, before=before, after={"shifts": shifts})
+    record_by(db, actor, "update", "shift_calendar", actor.org_id, before=before, after=stored)
     db.commit()
     return c
+
+
+def planned_week(calendar: cal.Calendar, monday: date) -> list[dict[str, Any]]:
+    """Planned production hours of each day of the week starting ``monday`` (shifts minus breaks, before
+    any planned downtime): the calendar form's preview."""
+    w = cal.build_windows(calendar, monday, monday + timedelta(days=6))
+    per_day: dict[str, float] = defaultdict(float)
+    names: dict[str, list[str]] = defaultdict(list)
+    for (day, key), _b in zip(w.labels, w.shift_bounds, strict=True):
+        names[day].append(key)
+    for a, b, i in zip(w.starts, w.ends, w.shift_idx, strict=True):
+        per_day[w.labels[int(i)][0]] += (int(b) - int(a)) / 3_600_000
+    out = []
+    for k in range(7):
+        d = monday + timedelta(days=k)
+        iso = d.isoformat()
+        kind = "holiday" if d in calendar.holidays else "workday" if d in calendar.workdays else ""
+        out.append(
+            {
+                "day": iso,
+                "weekday": d.weekday(),
+                "shifts": names.get(iso, []),
+                "hours": round(per_day[iso], 2),
+                "kind": kind,
+            }
+        )
+    return out
 
 
 class DowntimeIn(BaseModel):
@@ -317,6 +362,11 @@ def _device_result(
     return res
 
 
+def _empty_result(device: Device) -> oc.MachineResult:
+    z = np.zeros(0)
+    return oc.MachineResult(np.zeros((0, oc.N_STATES)), z, z, z, z, z, device.model.ideal_cycle_s)
+
+
 def compute_period(
     db: Session,
     org_id: int,
@@ -328,7 +378,7 @@ def compute_period(
 ) -> Period:
     if last_day < first_day or (last_day - first_day).days > MAX_DAYS:
         raise Invalid(N_("Choose a period of at most %(days)s days."), days=MAX_DAYS)
-    shifts, small = shifts_for(db, org_id)
+    calendar, small = calendar_for(db, org_id)
     stmt = select(Device).where(Device.org_id == org_id).order_by(Device.workshop, Device.line, Device.name)
     if device_ids is not None:
         stmt = stmt.where(Device.id.in_(device_ids))
@@ -349,7 +399,7 @@ def compute_period(
     now = now or datetime.now(UTC)
     if end > now:
         org_down.append((now, end))
-    base = cal.build_windows(shifts, first_day, last_day, org_down)
+    base = cal.build_windows(calendar, first_day, last_day, org_down)
     counts = (
         db.execute(
             select(ProductionCount).where(
@@ -363,7 +413,10 @@ def compute_period(
     machines = []
     for d in devices:
         own_down = [(x.start, x.end) for x in downtime if x.device_id == d.id]
-        windows = cal.build_windows(shifts, first_day, last_day, org_down + own_down) if own_down else base
+        windows = cal.build_windows(calendar, first_day, last_day, org_down + own_down) if own_down else base
+        if not windows.labels:  # no shift in the period (holidays only): nothing planned, nothing lost
+            machines.append(MachineOee(d, _empty_result(d), {}))
+            continue
         wstart = datetime.fromtimestamp(int(windows.shift_bounds[0, 0]) / 1000, UTC)
         wend = datetime.fromtimestamp(int(windows.shift_bounds[-1, 1]) / 1000, UTC)
         res = _device_result(d, windows, wstart, wend, small, keep_stops, now)
