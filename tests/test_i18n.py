@@ -256,3 +256,38 @@ def test_menu_pages_show_no_raw_codes(login: Any, username: str) -> None:
         if found:
             leaks[path] = found
     assert not leaks, f"raw codes on {username}'s pages: {leaks}"
+
+
+def test_an_error_that_names_a_time_gives_beijing_time(db: Any) -> None:
+    # The notice page said 17:44 while concluding it early failed with "09:44 UTC".
+    from datetime import UTC, datetime
+
+    from chaoyun.errors import Conflict
+    from chaoyun.programme.workflows import vouchers
+    from tests.programme_workflows.helpers import (
+        actor,
+        admin_of,
+        claim,
+        district_officer,
+        eligible_provider,
+        make_round,
+        rich_enterprises,
+    )
+    from tests.programme_workflows.test_vouchers import redeem
+
+    ent = admin_of(db, rich_enterprises(db, 1)[0])
+    prov = eligible_provider(db)
+    rnd = make_round(db, ratio="0.5", cap="100000")
+    v = claim(db, ent, rnd, prov, "20000", [("cloud_resources", "20000")])  # type: ignore[arg-type]
+    vouchers.act(db, ent, v.id, "submit")  # type: ignore[arg-type]
+    vouchers.act(db, actor(db, "provider"), v.id, "confirm_contract")  # type: ignore[arg-type]
+    redeem(db, ent, v.id, "20000", "INV-CLOCK-1")
+    vouchers.act(db, district_officer(db, v.district), v.id, "district_pass")
+    city = actor(db, "city")
+    vouchers.act(db, city, v.id, "city_pass")
+    v.notice_ends_at = datetime(2031, 5, 6, 9, 44, tzinfo=UTC)
+    db.commit()
+    with pytest.raises(Conflict) as early:
+        vouchers.act(db, city, v.id, "conclude_notice")
+    m = early.value.messages()
+    assert "2031-05-06 17:44" in m["zh"] and "2031-05-06 17:44" in m["en"] and "UTC" not in m["en"]
