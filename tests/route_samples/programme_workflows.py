@@ -80,7 +80,7 @@ def voucher_id(db: Session, owner: Organisation) -> str:
         enterprise_org_id=ent.id,
         provider_org_id=prov.id,
         district=ent.district,
-        state="draft",
+        state="submitted",  # drafts are private to the enterprise; submitted ones are seen by provider and offices
         contract_no="RS-1",
         contract_signed_on=date(2019, 5, 1),
         contract_amount=Decimal("10000.00"),
@@ -122,7 +122,12 @@ def wf_file_id(db: Session, owner: Organisation) -> str:
 
 def subsidy_id(db: Session, owner: Organisation) -> str:
     a = SubsidyApplication(
-        kind="innovation", enterprise_org_id=owner.id, district=owner.district, year=2019, title="样本", state="draft"
+        kind="innovation",
+        enterprise_org_id=owner.id,
+        district=owner.district,
+        year=2019,
+        title="样本",
+        state="submitted",
     )
     db.add(a)
     db.commit()
@@ -170,7 +175,7 @@ def demo_call_id(db: Session, owner: Organisation) -> str:
 
 def demo_app_id(db: Session, owner: Organisation) -> str:
     cid = int(demo_call_id(db, owner))
-    a = DemoApplication(call_id=cid, org_id=owner.id, district=owner.district, title="样本项目", state="draft")
+    a = DemoApplication(call_id=cid, org_id=owner.id, district=owner.district, title="样本项目", state="submitted")
     a.milestones.append(
         DemoMilestone(title="m", metric="带动企业数", target_value=Decimal("10"), due_on=date(2020, 12, 31))
     )
