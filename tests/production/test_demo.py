@@ -3,7 +3,7 @@ simulated machines' counters, a lot with its material lots; seeding again the sa
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chaoyun.devices import demo as devices_demo
@@ -14,7 +14,11 @@ from chaoyun.production.models import WorkOrder
 
 def test_demo_seed(db: Session) -> None:
     devices_demo.seed(db)
+    members = db.execute(select(func.count()).select_from(Membership)).scalar_one()
     demo.seed(db)
+    firms = db.execute(select(func.count()).select_from(WorkOrder).where(WorkOrder.number == "WO-001")).scalar_one()
+    assert firms == demo.FIRMS  # Chenghai toy makers, with or without accounts of their own
+    assert db.execute(select(func.count()).select_from(Membership)).scalar_one() == members
     org = db.execute(
         select(Organisation)
         .join(Membership, Membership.org_id == Organisation.id)
