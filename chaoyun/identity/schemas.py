@@ -6,7 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -14,6 +15,20 @@ Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 ]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
+_PHONE_CHARS = set("0123456789 -()")
+
+
+def _phone(value: str) -> str:
+    """A phone number as people write it (0754-8888 1234, +86 138 0013 8000), or empty: 7 to 20 digits."""
+    if not value:
+        return value
+    digits = sum(c.isdigit() for c in value)
+    if not set(value.removeprefix("+")) <= _PHONE_CHARS or not 7 <= digits <= 20:
+        raise PydanticCustomError("phone_invalid", "not a phone number")
+    return value
+
+
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_phone)]
 
 
 class EnterpriseFields(BaseModel):
@@ -26,7 +41,7 @@ class EnterpriseFields(BaseModel):
     annual_revenue: Decimal = Field(ge=0, le=Decimal("1e10"), max_digits=14, decimal_places=2)
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
     contact_name: Short = ""
-    contact_phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    contact_phone: Phone = ""
 
 
 class EnterpriseUpdate(EnterpriseFields):

@@ -394,6 +394,8 @@ def evaluate(
 
 # ---------------------------------------------------------------- quotas
 
+QUOTA_ADJUST_FACTOR = 10
+
 
 def _adjust(
     db: Session, actor: Actor | None, org_id: int, year: int, amount: Decimal, cause: str, reason: str
@@ -419,10 +421,27 @@ def adjust_quota(
     db: Session, actor: Actor, admission_id: int, year: int, amount: Decimal, reason: str
 ) -> QuotaAdjustment:
     adm = get_admission(db, actor, admission_id)
-    if not reason.strip():
-        raise Invalid(N_("Give a reason for the quota adjustment."), field="reason")
+    if not amount.is_finite():
+        raise Invalid(N_("Enter a number."), field="amount")
     if amount == 0:
         raise Invalid(N_("The adjustment cannot be zero."), field="amount")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise Invalid(N_("Give the adjustment in yuan with at most 2 decimals."), field="amount")
+    # An adjustment adds to (or takes from) the year's quota; more than ten starting quotas is a typing error.
+    limit = base_quota(adm.provider_type) * QUOTA_ADJUST_FACTOR
+    if abs(amount) > limit:
+        raise Invalid(
+            N_("An adjustment is at most ±%(limit)s yuan (ten times the starting quota)."),
+            field="amount",
+            limit=f"{limit:,.0f}",
+        )
+    current = provider_quota(db, adm.org_id, year)
+    if current + amount < 0:
+        raise Invalid(
+            N_("The quota would fall below 0: it is %(quota)s yuan now."), field="amount", quota=f"{current:,.2f}"
+        )
+    if not reason.strip():
+        raise Invalid(N_("Give a reason for the quota adjustment."), field="reason")
     adj = _adjust(db, actor, adm.org_id, year, amount, "manual", reason.strip()[:500])
     db.commit()
     return adj

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chaoyun.identity.schemas import Name, Password, Short, Username
+from chaoyun.identity.schemas import Name, Password, Phone, Short, Username
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -27,7 +27,7 @@ class ProviderFields(BaseModel):
     references: Text = ""
     integration_report: Text = ""
     contact_name: Short = ""
-    contact_phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    contact_phone: Phone = ""
 
 
 class ApplicationIn(ProviderFields):

@@ -52,6 +52,7 @@ from chaoyun.marketplace.schemas import (
 )
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
+from chaoyun.web.forms import FormState
 from chaoyun.web.params import INT64_MAX, YEAR_MAX, YEAR_MIN, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
@@ -83,6 +84,7 @@ FLASH = {
     "uploaded": N_("Evidence uploaded."),
     "concluded": N_("Assessment concluded."),
     "checked": N_("Spot check recorded."),
+    "quota": N_("Quota adjusted; the new quota is shown below."),
 }
 
 
@@ -585,7 +587,12 @@ def gov_application(
 
 
 def _application_page(
-    request: Request, db: Session, actor: Actor, application_id: int, error: AppError | None = None
+    request: Request,
+    db: Session,
+    actor: Actor,
+    application_id: int,
+    error: AppError | None = None,
+    quota_form: FormState | None = None,
 ) -> Response:
     adm = pool.get_admission(db, actor, application_id)
     org = db.get(Organisation, adm.org_id)
@@ -626,8 +633,9 @@ def _application_page(
             "can_admit": actor.has(MP.ADMIT),
             "can_assess": actor.has(MP.ASSESS),
             "error": error,
+            "quota_form": quota_form,
         },
-        status=error.status if error else 200,
+        status=quota_form.status if quota_form else error.status if error else 200,
     )
 
 
@@ -712,23 +720,46 @@ def gov_leading(
 
 
 @router.post("/gov/market/applications/{application_id}/quota")
-def gov_quota(
+async def gov_quota(
     request: Request,
     application_id: DbId,
-    year: int = Form(..., ge=YEAR_MIN, le=YEAR_MAX),
-    amount: str = Form(""),
-    reason: str = Form("", max_length=500),
     db: Session = Depends(get_db),
     actor: Actor = requires(MP.ADMIT),
 ) -> Response:
-    def run() -> None:
+    """Add to (or take from) a provider's quota; a refusal comes back beside its field, values kept."""
+    form = await FormState.read(request, actor)
+    year = form.check("year", lambda: _quota_year(form.get("year")))
+    amount = form.check("amount", lambda: _quota_amount(form.get("amount")))
+    if form.ok and year is not None and amount is not None:
         try:
-            value = Decimal(amount.replace(",", "").strip())
-        except InvalidOperation:
-            raise Invalid(N_("Enter a number."), field="amount") from None
-        pool.adjust_quota(db, actor, application_id, year, value, reason)
+            pool.adjust_quota(db, actor, application_id, year, amount, form.get("reason")[:500])
+            return _back(application_id, "quota")
+        except NotFound:
+            raise
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _application_page(request, db, actor, application_id, quota_form=form)
 
-    return _guard(request, db, actor, application_id, run)
+
+def _quota_year(raw: str) -> int:
+    try:
+        y = int(raw)
+    except ValueError:
+        raise Invalid(N_("Enter a year."), field="year") from None
+    if not YEAR_MIN <= y <= YEAR_MAX:
+        raise Invalid(N_("Enter a year."), field="year")
+    return y
+
+
+def _quota_amount(raw: str) -> Decimal:
+    text = raw.replace(",", "").replace("，", "").replace("−", "-").strip()
+    if not text or len(text) > 20:
+        raise Invalid(N_("Enter the change in yuan, e.g. 500000 or -500000."), field="amount")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise Invalid(N_("Enter the change in yuan, e.g. 500000 or -500000."), field="amount") from None
 
 
 @router.post("/gov/market/applications/{application_id}/assessments")

@@ -28,6 +28,7 @@ _MESSAGES: dict[str, str] = {
     "string_type": N_("Enter text."),
     "model_attributes_type": N_("Enter an object."),
     "dict_type": N_("Enter an object."),
+    "phone_invalid": N_("Enter a phone number: 7 to 20 digits, with spaces, dashes, brackets or a leading +."),
     "nul_character": N_("Text may not contain NUL characters."),
     "null_not_allowed": N_("This field cannot be empty (null); leave it out to keep its value."),
 }

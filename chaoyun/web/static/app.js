@@ -46,6 +46,23 @@
     });
   }
 
+  // A quota adjustment field shows the quota it would give: data-quota-now + typed amount -> #quota-after.
+  function wireQuota(root) {
+    root.querySelectorAll("[data-quota-now]").forEach(function (input) {
+      if (input.dataset.wired) return;
+      input.dataset.wired = "1";
+      var out = document.getElementById("quota-after");
+      var now = parseFloat(input.getAttribute("data-quota-now"));
+      function show() {
+        var delta = parseFloat(input.value.replace(/[,，\s]/g, "").replace("−", "-"));
+        var after = now + (isFinite(delta) ? delta : 0);
+        if (out) out.textContent = Math.round(after).toLocaleString();
+      }
+      input.addEventListener("input", show);
+      show();
+    });
+  }
+
   function init(root) {
     root.querySelectorAll("form").forEach(function (form) {
       if (form.dataset.enhanced) return;
@@ -59,6 +76,7 @@
       applyTarget(form);
     });
     wireCheckAll(root);
+    wireQuota(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
