@@ -1,4 +1,4 @@
-"""Command line: ``chaoyun serve | demo | db upgrade | audit verify | user ...``."""
+"""Command line: ``chaoyun serve | demo | db upgrade | audit verify | audit checkpoint | user ...``."""
 
 from __future__ import annotations
 
@@ -143,20 +143,49 @@ def show_settings() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 if any entry was edited, inserted or deleted."""
+def audit_verify(
+    checkpoint: str = typer.Option("", "--checkpoint", help="a file written by `chaoyun audit checkpoint`"),
+) -> None:
+    """Recompute the keyed hash chain; exit 1 if any entry was edited, inserted or deleted. With
+    --checkpoint, also exit 1 if the log no longer holds that checkpoint's head or has fewer entries."""
+    import json
+    from pathlib import Path
+
     from chaoyun.db import get_sessionmaker
     from chaoyun.identity import audit
 
+    cp = None
+    if checkpoint:
+        try:
+            cp = json.loads(Path(checkpoint).read_text())
+        except (OSError, ValueError) as exc:
+            console.print(f"[red]cannot read checkpoint {checkpoint}: {exc}[/red]")
+            raise typer.Exit(2) from None
     with get_sessionmaker()() as db:
-        result = audit.verify(db)
+        result = audit.verify(db, checkpoint=cp)
     if result.ok:
-        console.print(f"[green]audit log intact: {result.checked} entries verified[/green]")
+        against = f" (checkpoint of {cp['time']}: entry {cp['id']}, {cp['count']} entries)" if cp else ""
+        console.print(f"[green]audit log intact: {result.checked} entries verified{against}[/green]")
         return
     console.print(f"[red]audit log tampered: {len(result.problems)} problem(s) in {result.checked} entries[/red]")
     for p in result.problems[:50]:
         console.print(f"  - {p}")
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(out: str = typer.Option(..., "--out", help="file to write (keep it outside the server)")) -> None:
+    """Write the log's head as a signed checkpoint (id, count, head hash, time, HMAC with the audit key)."""
+    import json
+    from pathlib import Path
+
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.identity import audit
+
+    with get_sessionmaker()() as db:
+        cp = audit.checkpoint(db)
+    Path(out).write_text(json.dumps(cp, indent=2) + "\n")
+    console.print(f"checkpoint written to {out}: entry {cp['id']}, {cp['count']} entries, head {cp['head'][:16]}…")
 
 
 _register_context_commands()

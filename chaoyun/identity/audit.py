@@ -1,12 +1,25 @@
-"""Append-only audit log with a hash chain; ``verify`` finds edited, inserted or deleted entries."""
+"""Append-only audit log with a keyed hash chain; ``verify`` finds edited, inserted or deleted entries.
+
+Each entry's hash is HMAC-SHA256 over the previous hash and the entry's content, keyed with a secret kept
+outside the database (``CHAOYUN_AUDIT_KEY``, else the file ``<var dir>/audit_key``, created on first
+use). Someone who can write the database but does not hold the key cannot re-chain after editing,
+inserting or deleting entries. Cutting off the newest entries together with the head row, or wiping
+the log, leaves a consistent chain: those are found against a signed checkpoint kept elsewhere
+(:func:`checkpoint`, ``chaoyun audit checkpoint --out FILE`` / ``verify --checkpoint FILE``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -16,28 +29,74 @@ from chaoyun.db import utcnow
 from chaoyun.identity.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+KEY_FILE = "audit_key"
+
+
+def _var_dir() -> Path:
+    from chaoyun.settings import get_settings
+
+    return get_settings().var_dir
+
+
+def audit_key() -> bytes:
+    """The chain key: ``CHAOYUN_AUDIT_KEY``, else ``<var dir>/audit_key`` (generated once, mode 600)."""
+    return _load_key(os.environ.get("CHAOYUN_AUDIT_KEY", ""), str(_var_dir()))
+
+
+@lru_cache(maxsize=4)
+def _load_key(explicit: str, var_dir: str) -> bytes:
+    if explicit:
+        return explicit.encode()
+    path = Path(var_dir) / KEY_FILE
+    for _ in range(50):
+        try:
+            text = path.read_text().strip()
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # O_EXCL: of several processes starting at once exactly one writes the key.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(os.urandom(32).hex())
+            continue
+        if text:
+            return text.encode()
+        time.sleep(0.01)  # another process is writing it
+    raise RuntimeError(f"audit key file {path} stays empty")
 
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
-def entry_hash(prev_hash: str, e: AuditEntry) -> str:
-    body = _canonical(
-        {
-            "id": e.id,
-            "ts": e.ts.isoformat(),
-            "actor_user_id": e.actor_user_id,
-            "actor_username": e.actor_username,
-            "actor_org_id": e.actor_org_id,
-            "action": e.action,
-            "object_type": e.object_type,
-            "object_id": e.object_id,
-            "before": e.before,
-            "after": e.after,
-        }
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+FIELDS = (
+    "id",
+    "ts",
+    "actor_user_id",
+    "actor_username",
+    "actor_org_id",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+)
+
+
+def content_hash(prev_hash: str, fields: dict[str, Any], key: bytes | None) -> str:
+    """HMAC-SHA256 with ``key`` over the previous hash and the content; plain SHA-256 when ``key`` is None
+    (the unkeyed chain of before identity_0003, used only to check it once while migrating)."""
+    body = _canonical({k: (fields["ts"].isoformat() if k == "ts" else fields[k]) for k in FIELDS})
+    data = (prev_hash + body).encode()
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def entry_hash(prev_hash: str, e: AuditEntry, key: bytes | None = None) -> str:
+    return content_hash(prev_hash, {k: getattr(e, k) for k in FIELDS}, key or audit_key())
 
 
 def _jsonable(d: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -97,22 +156,42 @@ class VerifyResult:
     problems: list[str]
 
 
-def verify(db: Session, batch: int = 5000) -> VerifyResult:
+def verify(db: Session, batch: int = 5000, checkpoint: dict[str, Any] | None = None) -> VerifyResult:
+    """Recompute the chain with the key. With a ``checkpoint`` (see :func:`checkpoint`) also require that
+    the chain still holds the checkpoint's head entry unchanged and at least as many entries."""
     problems: list[str] = []
+    key = audit_key()
     prev = GENESIS
     expected_id = 1
     checked = 0
+    cp_seen = False
+    if checkpoint is not None:
+        problems += _checkpoint_problems(checkpoint, key)
     for e in _iter_entries(db, batch):
         if e.id != expected_id:
             problems.append(f"entry {expected_id}..{e.id - 1} missing (deleted)")
             expected_id = e.id
         if e.prev_hash != prev:
             problems.append(f"entry {e.id}: previous-hash link broken")
-        if entry_hash(e.prev_hash, e) != e.hash:
-            problems.append(f"entry {e.id}: content does not match its hash (edited)")
+        if not hmac.compare_digest(entry_hash(e.prev_hash, e, key), e.hash):
+            problems.append(
+                f"entry {e.id}: content does not match its keyed hash (edited, or re-chained without the key)"
+            )
+        if checkpoint is not None and e.id == checkpoint.get("id"):
+            cp_seen = True
+            if e.hash != checkpoint.get("head"):
+                problems.append(f"entry {e.id} differs from the checkpoint's head (history rewritten)")
         prev = e.hash
         expected_id += 1
         checked += 1
+    if checkpoint is not None:
+        if not cp_seen and checkpoint.get("id"):
+            problems.append(f"checkpoint head entry {checkpoint.get('id')} is gone (log truncated or wiped)")
+        if checked < int(checkpoint.get("count", 0)):
+            problems.append(
+                f"checkpoint of {checkpoint.get('time')} counted {checkpoint.get('count')} entries; "
+                f"only {checked} now (entries deleted)"
+            )
     head = db.get(AuditHead, 1)
     if head is not None:
         if head.count != checked or head.last_id != expected_id - 1:
@@ -125,6 +204,34 @@ def verify(db: Session, batch: int = 5000) -> VerifyResult:
     elif checked:
         problems.append("audit head row is missing")
     return VerifyResult(ok=not problems, checked=checked, problems=problems)
+
+
+CHECKPOINT_FIELDS = ("id", "count", "head", "time")
+
+
+def _checkpoint_mac(cp: dict[str, Any], key: bytes) -> str:
+    body = _canonical({k: cp.get(k) for k in CHECKPOINT_FIELDS})
+    return hmac.new(key, b"chaoyun-audit-checkpoint:" + body.encode(), hashlib.sha256).hexdigest()
+
+
+def checkpoint(db: Session) -> dict[str, Any]:
+    """The head as a signed record (id, count, head hash, time, HMAC), to be kept outside the database
+    (another machine, a ticket, a printout): verify against it detects truncation, wiping and re-chaining."""
+    head = db.get(AuditHead, 1)
+    cp: dict[str, Any] = {
+        "id": head.last_id if head else 0,
+        "count": head.count if head else 0,
+        "head": head.last_hash if head else GENESIS,
+        "time": utcnow().replace(microsecond=0).isoformat(),
+    }
+    cp["hmac"] = _checkpoint_mac(cp, audit_key())
+    return cp
+
+
+def _checkpoint_problems(cp: dict[str, Any], key: bytes) -> list[str]:
+    if not isinstance(cp.get("hmac"), str) or not hmac.compare_digest(_checkpoint_mac(cp, key), cp["hmac"]):
+        return ["checkpoint signature does not match (the checkpoint was altered, or made with another key)"]
+    return []
 
 
 def _iter_entries(db: Session, batch: int) -> Iterator[AuditEntry]:

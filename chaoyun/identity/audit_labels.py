@@ -74,6 +74,8 @@ VERBS: dict[str, str] = {
     "rate": N_("Rate"),
     "redeem": N_("Submit for redemption"),
     "register": N_("Register organisation"),
+    "register_refused": N_("Registration not stored (username taken)"),
+    "audit_rekey": N_("Audit chain keyed"),
     "reject": N_("Reject"),
     "release": N_("Release seat"),
     "resubmit": N_("Resubmit"),

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chaoyun import i18n, timefmt
-from chaoyun.identity.audit_labels import action_label
+from chaoyun.identity.audit_labels import action_label, object_label
 from chaoyun.identity.reference import CLUSTER_EN, CLUSTER_ZH, DISTRICT_EN, DISTRICT_ZH, Cluster, District
 from chaoyun.web import nav
 
@@ -69,7 +69,8 @@ def env() -> Environment:
         auto_reload=False,
     )
     e.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    e.globals.update(district_name=district_name, cluster_name=cluster_name, query=_query, audit_action=action_label)
+    e.globals.update(district_name=district_name, cluster_name=cluster_name, query=_query)
+    e.globals.update(audit_action=action_label, audit_object=object_label)
     # One clock: {{ x|dt }} / {{ x|date }} / {{ x|time }} show stored UTC times in CHAOYUN_TIMEZONE;
     # tz_offset ("+08:00") is for scripts that format times themselves (charts, live values).
     e.filters.update(dt=format_dt, date=timefmt.format_date, time=timefmt.format_time)
