@@ -117,6 +117,58 @@ OBJECTS: dict[str, str] = {
 }
 
 
+# What an entry is about (its object_type); the workflows' subjects come from OBJECTS above.
+OBJECT_TYPES: dict[str, str] = {
+    **OBJECTS,
+    "alarm": N_("Alarm"),
+    "alarm_rule": N_("Alarm rule"),
+    "api_token": N_("API token"),
+    "cloud_adoption": N_("Cloud adoption"),
+    "demo": N_("Demo data"),
+    "demo_milestone": N_("Milestone"),
+    "device_connection": N_("Device connection"),
+    "device_profile": N_("Device profile"),
+    "devices": N_("Devices"),
+    "directory": N_("Enterprise directory"),
+    "inspection_plan": N_("Inspection plan"),
+    "invitation": N_("Invitation"),
+    "lot": N_("Lot"),
+    "market_admission": N_("Pool admission"),
+    "market_assessment": N_("Security assessment"),
+    "market_complaint": N_("Complaint"),
+    "market_contract": N_("Service contract"),
+    "market_offering": N_("Service offering"),
+    "market_quota": N_("Voucher quota"),
+    "market_rating": N_("Rating"),
+    "market_recommendation": N_("Recommendation"),
+    "marketplace_demo": N_("Demo data"),
+    "operation_report": N_("Operation report"),
+    "organisation": N_("Organisation"),
+    "planned_downtime": N_("Planned downtime"),
+    "price_record": N_("Price record"),
+    "production_count": N_("Production count"),
+    "production_item": N_("Production item"),
+    "production_items": N_("Items"),
+    "production_routings": N_("Routings"),
+    "production_work_orders": N_("Work orders"),
+    "programme_workflows": N_("Demo data"),
+    "report": N_("Production report"),
+    "shift_calendar": N_("Shift calendar"),
+    "spc_alarm": N_("SPC alarm"),
+    "stop": N_("Stop"),
+    "tariff_assignment": N_("Tariff"),
+    "telemetry_retention": N_("Data retention"),
+    "user": N_("User"),
+    "webhook": N_("Webhook"),
+    "work_order": N_("Work order"),
+}
+
+
+def object_label(object_type: str) -> str:
+    """The kind of thing an entry is about, in the page's language; an unknown type as recorded."""
+    return gettext(OBJECT_TYPES[object_type]) if object_type in OBJECT_TYPES else object_type
+
+
 def has_label(code: str) -> bool:
     obj, dot, verb = code.partition(".")
     return code in VERBS or bool(dot and obj in OBJECTS and verb in VERBS)
