@@ -189,8 +189,12 @@ def test_ingest_refuses_empty_deep_and_huge_messages(app: Any, db: Session, body
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=64) | st.recursive(st.integers() | st.text(max_size=4), lambda c: st.lists(c, max_size=3))
-       .map(lambda v: json.dumps(v).encode()))
+@given(
+    st.binary(max_size=64)
+    | st.recursive(st.integers() | st.text(max_size=4), lambda c: st.lists(c, max_size=3)).map(
+        lambda v: json.dumps(v).encode()
+    )
+)
 def test_parse_payload_only_ever_refuses_with_a_code(raw: bytes) -> None:
     """MQTT payloads go through the same parser: any bytes either parse or raise PayloadError (known code)."""
     try:
