@@ -51,6 +51,8 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("note", "备注"),
     ],
 }
+# What the audit log calls the objects an import changes (labelled in identity/audit_labels.py).
+AUDIT_TYPES = {"items": "production_item", "routings": "production_item", "work_orders": "work_order"}
 KIND_ALIASES = {
     "product": "product",
     "产品": "product",
@@ -201,9 +203,9 @@ def import_file(db: Session, actor: Actor, kind: str, filename: str, content: by
         db,
         actor,
         "import",
-        "production_" + kind,
+        AUDIT_TYPES[kind],
         "",
-        after={"file": filename[:100], "accepted": report.accepted, "rejected": len(report.rejected)},
+        after={"kind": kind, "file": filename[:100], "accepted": report.accepted, "rejected": len(report.rejected)},
     )
     db.commit()
     return report
