@@ -24,6 +24,11 @@ Templates get ``form.values`` / ``form.errors`` / ``form.error`` / ``form.staged
 FormState first) draw them the same way everywhere. Pass an empty ``FormState()`` on the first showing. A
 page with several forms tells them apart with a hidden field: ``form.only("call_id", c.id)``.
 
+Once-only forms (creating something): the template sends ``<input type="hidden" name="form_token"
+value="{{ form.token }}">``; the view calls ``form.first_submission()`` before saving — a repeat (a double
+click, or Back and submit again) gets the URL the first one led to instead of creating a duplicate — then
+``form.submitted(url)`` on success or ``form.release()`` on refusal.
+
 Staged files: a file that came with a form that was refused is saved under
 ``CHAOYUN_VAR_DIR/staging/<token>`` (with its name and the user it belongs to) and the page shows
 "already uploaded: name.pdf (replace)"; the form sends the token back in a hidden ``<name>__staged`` field
@@ -51,6 +56,7 @@ from chaoyun.settings import get_settings
 
 T = TypeVar("T")
 STAGED_SUFFIX = "__staged"
+ONCE_FIELD = "form_token"
 MAX_AGE_S = 24 * 3600
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 GENERAL = N_("Some fields are invalid; nothing was saved.")
@@ -197,6 +203,44 @@ class FormState:
 
     def upload(self, name: str) -> StagedFile | None:
         return self.staged.get(name)
+
+    # --- once-only submission (a second click, or Back and submit again, creates nothing twice) -----------
+
+    @property
+    def token(self) -> str:
+        """The form's one-time token: sent back on a re-render, a fresh one on the first showing."""
+        t = self.values.get(ONCE_FIELD, "")
+        if not _valid_token(t):
+            t = secrets.token_urlsafe(18)
+            self.values[ONCE_FIELD] = t
+        return t
+
+    def first_submission(self) -> str | None:
+        """Claim this submission (atomically, so two concurrent clicks cannot both pass). None: go ahead;
+        otherwise the page the first submission led to ("" while it is still being saved)."""
+        t = self.values.get(ONCE_FIELD, "")
+        if self.user_id is None or not _valid_token(t):
+            return None  # a form without a token (API clients, old pages): nothing to deduplicate
+        folder = staging_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"once-{self.user_id}-{t}"
+        try:
+            with path.open("x", encoding="utf-8"):
+                return None
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+
+    def submitted(self, url: str) -> None:
+        """The first submission succeeded and led to ``url``; a repeat is sent there too."""
+        t = self.values.get(ONCE_FIELD, "")
+        if self.user_id is not None and _valid_token(t):
+            (staging_dir() / f"once-{self.user_id}-{t}").write_text(url, encoding="utf-8")
+
+    def release(self) -> None:
+        """The submission was refused: the same form may be sent again once corrected."""
+        t = self.values.get(ONCE_FIELD, "")
+        if self.user_id is not None and _valid_token(t):
+            (staging_dir() / f"once-{self.user_id}-{t}").unlink(missing_ok=True)
 
     def clear_staged(self) -> None:
         """Once the form is saved the staged copies are no longer needed."""

@@ -158,3 +158,44 @@ def test_demonstration_application_target_and_due_date(db: Session, login: Any) 
     again = ent.post("/programme/demonstration/apply", {**form, "target_value": "3", "due_on": due})
     assert again.status_code == 409 and "贵机构已申报本次征集" in again.text
     assert db.get(DemoCall, call.id) is not None
+
+
+def test_a_second_submission_of_a_create_form_creates_nothing_twice(db: Session, login: Any) -> None:
+    """Double click, or Back and submit again: the repeat lands on what the first submission created."""
+    rnd = make_round(db)
+    prov = eligible_provider(db)
+    ent = login("factory")
+    page = ent.get(f"/programme/vouchers/new?round_id={rnd.id}")
+    token = re.search(r'name="form_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    form = {
+        "form_token": token,
+        "round_id": str(rnd.id),
+        "provider_org_id": str(prov.id),
+        "contract_no": "HT-ONCE-1",
+        "contract_signed_on": "2019-06-01",
+        "contract_amount": "10000",
+        "cat0": "cloud_resources",
+        "amt0": "10000",
+    }
+    first = ent.post("/programme/vouchers/new", form)
+    second = ent.post("/programme/vouchers/new", form)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["location"].split("?")[0] == first.headers["location"].split("?")[0]
+    n = db.execute(select(func.count()).select_from(Voucher).where(Voucher.contract_no == "HT-ONCE-1")).scalar_one()
+    assert n == 1
+
+
+def test_redeeming_twice_says_it_is_already_redeemed(db: Session, login: Any) -> None:
+    from tests.programme_workflows.helpers import claim
+
+    rnd = make_round(db)
+    factory = actor(db, "factory")
+    v = claim(db, factory, rnd, eligible_provider(db), "10000")
+    vouchers.act(db, factory, v.id, "submit")
+    vouchers.act(db, actor(db, "provider"), v.id, "confirm_contract")
+    ent = login("factory")
+    files = {k: (f"{k}.pdf", PDF, "application/pdf") for k in ("invoice", "payment_proof", "acceptance_report")}
+    data = {"actual_paid": "9500", "invoice_no": "FP-TWICE-1"}
+    assert ent.post(f"/programme/vouchers/{v.id}/redeem", data, files=files).status_code == 303
+    again = ent.post(f"/programme/vouchers/{v.id}/redeem", data, files=files)
+    assert again.status_code == 409 and "区县审核" in again.text and "Internal Server Error" not in again.text

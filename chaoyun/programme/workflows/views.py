@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from chaoyun import timefmt
 from chaoyun.db import get_db, utcnow
-from chaoyun.errors import AppError, Invalid, NotFound
+from chaoyun.errors import AppError, Conflict, Invalid, NotFound
 from chaoyun.i18n import N_
 from chaoyun.identity.models import Organisation
 from chaoyun.identity.permissions import Actor
@@ -147,6 +148,31 @@ def _past_date(raw: str, field: str) -> date:
     return d
 
 
+def _once(db: Session, form: FormState, save: Callable[[], str]) -> Response | None:
+    """Save once per form token (``save`` returns the new page's URL): a repeat of the same form (a second
+    click, Back and submit again) is sent to what the first one created instead of creating it twice.
+    None when refused; the error is then noted in ``form``."""
+    repeat = form.first_submission()
+    if repeat:
+        return RedirectResponse(repeat, status_code=303)
+    if repeat == "":
+        form.fail(Conflict(N_("This form is already being saved; reload the page in a moment.")))
+        return None
+    try:
+        url = save()
+    except AppError as exc:
+        db.rollback()
+        form.release()
+        form.fail(exc)
+        return None
+    except Exception:
+        form.release()
+        raise
+    form.submitted(url)
+    form.clear_staged()
+    return _back(url)
+
+
 def _staged_uploads(form: FormState, kinds: tuple[str, ...]) -> list[files.Upload]:
     return [files.Upload(k, f.filename, f.data) for k in kinds if (f := form.upload(k)) is not None]
 
@@ -262,12 +288,9 @@ async def voucher_create(
             items=items,
             established_on=est,
         )
-        try:
-            v = vouchers.create_claim(db, actor, data)
-            return _back(f"/programme/vouchers/{v.id}")
-        except AppError as exc:
-            db.rollback()
-            form.fail(exc)
+        done = _once(db, form, lambda: f"/programme/vouchers/{vouchers.create_claim(db, actor, data).id}")
+        if done is not None:
+            return done
     rid_raw = form.get("round_id")
     return _claim_form(request, db, actor, int(rid_raw) if rid_raw.isdigit() else None, form)
 
@@ -338,7 +361,11 @@ def voucher_act(
 async def voucher_redeem(
     request: Request, voucher_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(WF_APPLY)
 ) -> Response:
-    vouchers.get_voucher(db, actor, voucher_id)
+    v = vouchers.get_voucher(db, actor, voucher_id)
+    try:  # a second click (already redeemed) is told so, not asked for the files again
+        vouchers.VOUCHER.check(v.state, "redeem", vouchers.parties_of(actor, v))
+    except AppError as exc:
+        return _voucher_page(request, db, actor, v, error=exc)
     form = await FormState.read(request, actor, files=vouchers.REDEEM_DOCS, max_bytes=files.max_bytes())
     paid = form.check(
         "actual_paid",
@@ -601,13 +628,9 @@ async def subsidy_create(
             certificate_no=form.get("certificate_no"),
             certificate_date=cert_date,
         )
-        try:
-            a = subsidies.create_application(db, actor, data)
-            form.clear_staged()
-            return _back(f"/programme/subsidies/{a.id}")
-        except AppError as exc:
-            db.rollback()
-            form.fail(exc)
+        done = _once(db, form, lambda: f"/programme/subsidies/{subsidies.create_application(db, actor, data).id}")
+        if done is not None:
+            return done
     return _subsidy_form(request, db, actor, kind, form)
 
 
@@ -781,12 +804,15 @@ async def service_create(
     if not form.get("name").strip():
         form.errors["name"] = _msg(N_("Give the service a name."))
     if form.ok and year is not None:
-        try:
-            s = allocation.create_service(db, actor, form.get("name"), form.get("area"), year, quotas, None)
-            return _back(f"/gov/programme/shared-services/{s.id}")
-        except AppError as exc:
-            db.rollback()
-            form.fail(exc)
+        name, area = form.get("name"), form.get("area")
+
+        def save_service() -> str:
+            svc = allocation.create_service(db, actor, name, area, year, quotas, None)
+            return f"/gov/programme/shared-services/{svc.id}"
+
+        done = _once(db, form, save_service)
+        if done is not None:
+            return done
     return _services_page(request, db, actor, form)
 
 
@@ -1014,22 +1040,15 @@ async def call_create(request: Request, db: Session = Depends(get_db), actor: Ac
     if not form.get("title").strip():
         form.errors["title"] = _msg(N_("Give the call a title."))
     if form.ok and year is not None and opens and closes and slots is not None and pass_score is not None:
-        try:
-            c = demonstration.create_call(
-                db,
-                actor,
-                form.get("kind"),
-                year,
-                form.get("title"),
-                _opens(opens),
-                _closes(closes),
-                slots,
-                Decimal(pass_score),
-            )
-            return _back(f"/gov/programme/demonstration-calls/{c.id}")
-        except AppError as exc:
-            db.rollback()
-            form.fail(exc)
+        kind, title, o, c, ps = form.get("kind"), form.get("title"), _opens(opens), _closes(closes), Decimal(pass_score)
+
+        def save_call() -> str:
+            call = demonstration.create_call(db, actor, kind, year, title, o, c, slots, ps)
+            return f"/gov/programme/demonstration-calls/{call.id}"
+
+        done = _once(db, form, save_call)
+        if done is not None:
+            return done
     return _demo_list(request, db, actor, form)
 
 
