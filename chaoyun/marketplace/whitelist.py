@@ -121,6 +121,9 @@ def score(
 
 def add_evidence(db: Session, actor: Actor, assessment_id: int, item_code: str, upload: files.Upload) -> Attachment:
     a = get_assessment(db, actor, assessment_id)
+    if a.status != "open":
+        # A concluded (passed or failed) assessment's evidence is what the decision was made on.
+        raise Conflict(N_("This assessment is concluded; open a new one to assess again."))
     if item_code not in CHECKLIST_BY_CODE:
         raise Invalid(N_("Unknown checklist item %(code)s."), field="item", code=item_code)
     att, path = files.store(

@@ -254,3 +254,25 @@ def test_evidence_upload_checks_type(login: Any, db: Session) -> None:
     )
     assert r.status_code == 303
     assert files.storage_dir().exists()
+
+
+def test_no_evidence_after_the_assessment_is_concluded(login: Any, db: Session) -> None:
+    """Evidence could be added to an assessment that had already passed (the decision's basis changed)."""
+    from sqlalchemy import func, select
+
+    from chaoyun.marketplace.models import Assessment, Attachment
+
+    prov = login("provider")
+    org_id = actor_of(db, "provider").org_id
+    for status in ("passed", "failed"):
+        a = Assessment(org_id=org_id, status=status, scores={}, notes={}, total=90.0)
+        db.add(a)
+        db.commit()
+        before = db.execute(select(func.count()).select_from(Attachment)).scalar_one()
+        r = prov.client.post(
+            f"/provider/assessments/{a.id}/evidence",
+            data={"csrf_token": prov.csrf, "item": "NET-1"},
+            files=[("file", ("late.png", b"\x89PNG\r\n", "image/png"))],
+        )
+        assert r.status_code == 409 and "该评估已完成" in r.text, (status, r.status_code)
+        assert db.execute(select(func.count()).select_from(Attachment)).scalar_one() == before
