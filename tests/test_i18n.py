@@ -136,6 +136,30 @@ def test_every_audit_action_has_a_label_in_both_languages() -> None:
         set_locale("zh_CN")
 
 
+def test_every_audited_object_type_has_a_label() -> None:
+    import ast
+    from pathlib import Path
+
+    from chaoyun.identity.audit_labels import OBJECT_TYPES
+
+    types: set[str] = set()
+    for path in Path(i18n_tools.PACKAGE).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            arg: ast.expr | None = None
+            if name == "record_by" and len(node.args) >= 4:
+                arg = node.args[3]
+            elif name == "record":
+                arg = next((k.value for k in node.keywords if k.arg == "object_type"), None)
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                types.add(arg.value)
+    assert {"organisation", "voucher", "device"} <= types
+    raw = sorted(types - set(OBJECT_TYPES))
+    assert not raw, "audit object types without a label in chaoyun/identity/audit_labels.py: " + repr(raw)
+
+
 def test_audit_log_shows_labels_and_beijing_time(db: Any, login: Any) -> None:
     from datetime import UTC, datetime
 
@@ -155,6 +179,7 @@ def test_audit_log_shows_labels_and_beijing_time(db: Any, login: Any) -> None:
     page = login("city").get("/gov/audit?object_type=voucher").text
     assert "2026-03-04 17:44" in page and "09:44" not in page and "UTC" not in page
     assert "服务券 · 市级审核通过并公示" in page and ">voucher.city_pass<" not in page
+    assert "<td>服务券 424242</td>" in page
 
 
 def test_the_daily_pdf_shows_words_not_codes(db: Any, monkeypatch: Any) -> None:
