@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -28,7 +29,12 @@ from chaoyun.web.validation import validation_payload
 
 STATIC = Path(__file__).resolve().parent / "static"
 # npm packages served under /static/vendor/<name>/ (installed at set-up, never committed).
-VENDOR = {"bootstrap": "bootstrap/dist", "htmx": "htmx.org/dist", "echarts": "echarts/dist"}
+VENDOR = {
+    "bootstrap": "bootstrap/dist",
+    "htmx": "htmx.org/dist",
+    "echarts": "echarts/dist",
+    "swagger-ui": "swagger-ui-dist",
+}
 
 
 class ShellHeadersMiddleware:
@@ -107,7 +113,8 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         title="Chaoyun 潮云",
         version=__version__,
-        docs_url="/api/docs",
+        # /api/docs is served below from the pinned npm package, not FastAPI's CDN default.
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
@@ -122,6 +129,21 @@ def create_app() -> FastAPI:
         path = settings.static_vendor_dir / rel
         if path.is_dir():
             app.mount(f"/static/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
+
+    async def api_docs(request: Request) -> Response:
+        # Swagger UI from /static/vendor (npm swagger-ui-dist, pinned in package-lock.json): no third-party
+        # host, no floating version.
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Chaoyun 潮云 API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+            # No badge fetched from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    app.add_route("/api/docs", api_docs, include_in_schema=False)
 
     app.add_middleware(NulGuardMiddleware)
     app.add_middleware(ShellHeadersMiddleware, secure_cookies=settings.cookie_secure)
