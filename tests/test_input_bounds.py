@@ -203,6 +203,35 @@ def test_parse_payload_only_ever_refuses_with_a_code(raw: bytes) -> None:
         assert exc.code in ingest.MESSAGES
 
 
+def test_mqtt_poison_messages_are_logged_and_the_batch_is_stored(db: Session) -> None:
+    """A sink that raises makes the MQTT worker retry the whole batch: one deep, NUL or huge-integer message
+    must be refused on its own (logged), and the valid messages of the batch stored."""
+    from datetime import UTC, datetime
+
+    from chaoyun.devices.connectors import topics
+    from chaoyun.devices.connectors.mqtt_ingest import RawMessage
+    from chaoyun.devices.connectors.sink import PlatformSink
+    from chaoyun.devices.store import get_store
+
+    device, _token = make_device(db, org_of(db, "factory"))
+    now = datetime.now(UTC)
+    bad = [
+        b"[" * 1000 + b"]" * 1000,
+        b'{"barrel_temp": 1, "note": "a\\u0000b"}',
+        b'{"barrel_temp": ' + b"9" * 309 + b"}",
+    ]
+    batch = [RawMessage(topics.telemetry(device.uid), raw, now) for raw in bad]
+    batch.append(RawMessage(topics.attributes(device.uid), b'{"firmware": "1.0\\u0000"}', now))
+    batch.append(RawMessage(topics.telemetry(device.uid), b'{"barrel_temp": 221.5}', now))
+    sink = PlatformSink()
+    sink(batch)
+    assert get_store().count(device.id) == 1
+    assert sink.malformed == 4  # the three telemetry messages and the attributes with NUL
+    db.expire_all()
+    logged = db.execute(select(RejectedMessage.code).where(RejectedMessage.device_id == device.id)).scalars()
+    assert sorted(logged) == ["int_range", "nul_text", "nul_text", "too_deep"]
+
+
 def test_text_metric_with_nul_is_rejected_point_by_point() -> None:
     spec = {"note": (1, ingest.STR, 0.0, 0.0)}
     rows, rejected, n = ingest.validate(1, spec, {"note": "a\x00b"}, 1_700_000_000_000)  # type: ignore[arg-type]
