@@ -20,19 +20,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("device_models", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
-        batch_op.add_column(sa.Column("state_config", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("connectors", sa.JSON(), server_default=sa.text("'{}'"), nullable=False))
-        batch_op.add_column(sa.Column("source_key", sa.String(length=64), server_default="", nullable=False))
-        batch_op.add_column(sa.Column("updated_at", chaoyun.db.UTCDateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("device_metrics", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("precision", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("labels", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("deprecated", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column("derived", sa.Boolean(), server_default=sa.false(), nullable=False))
-    with op.batch_alter_table("devices", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("connection", sa.JSON(), server_default=sa.text("'{}'"), nullable=False))
+    # Plain ALTER TABLE ... ADD COLUMN, no batch copy-and-swap: on SQLite with foreign keys on, dropping the old
+    # device_models table would cascade to every metric and device.
+    op.add_column("device_models", sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+    op.add_column("device_models", sa.Column("state_config", sa.JSON(), nullable=True))
+    op.add_column("device_models", sa.Column("connectors", sa.JSON(), server_default=sa.text("'{}'"), nullable=False))
+    op.add_column("device_models", sa.Column("source_key", sa.String(length=64), server_default="", nullable=False))
+    op.add_column("device_models", sa.Column("updated_at", chaoyun.db.UTCDateTime(timezone=True), nullable=True))
+    op.add_column("device_metrics", sa.Column("precision", sa.Integer(), nullable=True))
+    op.add_column("device_metrics", sa.Column("labels", sa.JSON(), nullable=True))
+    op.add_column("device_metrics", sa.Column("deprecated", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("device_metrics", sa.Column("derived", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("devices", sa.Column("connection", sa.JSON(), server_default=sa.text("'{}'"), nullable=False))
     _load_catalog(op.get_bind())
 
 
@@ -49,11 +48,12 @@ def _load_catalog(bind: sa.engine.Connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("devices", schema=None) as batch_op:
-        batch_op.drop_column("connection")
-    with op.batch_alter_table("device_metrics", schema=None) as batch_op:
-        for col in ("derived", "deprecated", "labels", "precision"):
-            batch_op.drop_column(col)
-    with op.batch_alter_table("device_models", schema=None) as batch_op:
-        for col in ("updated_at", "source_key", "connectors", "state_config", "version"):
-            batch_op.drop_column(col)
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 has it), for the same reason as in upgrade.
+    drops = {
+        "devices": ("connection",),
+        "device_metrics": ("derived", "deprecated", "labels", "precision"),
+        "device_models": ("updated_at", "source_key", "connectors", "state_config", "version"),
+    }
+    for table, cols in drops.items():
+        for col in cols:
+            op.execute(f'ALTER TABLE {table} DROP COLUMN "{col}"')
