@@ -495,9 +495,14 @@ def ingest_batch(
     results: list[IngestResult] = []
     per_device: list[tuple[Device, list[RowT]]] = []
     lim = limits()
+    per_model: dict[int, tuple[Spec, profile_runtime.Extras]] = {}  # looked up (and freshness checked) once
     for device, payload in items:
-        spec = model_spec(db, device.model_id)
-        ex = profile_runtime.extras(db, device.model_id)
+        got = per_model.get(device.model_id)
+        if got is None:
+            got = per_model[device.model_id] = (
+                model_spec(db, device.model_id), profile_runtime.extras(db, device.model_id)
+            )
+        spec, ex = got
         if ex.reshape is not None:
             payload = ex.reshape(payload)
         rows, rejected, nrej = validate(device.id, spec, payload, now_ms, lim)
