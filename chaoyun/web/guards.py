@@ -19,6 +19,7 @@ log = logging.getLogger("chaoyun.web")
 # A JSON \u0000 escape that is not an escaped backslash followed by "u0000".
 _JSON_NUL = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")
 _CHECKED_BODIES = ("application/json", "application/x-www-form-urlencoded")
+MAX_SCANNED = 64 * 1024 * 1024
 
 
 def _has_nul(body: bytes, ctype: str) -> bool:
@@ -51,29 +52,31 @@ class NulGuardMiddleware:
             if k == b"content-type":
                 ctype = v.decode("latin-1").lower()
                 break
-        if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE") or not ctype.startswith(_CHECKED_BODIES):
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+        if (
+            scope["method"] not in ("POST", "PUT", "PATCH", "DELETE")
+            or not ctype.startswith(_CHECKED_BODIES)
+            or (declared.isdigit() and int(declared) > MAX_SCANNED)
+        ):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        more = True
-        while more:
+        # Buffered to be scanned, up to MAX_SCANNED bytes; a larger body goes to the route unscanned (the
+        # telemetry ingest refuses oversized bodies from their declared length, and checks NUL itself).
+        messages: list[Message] = []
+        size, more = 0, True
+        while more and size <= MAX_SCANNED:
             message = await receive()
+            messages.append(message)
             if message["type"] != "http.request":
                 break
-            chunks.append(message.get("body", b""))
+            size += len(message.get("body", b""))
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if _has_nul(body, ctype):
+        if not more and _has_nul(b"".join(m.get("body", b"") for m in messages), ctype):
             await self._refuse(scope, receive, send)
             return
-        sent = False
 
         async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+            return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
 
