@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from chaoyun.apps import usage as app_usage
 from chaoyun.db import get_db
 from chaoyun.errors import AppError, Invalid, NotFound
-from chaoyun.i18n import N_
+from chaoyun.i18n import N_, gettext
+from chaoyun.identity import audit
 from chaoyun.identity.models import Organisation
 from chaoyun.identity.permissions import Actor, visible_orgs
 from chaoyun.identity.reference import Cluster, District
@@ -26,7 +27,7 @@ from chaoyun.programme import permissions as P
 from chaoyun.programme import reports
 from chaoyun.programme.models import CloudAdoption, Diagnosis
 from chaoyun.programme.pack import get_pack
-from chaoyun.web import lists, nav
+from chaoyun.web import excel, lists, nav
 from chaoyun.web.deps import public, requires
 from chaoyun.web.params import DbId
 from chaoyun.web.render import render
@@ -131,6 +132,40 @@ def targets_page(request: Request, db: Session = Depends(get_db), actor: Actor =
             "colours": dash.STATUS_COLOURS,
             "locked_district": actor.role.value == "district_officer",
         },
+    )
+
+
+@router.get("/programme/targets.xlsx")
+def targets_export(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.TARGETS_READ)
+) -> Response:
+    """The dashboard as Excel: same district (a district officer's own) and industry filters as the page."""
+    district = dash.scope_district(actor, request.query_params.get("district"))
+    cluster = dash.clean_cluster(request.query_params.get("cluster"))
+    pack = get_pack()
+    years = dash.years_shown(pack)
+    en = request.state.locale == "en"
+    heads = [gettext("Target"), gettext("Section"), gettext("Plan")]
+    for y in years:
+        heads += [f"{y} {gettext('actual')}", f"{y} {gettext('planned')}"]
+    heads += [gettext("Status"), gettext("Lead / co-owners")]
+    rows = []
+    for r in dash.dashboard(db, district, cluster):
+        row: list[Any] = [r.target.name_en if en else r.target.name_zh, r.target.section, r.plan_label]
+        cells = {c.year: c for c in r.years}
+        for y in years:
+            c = cells.get(y)
+            row += [c.actual if c and r.available else None, c.planned if c else None]
+        lead = r.target.lead + ("；" + "、".join(r.target.co_owners) if r.target.co_owners else "")
+        row += [gettext(dash.STATUS_LABELS[r.status]), lead]
+        rows.append(row)
+    data = excel.table_xlsx(gettext("Programme targets"), heads, rows)
+    audit.record_by(db, actor, "export", "programme_targets", "", None, {"district": district, "cluster": cluster})
+    db.commit()
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="programme-targets.xlsx"'},
     )
 
 

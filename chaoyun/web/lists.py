@@ -8,7 +8,7 @@ cannot reach other columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -36,7 +36,7 @@ class ListParams:
         return ("-" if self.desc else "") + self.sort
 
 
-def params(request: Request, sorts: Sequence[str], default: str) -> ListParams:
+def params(request: Request, sorts: Collection[str], default: str) -> ListParams:
     """Read q / sort / page / size; an unknown sort key falls back to ``default`` (e.g. ``"-id"``)."""
     qp = request.query_params
     q = (qp.get("q") or "").strip()[:MAX_Q]

@@ -20,3 +20,8 @@ def test_item_without_group_is_inferred_or_lands_in_admin() -> None:
     assert nav.NavItem("any", "x", "/apps/x", "p").group_key == "production"
     assert nav.NavItem("any", "x", "/somewhere", "p").group_key == "admin"
     assert nav.NavItem("any", "x", "/market/y", "p", group="bogus").group_key == "market"
+
+
+def test_menu_variables_do_not_shadow_page_variables(login: Any) -> None:
+    # The workshop page has its own "groups"; the menu's must not replace them.
+    assert login("factory").get("/workshop").status_code == 200
