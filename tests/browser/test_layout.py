@@ -12,10 +12,25 @@ SHOTS = Path("/tmp/h3shots")
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1440, "height": 900}
 PAGES = {
-    "factory": ["/home", "/devices", "/alarms", "/programme/adoptions", "/market", "/apps/oee", "/apps/reports",
-                "/apps/quality"],
-    "city": ["/home", "/programme/adoptions", "/programme/diagnoses", "/programme/targets", "/gov/audit",
-             "/gov/enterprises", "/gov/market"],
+    "factory": [
+        "/home",
+        "/devices",
+        "/alarms",
+        "/programme/adoptions",
+        "/market",
+        "/apps/oee",
+        "/apps/reports",
+        "/apps/quality",
+    ],
+    "city": [
+        "/home",
+        "/programme/adoptions",
+        "/programme/diagnoses",
+        "/programme/targets",
+        "/gov/audit",
+        "/gov/enterprises",
+        "/gov/market",
+    ],
 }
 OVERFLOW = "document.scrollingElement.scrollWidth - window.innerWidth"
 # Buttons taller than two lines of their own text (a label wrapped one character per line).

@@ -56,7 +56,7 @@ def test_alarm_list_sorts_and_pages(login: Any, db: Session) -> None:
         _alarm(db, dev, severity="minor")
     factory = login("factory")
     html = factory.get("/alarms?status=all").text
-    assert len(re.findall(r'data-alarm="\d+"', html)) == 25 and 'data-total=' in html
+    assert len(re.findall(r'data-alarm="\d+"', html)) == 25 and "data-total=" in html
     total = int(re.search(r'data-total="(\d+)"', html).group(1))  # type: ignore[union-attr]
     assert total >= 30
     html = factory.get("/alarms?status=all&sort=severity&size=50").text

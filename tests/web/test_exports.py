@@ -26,9 +26,13 @@ def test_targets_export_follows_filters_and_district_scope(login: Any, db: Sessi
     assert ws.cell(1, 1).value == "目标" or ws.cell(1, 1).value
     # A district officer's export is their district's, whatever the URL asks.
     assert login("chenghai").get("/programme/targets.xlsx?district=longhu").status_code == 200
-    entry = db.execute(
-        select(AuditEntry).where(AuditEntry.object_type == "programme_targets").order_by(AuditEntry.id.desc())
-    ).scalars().first()
+    entry = (
+        db.execute(
+            select(AuditEntry).where(AuditEntry.object_type == "programme_targets").order_by(AuditEntry.id.desc())
+        )
+        .scalars()
+        .first()
+    )
     assert entry is not None and entry.after and entry.after["district"] == "chenghai"
     assert login("factory").get("/programme/targets.xlsx").status_code in (403, 404)
 
