@@ -316,3 +316,20 @@ def test_an_error_that_names_a_time_gives_beijing_time(db: Any) -> None:
         vouchers.act(db, city, v.id, "conclude_notice")
     m = early.value.messages()
     assert "2031-05-06 17:44" in m["zh"] and "2031-05-06 17:44" in m["en"] and "UTC" not in m["en"]
+
+
+def test_a_window_entered_with_an_inclusive_end_is_shown_as_entered(db: Any, login: Any) -> None:
+    # A claims window closing "2031-03-31" is stored as the next Beijing midnight; the page showed 2031-04-01 00:00.
+    from datetime import date
+
+    from chaoyun import timefmt
+    from tests.programme_workflows.helpers import make_round
+
+    rnd = make_round(db, ratio="0.5", cap="100000")
+    rnd.name = "时钟测试批次"
+    rnd.claim_opens = timefmt.day_start(date(2031, 3, 1))
+    rnd.claim_closes = timefmt.day_end_exclusive(date(2031, 3, 31))
+    db.commit()
+    page = login("city").get("/gov/programme/voucher-rounds").text
+    row = next(line for line in page.splitlines() if "时钟测试批次" in line)
+    assert "2031-03-01" in row and "2031-03-31" in row and "2031-04-01" not in row, row
