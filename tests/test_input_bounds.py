@@ -140,6 +140,11 @@ def test_patch_refuses_null_for_fields_that_cannot_be_empty(login: Any, db: Sess
     assert factory.request("PATCH", f"/api/v1/apps/quality/plans/{plan_id}", json={"lsl": None}).status_code == 200
     device, _token = make_device(db, org_of(db, "factory"))
     _bilingual_4xx(factory.request("PATCH", f"/api/v1/devices/{device.id}", json={"name": None}))
+    r = factory.post("/api/v1/production/items", json={"code": f"N{uuid.uuid4().hex[:8]}", "name": "齿轮"})
+    assert r.status_code == 201, r.text
+    item_url = f"/api/v1/production/items/{r.json()['id']}"
+    _bilingual_4xx(factory.request("PATCH", item_url, json={"name": None}))
+    assert factory.get(item_url).json()["name"] == "齿轮"
 
 
 # ---------------------------------------------------------------- CSV with a bare carriage return

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chaoyun.patch import PatchModel
+
 # Whole numbers are stored in 64-bit columns; larger ones failed in the database (a server error).
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
@@ -24,7 +26,7 @@ class ItemIn(_In):
     kind: str = "product"  # product | material
 
 
-class ItemUpdate(_In):
+class ItemUpdate(_In, PatchModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     unit: str | None = Field(None, max_length=16)
     family: str | None = Field(None, max_length=64)
