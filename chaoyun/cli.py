@@ -137,7 +137,7 @@ def show_settings() -> None:
         table.add_column(col, overflow="fold")
     for v in VARIABLES:
         current = os.environ.get(f"CHAOYUN_{v.name}", "")
-        shown = "(set)" if v.name == "SECRET_KEY" and current else current
+        shown = "(set)" if v.name in ("SECRET_KEY", "AUDIT_KEY") and current else current
         table.add_row(f"CHAOYUN_{v.name}", v.default, shown, v.help)
     console.print(table)
 

@@ -47,6 +47,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("DATABASE_URL", "sqlite:///./var/chaoyun.db", "SQLAlchemy URL; PostgreSQL: postgresql+psycopg://user@host/db"),
     Var("VAR_DIR", "./var", "data folder: SQLite files, uploads, generated secret key"),
     Var("SECRET_KEY", "(generated into var/secret_key)", "secret for signing and demo device credentials"),
+    Var("AUDIT_KEY", "(generated into var/audit_key)", "HMAC key of the audit chain; keep it outside the database"),
     Var("HOST", "127.0.0.1", "address chaoyun serve binds"),
     Var("PORT", "8000", "port chaoyun serve listens on"),
     Var("DEFAULT_LOCALE", "zh_CN", "page language before a user chooses (zh_CN or en)"),
