@@ -257,3 +257,41 @@ def test_concurrent_city_passes_never_exceed_the_subsidy_cap(db: Any, monkeypatc
         assert n == 2 and total == D("500000.00"), (n, total, errors)  # 300,000 + the 200,000 left
     else:
         assert n == 1 and total == D("300000.00"), (n, total, errors)
+
+
+@pytest.mark.postgres
+def test_concurrent_applications_never_take_more_seats_than_an_industry_has(db: Any) -> None:
+    """Once a shared service's seats fill automatically, enterprises applying at the same moment must not
+    both take the last seat (each application counts the seats the previous one gave)."""
+    from chaoyun.identity.models import EnterpriseProfile
+    from chaoyun.programme.workflow_models import SeatApplication
+    from chaoyun.programme.workflows import allocation
+
+    rows = db.execute(
+        select(EnterpriseProfile.cluster, Organisation)
+        .join(Organisation, Organisation.id == EnterpriseProfile.org_id)
+        .where(Organisation.status == "active")
+        .order_by(Organisation.id)
+    ).all()
+    by_cluster: dict[str, list[Organisation]] = {}
+    for cluster, org in rows:
+        by_cluster.setdefault(cluster, []).append(org)
+    cluster, orgs = max(by_cluster.items(), key=lambda kv: len(kv[1]))
+    assert len(orgs) >= 4
+    city = actor(db, "city")
+    svc = allocation.create_service(db, city, f"并发席位{secrets.token_hex(2)}", "office", 2026, {cluster: 1}, None)
+    allocation.run_allocation(db, city, svc.id)  # nobody yet: from now on seats fill on application
+    admins = [admin_of(db, o) for o in orgs[:6]]
+    ids = [(a.user.id, a.membership.id) for a in admins]
+    def applying(uid: int, mid: int) -> Callable[[Any], None]:
+        return lambda s: allocation.apply(s, _actor_in(s, uid, mid), svc.id)
+
+    n, errors = _fire([applying(u, m) for u, m in ids])
+    assert n == len(ids), errors  # everyone is queued...
+    db.expire_all()
+    allocated = db.execute(
+        select(func.count())
+        .select_from(SeatApplication)
+        .where(SeatApplication.service_id == svc.id, SeatApplication.state == "allocated")
+    ).scalar_one()
+    assert allocated == 1  # ...but the one seat is given once

@@ -95,6 +95,14 @@ def get_service(db: Session, service_id: int) -> SharedService:
     return s
 
 
+def _locked_service(db: Session, service_id: int) -> SharedService:
+    """The service, its row locked (SELECT … FOR UPDATE; a no-op on SQLite, which serialises writers)."""
+    s = db.get(SharedService, service_id, with_for_update=True, populate_existing=True)
+    if s is None:
+        raise NotFound(N_("No such shared service."))
+    return s
+
+
 def queue_key(a: SeatApplication) -> tuple[int, datetime, int]:
     """The one ordering rule: doubling first, then earlier application, then lower id."""
     return (0 if a.is_doubling else 1, a.applied_at, a.id)
@@ -104,7 +112,9 @@ def apply(db: Session, actor: Actor, service_id: int, now: datetime | None = Non
     now = now or utcnow()
     if actor.role != Role.ENTERPRISE_ADMIN:
         raise Forbidden(N_("Only an enterprise administrator applies for the enterprise."))
-    s = get_service(db, service_id)
+    # The service row is the lock for its seats: concurrent applications and releases fill seats one after
+    # the other, each counting the seats the previous one gave (else two could take the last seat).
+    s = _locked_service(db, service_id)
     if s.status == CLOSED:
         raise Conflict(N_("This shared service no longer takes applications."))
     org = db.get(Organisation, actor.org_id)
@@ -291,9 +301,9 @@ def release(db: Session, actor: Actor, app_id: int, action: str = "release", now
     if action not in ("release", "withdraw"):
         raise Invalid(N_("Unknown action: %(action)s."), action=action, field="action")
     parties = seat_parties(actor, a)
+    s = _locked_service(db, a.service_id)  # same lock order as apply: service row, then the seat
     SEAT.fire(db, actor, a, action, parties)
     a.active_key = a.id
-    s = get_service(db, a.service_id)
     if s.status == ALLOCATING:
         _fill(db, actor, s, now)
     _explain_all(db, s)
