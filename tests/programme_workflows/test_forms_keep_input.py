@@ -199,3 +199,14 @@ def test_redeeming_twice_says_it_is_already_redeemed(db: Session, login: Any) ->
     assert ent.post(f"/programme/vouchers/{v.id}/redeem", data, files=files).status_code == 303
     again = ent.post(f"/programme/vouchers/{v.id}/redeem", data, files=files)
     assert again.status_code == 409 and "区县审核" in again.text and "Internal Server Error" not in again.text
+
+
+def test_action_form_keeps_the_note_and_names_the_missing_reference(db: Session, login: Any) -> None:
+    from tests.programme_workflows.test_page_refusals import _in_city_review
+
+    a = _in_city_review(db)
+    city = login("city")
+    r = city.post(f"/programme/subsidies/{a.id}/act", {"action": "city_reject", "note": ""})
+    assert r.status_code == 422 and "note" in _errors(r.text)
+    r2 = city.post(f"/programme/subsidies/{a.id}/act", {"action": "pay", "note": "备注保留"})
+    assert r2.status_code == 409 and 'value="备注保留"' in r2.text

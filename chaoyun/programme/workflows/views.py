@@ -173,6 +173,13 @@ def _once(db: Session, form: FormState, save: Callable[[], str]) -> Response | N
     return _back(url)
 
 
+def _kept(exc: AppError, **values: str) -> FormState:
+    """An action form refused: what was typed (note, reference) comes back with the message beside it."""
+    form = FormState(values=dict(values))
+    form.fail(exc)
+    return form
+
+
 def _staged_uploads(form: FormState, kinds: tuple[str, ...]) -> list[files.Upload]:
     return [files.Upload(k, f.filename, f.data) for k in kinds if (f := form.upload(k)) is not None]
 
@@ -353,7 +360,9 @@ def voucher_act(
         if isinstance(exc, NotFound):
             raise
         db.rollback()
-        return _voucher_page(request, db, actor, vouchers.get_voucher(db, actor, voucher_id), exc)
+        return _voucher_page(
+            request, db, actor, vouchers.get_voucher(db, actor, voucher_id), form=_kept(exc, note=note)
+        )
     return _back(f"/programme/vouchers/{voucher_id}", "done")
 
 
@@ -701,7 +710,8 @@ def subsidy_act(
         if isinstance(exc, NotFound):
             raise
         db.rollback()
-        return _subsidy_page(request, db, actor, subsidies.get_application(db, actor, subsidy_id), exc)
+        a = subsidies.get_application(db, actor, subsidy_id)
+        return _subsidy_page(request, db, actor, a, form=_kept(exc, note=note, reference=reference))
     return _back(f"/programme/subsidies/{subsidy_id}", "done")
 
 
@@ -974,7 +984,8 @@ def demo_act(
         if isinstance(exc, NotFound):
             raise
         db.rollback()
-        return _demo_page(request, db, actor, demonstration.get_application(db, actor, demo_app_id), exc)
+        a = demonstration.get_application(db, actor, demo_app_id)
+        return _demo_page(request, db, actor, a, form=_kept(exc, note=note))
     return _back(f"/programme/demonstration/{demo_app_id}", "done")
 
 
