@@ -6,8 +6,10 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
-from tests.browser.test_shell import _sign_in
+from tests.apps.helpers import new_device
+from tests.browser.test_shell import _org_of, _sign_in
 
 # snake_case words, and the English words codes most often leak as (statuses, states)
 RAW = re.compile(
@@ -38,3 +40,17 @@ def test_each_roles_menu_pages_show_no_raw_codes(page: Any, username: str) -> No
         if found:
             leaks[path] = found
     assert not leaks, f"raw codes on {username}'s pages: {leaks}"
+
+
+def test_device_charts_name_the_deployments_zone(page: Any, db: Session) -> None:
+    # Chart axes were drawn in the browser's zone and the live time said "UTC".
+    device = new_device(db, _org_of(db, "factory").id, "injection_moulding", "时区测试机")
+    _sign_in(page, "factory")
+    page.goto(f"/devices/{device.id}")
+    page.wait_for_function("window.echarts && echarts.getInstanceByDom(document.getElementById('chart-live'))")
+    axis = page.evaluate(
+        "(() => { const o = echarts.getInstanceByDom(document.getElementById('chart-live')).getOption();"
+        " return [o.xAxis[0].name, o.xAxis[0].axisLabel.formatter(Date.UTC(2026, 0, 2, 9, 44))]; })()"
+    )
+    assert axis == ["UTC+08:00", "01/02 17:44"]
+    assert "UTC" not in page.inner_text("#last-seen")
