@@ -377,6 +377,25 @@ def attachment_download(
 # ---------------------------------------------------------------- provider workspace
 
 
+def _provider_pool_ctx(db: Session, actor: Actor) -> dict[str, Any]:
+    adm = service.admission_of(db, actor.org_id)
+    year = date.today().year
+    assessments = whitelist.assessments_of(db, actor.org_id)
+    return {
+        "adm": adm,
+        "opinions": [],
+        "white": service.whitelist_state(db, actor.org_id),
+        "eligible": service.voucher_eligibility(db, actor.org_id),
+        "assessments": assessments,
+        "evidence": {a.id: whitelist.evidence(db, a.id) for a in assessments},
+        "quota": pool.quota_view(db, actor.org_id, year),
+        "quality": pool.quality(db, actor.org_id),
+        "can_write": actor.has(MP.PROVIDER_WRITE) and actor.org.status == "active",
+        "values": {},
+        "errors": {},
+    }
+
+
 @router.get("/provider/pool")
 def provider_pool(
     request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUTHENTICATED)
@@ -385,40 +404,34 @@ def provider_pool(
     # must be able to follow its application here.
     if actor.audience != "provider":
         raise NotFound(N_("This page is for providers."))
-    adm = service.admission_of(db, actor.org_id)
-    year = date.today().year
-    assessments = whitelist.assessments_of(db, actor.org_id)
-    return page(
-        request,
-        "provider_pool.html",
-        {
-            "adm": adm,
-            "opinions": [],
-            "white": service.whitelist_state(db, actor.org_id),
-            "eligible": service.voucher_eligibility(db, actor.org_id),
-            "assessments": assessments,
-            "evidence": {a.id: whitelist.evidence(db, a.id) for a in assessments},
-            "quota": pool.quota_view(db, actor.org_id, year),
-            "quality": pool.quality(db, actor.org_id),
-            "can_write": actor.has(MP.PROVIDER_WRITE) and actor.org.status == "active",
-        },
-    )
+    return page(request, "provider_pool.html", _provider_pool_ctx(db, actor))
 
 
 @router.post("/provider/pool/apply")
 async def provider_pool_apply(
     request: Request, db: Session = Depends(get_db), actor: Actor = requires(MP.PROVIDER_WRITE)
 ) -> Response:
+    """On bad input the same page comes back (422) with each error beside its field and the values kept."""
     form = await request.form()
     values = form_lists(form, ("categories", "saas_domains"))
+    errors: dict[str, str] = {}
+    error: AppError | None = None
     try:
         uploads = await _uploads(form, "attachments", "qualification")
         pool.apply_existing(db, actor, ProviderFields.model_validate(values), uploads)
+        return RedirectResponse("/provider/pool?msg=saved", status_code=303)
     except ValidationError as exc:
-        raise Invalid(
-            N_("Some fields are invalid; nothing was saved."), field=next(iter(_errors(request, exc)), None)
-        ) from None
-    return RedirectResponse("/provider/pool?msg=saved", status_code=303)
+        errors = _errors(request, exc)
+        error = AppError(N_("Some fields are invalid; nothing was saved."))
+    except NotFound:
+        raise
+    except AppError as exc:
+        db.rollback()
+        error = exc
+        if exc.field:
+            errors[exc.field] = exc.message()
+    ctx = _provider_pool_ctx(db, actor) | {"values": values, "errors": errors, "error": error}
+    return page(request, "provider_pool.html", ctx, status=422 if errors else error.status)
 
 
 @router.get("/provider/offerings")

@@ -69,3 +69,30 @@ def test_phone_abc_refused_beside_the_field(login: Any) -> None:
     # The enterprise registration's contact phone too.
     r = anon.post("/register", data=factories.registration(contact_phone="abc"))
     assert r.status_code == 422 and "电话" in r.text
+
+
+def test_pool_application_comes_back_with_values(login: Any, db: Session) -> None:
+    from tests.devices.helpers import org_of
+
+    org = org_of(db, "provider")
+    adm = db.execute(select(Admission).where(Admission.org_id == org.id)).scalar_one_or_none()
+    before = adm.status if adm else None
+    if adm is not None:
+        adm.status = "rejected"  # a rejected provider may apply again: the form is shown
+        db.commit()
+    try:
+        prov = login("provider")
+        data = {
+            "provider_type": "service",
+            "registered_place": "x",
+            "categories": ["solutions"],
+            "qualifications": "ISO 9001 认证",
+        }
+        r = prov.post("/provider/pool/apply", data=data)
+        assert r.status_code == 422
+        assert 'data-field-error="registered_place"' in r.text
+        assert "ISO 9001 认证</textarea>" in r.text and 'value="solutions" checked' in r.text
+    finally:
+        if adm is not None:
+            adm.status = before or adm.status
+            db.commit()
