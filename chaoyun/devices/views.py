@@ -646,19 +646,26 @@ def rule_delete(rule_id: DbId, db: Session = Depends(get_db), actor: Actor = req
 
 
 @router.post("/alarms/webhooks")
-def webhook_create(
-    request: Request,
-    name: str = Form("", max_length=100),
-    url: str = Form("", max_length=500),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(DEVICES_MANAGE),
+async def webhook_create(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(DEVICES_MANAGE)
 ) -> Response:
+    """Bad input: the alarms page again with the error beside the field and the values kept."""
+    form = await FormState.read(request, actor)
     try:
-        alarms.create_webhook(db, actor, WebhookIn(name=name, url=url))
-    except ValidationError:
-        err = AppError(N_("Give the webhook a name and an http(s) URL."))
-        return render(request, "error.html", {"error": err}, status=422)
-    return RedirectResponse("/alarms?msg=webhook", status_code=303)
+        alarms.create_webhook(db, actor, WebhookIn(name=form.get("name")[:100], url=form.get("url")[:500]))
+        return RedirectResponse("/alarms?msg=webhook", status_code=303)
+    except ValidationError as exc:
+        for fe in field_errors(exc.errors()):
+            form.errors.setdefault(fe["field"], fe["message_en"] if request.state.locale == "en" else fe["message_zh"])
+        if "url" in form.errors:
+            form.errors["url"] = gettext("Give an http(s) URL, e.g. https://example.com/hook.")
+    except AppError as exc:
+        db.rollback()
+        form.fail(exc)
+    ctx = _alarms_ctx(db, actor, request)
+    ctx.update(_rule_ctx(db, actor, request))
+    ctx["webhook_form"] = form
+    return render(request, "devices/alarms.html", ctx, status=form.status)
 
 
 @router.post("/alarms/webhooks/{webhook_id}/delete")

@@ -137,3 +137,10 @@ def test_rule_reads_as_a_sentence_with_name_and_unit(login: Any, db: Session) ->
     factory.client.cookies.set("cy_lang", "en")
     en = factory.get("/alarms").text
     assert "注塑机 3 号 · Barrel temperature &gt; 240 °C for 30 s" in en
+
+
+def test_webhook_form_keeps_values(login: Any) -> None:
+    factory = login("factory")
+    r = factory.post("/alarms/webhooks", data={"name": "我的钩子", "url": "ftp://example.com/x"})
+    assert r.status_code == 422
+    assert 'data-field="url"' in r.text and 'value="我的钩子"' in r.text and 'value="ftp://example.com/x"' in r.text
