@@ -162,6 +162,15 @@ def test_provisioning_csv_with_bare_carriage_returns(login: Any) -> None:
     _bilingual_4xx(r)
 
 
+def test_csv_readers_take_any_line_ending_and_refuse_nul() -> None:
+    from chaoyun.errors import Invalid
+    from chaoyun.production.imports import table_rows
+
+    assert table_rows("w.csv", b"code,name\rA1,gear\r") == [["code", "name"], ["A1", "gear"]]
+    with pytest.raises(Invalid):
+        table_rows("w.csv", b"code,name\nA\x001,gear\n")
+
+
 # ---------------------------------------------------------------- telemetry ingest
 
 

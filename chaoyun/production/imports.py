@@ -120,7 +120,13 @@ def table_rows(filename: str, content: bytes) -> list[list[str]]:
             text = content.decode("gb18030")  # what Excel on Chinese Windows saves as "CSV"
         except UnicodeDecodeError as exc:
             raise Invalid(N_("The file is neither UTF-8 nor GB18030 text."), field="file") from exc
-    return [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+    if "\x00" in text:
+        raise Invalid(N_("The file contains NUL characters; save it again as CSV text."), field="file")
+    # newline="" lets the csv module read any line ending, a bare carriage return included.
+    try:
+        return [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:
+        raise Invalid(N_("The file is not readable CSV: %(detail)s"), field="file", detail=str(exc)[:200]) from exc
 
 
 def _cell(c: Any) -> str:
