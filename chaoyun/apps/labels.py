@@ -27,6 +27,7 @@ LABELS = (
     N_("reduced_speed"),
     N_("startup_rejects"),
     N_("production_rejects"),
+    N_("no_signal_group"),  # hours without a state report: shown apart, not a loss
     # charts and limits
     N_("xbar_r"),
     N_("xbar_s"),

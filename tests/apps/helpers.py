@@ -41,6 +41,12 @@ def new_device(
     )
     db.add(d)
     db.commit()
+    # The store caches (device id, metric key) → metric id per process; a device id SQLite hands out again
+    # after a delete would resolve to the old device's metric (seen 2026-12-03; reported to the devices
+    # context). Forget it so each new device resolves afresh.
+    from chaoyun.devices.store import forget_metric_cache
+
+    forget_metric_cache()
     return d
 
 
