@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chaoyun import __version__, i18n
+from chaoyun.apps.usage import track_use
 from chaoyun.errors import AppError
 from chaoyun.i18n import N_
 from chaoyun.settings import get_settings
@@ -121,7 +122,10 @@ def create_app() -> FastAPI:
     )
 
     for router in context_routers():
-        app.include_router(router)
+        # App use is recorded by request path (apps.usage maps /production, /apps/oee ... to an app), also on
+        # routers of contexts below apps (production), which cannot depend on apps themselves.
+        tracked = any(d.dependency is track_use for d in router.dependencies)
+        app.include_router(router, dependencies=[] if tracked else [Depends(track_use)])
     warm_templates()
 
     app.mount("/static/app", StaticFiles(directory=STATIC), name="static")
