@@ -73,7 +73,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from chaoyun import migrate  # noqa: E402
 from chaoyun.db import get_sessionmaker  # noqa: E402
-from chaoyun.devices.store import get_store  # noqa: E402
+from chaoyun.devices.store import forget_metric_cache, get_store  # noqa: E402
 from chaoyun.identity import demo  # noqa: E402
 from chaoyun.web.app import create_app  # noqa: E402
 
@@ -131,6 +131,7 @@ def _use(url: str, var_dir: Path) -> None:
     settings.get_settings.cache_clear()
     ingest.limits.cache_clear()
     alarms.forget_rules()
+    forget_metric_cache()  # metric ids are per database
     usage._written.clear()
 
 

@@ -370,6 +370,10 @@ class TelemetryStore(ABC):
     def delete_device(self, device_id: int) -> None:
         self.flush()
         self._delete_device(device_id)
+        # SQLite may give the id to the next device, which may have another profile: forget what it resolved.
+        with _keys_lock:
+            for k in [k for k in _device_metric if k[0] == device_id]:
+                del _device_metric[k]
 
     def _hot_points(
         self, device_id: int, metric_id: int, start_ms: int, end_ms: int
@@ -485,7 +489,7 @@ class TelemetryStore(ABC):
 
 _keys_lock = threading.Lock()
 _metric_keys: dict[int, str] = {}
-_device_metric: dict[tuple[int, str], int | None] = {}
+_device_metric: dict[tuple[int, str], int] = {}
 
 
 def metric_keys() -> dict[int, str]:
@@ -521,7 +525,11 @@ def resolve_metric(device_id: int, metric: int | str) -> int | None:
             ),
             {"d": device_id, "k": metric},
         ).scalar()
-    _device_metric[key] = int(found) if found is not None else None
+    if found is None:
+        # Not cached: the metric may be added to the device's profile in a moment, and a miss must not
+        # hide it for the life of the process.
+        return None
+    _device_metric[key] = int(found)
     return _device_metric[key]
 
 
