@@ -33,13 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_no_api_operation_answers_a_server_error() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-W", "ignore::UserWarning"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-n", "0", "-W", "ignore::UserWarning"]
     started = time.monotonic()
     r = subprocess.run(
         [*cmd, "tests/fuzz/api_schema_fuzz.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
     )
     took = time.monotonic() - started
-    print(f"API fuzz: {took:.0f} s")
+    size = next((line for line in r.stdout.splitlines() if line.startswith("API fuzz size")), "")
+    print(f"API fuzz: {took:.0f} s; {size}")
     assert r.returncode == 0, f"API fuzz found failures ({took:.0f} s):\n{r.stdout[-30000:]}\n{r.stderr[-3000:]}"
 
 

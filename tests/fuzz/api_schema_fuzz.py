@@ -7,6 +7,7 @@ reject registrations, rotate credentials ...) and must not change the demo data 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -38,14 +39,18 @@ APP = create_app()
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", APP, config=CONFIG)
 
 
+CALLS: dict[str, int] = {}  # requests per operation, printed at the end (the size of the run)
+
+
 @pytest.fixture(scope="module")
-def tokens() -> dict[str, tuple[int, str]]:
+def tokens() -> Iterator[dict[str, tuple[int, str]]]:
     out = {}
     for username in ACTORS:
         r = UserClient(APP, username).post("/api/v1/tokens", json={"name": "fuzz", "scopes": ["read", "write"]})
         assert r.status_code == 201, r.text
         out[username] = (r.json()["id"], r.json()["token"])
-    return out
+    yield out
+    print(f"\nAPI fuzz size: {sum(CALLS.values())} requests over {len(CALLS)} operations")
 
 
 @schema.parametrize()
@@ -56,3 +61,5 @@ def test_operation(case: Any, tokens: dict[str, tuple[int, str]]) -> None:
         case.path_parameters["token_id"] = 2**31 - 1
     for username in ACTORS:
         call_and_check(case, {"Authorization": f"Bearer {tokens[username][1]}"})
+        key = case.operation.label
+        CALLS[key] = CALLS.get(key, 0) + 1
