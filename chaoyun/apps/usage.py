@@ -2,7 +2,8 @@
 
 Two kinds of record:
 - *use*: a person of the enterprise opened an app's page or called its API (one row per person, app and
-  day, written by the ``track_use`` dependency on the apps' routers);
+  day, written by the ``track_use`` dependency, which the app factory puts on every context's routers, so
+  production's pages count too);
 - *runs on data*: an app whose computation ran over the enterprise's own data in the window — SPC charts
   fed with measured subgroups, OEE and energy over machines that really report their state and meter,
   scheduled reports generated. These are the "data-and-model apps" of the ★★★★★ adoption level.
