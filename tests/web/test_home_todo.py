@@ -62,3 +62,17 @@ def test_provider_sees_contracts_to_confirm(login: Any, db: Session) -> None:
     assert _todo(html).get("/market/contracts", 0) >= 1
     # Evaluators change nothing, so nothing waits for them.
     assert 'data-todo="/gov/registrations"' not in login("evaluator").get("/home").text
+
+
+def test_money_workflows_lines_reach_every_home(login: Any, db: Session) -> None:
+    """The money workflows' waiting work is wired into the home to-do list (drafts, reviews, scores, payments)."""
+    from chaoyun.programme.workflows import todo
+    from chaoyun.web import nav
+    from tests.programme.helpers import actor
+
+    assert "workflows" in nav._TODOS
+    for username in ("city", "chenghai", "expert", "factory", "provider"):
+        a = actor(db, username)
+        expected = {(t.label_msgid, t.count) for t in todo.todo_counts(db, a) if t.count > 0}
+        shown = {(t.label, t.count) for t in nav.todos_for(db, a)}
+        assert expected <= shown, username

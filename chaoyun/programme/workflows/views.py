@@ -30,7 +30,7 @@ from chaoyun.programme.workflow_models import (
     VoucherRound,
     WorkflowFile,
 )
-from chaoyun.programme.workflows import allocation, demonstration, files, scoring, subsidies, vouchers
+from chaoyun.programme.workflows import allocation, demonstration, files, scoring, subsidies, todo, vouchers
 from chaoyun.programme.workflows import workflow as wf
 from chaoyun.programme.workflows.labels import COST_CATEGORIES, DEMO_KINDS, SUBSIDY_KINDS
 from chaoyun.programme.workflows.money import parse_amount, yuan
@@ -57,6 +57,10 @@ nav.register(
     nav.NavItem("government", N_("Subsidies"), "/programme/subsidies", WF_READ, 41, group="programme"),
     nav.NavItem("government", N_("Shared services"), "/programme/shared-services", WF_READ, 42, group="programme"),
     nav.NavItem("government", N_("Demonstration"), "/programme/demonstration", WF_READ, 43, group="programme"),
+)
+# The money workflows' waiting work (drafts, contracts to confirm, reviews, scores, payments) on every home.
+nav.register_todo(
+    "workflows", lambda db, actor: [nav.Todo(t.label_msgid, t.count, t.url, 40) for t in todo.todo_counts(db, actor)]
 )
 
 
