@@ -48,13 +48,26 @@ def _is_int(tp: Any) -> bool:
     return tp is int or any(a is int for a in get_args(tp))
 
 
+def _unbounded_items(tp: Any) -> bool:
+    """``list[int]`` (or ``list[int] | None``) whose items carry no 64-bit bound."""
+    for a in (tp, *get_args(tp)):
+        if getattr(a, "__origin__", None) in (list, set, tuple):
+            for item in get_args(a):
+                if item is int:
+                    return True
+                if getattr(item, "__origin__", None) is not None and get_args(item)[:1] == (int,):
+                    meta = [m for x in getattr(item, "__metadata__", ()) for m in [x, *getattr(x, "metadata", [])]]
+                    return not _bounded(meta)
+    return False
+
+
 def _unbounded_fields(model: type[BaseModel], prefix: str, seen: set[type]) -> list[str]:
     if model in seen:
         return []
     seen.add(model)
     out = []
     for name, f in model.model_fields.items():
-        if _is_int(f.annotation) and not _bounded(f.metadata):
+        if (_is_int(f.annotation) and not _bounded(f.metadata)) or _unbounded_items(f.annotation):
             out.append(f"{prefix}.{name}")
         for a in (f.annotation, *get_args(f.annotation)):
             for b in (a, *get_args(a)):

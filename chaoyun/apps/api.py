@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
@@ -160,7 +160,9 @@ def spc_alarms(db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alarm_ids: list[int] | None = Field(None, description="ids to acknowledge (or all=true: every open alarm)")
+    alarm_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        None, description="ids to acknowledge (or all=true: every open alarm)"
+    )
     all: bool = False
 
 
@@ -173,7 +175,9 @@ def spc_ack_many(data: AckIn, db: Session = Depends(get_db), actor: Actor = requ
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alarm_ids: list[int] | None = Field(None, description="ids to acknowledge (or all=true: every open alarm)")
+    alarm_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        None, description="ids to acknowledge (or all=true: every open alarm)"
+    )
     all: bool = False
 
 
