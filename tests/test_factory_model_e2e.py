@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,13 @@ def _invite_operator(manager: Any, login: Any, org_id: int) -> str:
     return username
 
 
+@pytest.fixture()
+def broker() -> Iterator[Mosquitto]:
+    b = Mosquitto().start()
+    yield b
+    b.stop()
+
+
 def _expected_stars(verified_areas: int, devices: int, alarm_rules: int, apps: int, model_apps: int) -> int | None:
     """The star level the programme pack's rules give for these figures (read from the pack itself)."""
     levels = yaml.safe_load(PACK.read_text(encoding="utf-8"))["cloud_adoption"]["star_rating"]
@@ -95,10 +103,10 @@ def test_new_enterprise_models_a_new_machine_and_runs_a_work_order_on_it(
     login: Any,
     tmp_path: Path,
     modbus: SimThread,  # noqa: F811 - the fixture imported above
+    broker: Mosquitto,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    broker = Mosquitto().start()  # the platform's broker, named in the gateway file the platform generates
-    monkeypatch.setenv("CHAOYUN_MQTT_URL", broker.url)
+    monkeypatch.setenv("CHAOYUN_MQTT_URL", broker.url)  # the platform's broker, named in the generated file
     org, username = _new_factory(db)
     assert org.district == "chenghai"
     manager = login(username, PASSWORD)
@@ -230,7 +238,6 @@ def test_new_enterprise_models_a_new_machine_and_runs_a_work_order_on_it(
     finally:
         gw.stop()
         ingest.stop()
-        broker.stop()
 
     wo = manager.get(f"/api/v1/production/work-orders/{wo_id}").json()
     assert wo["state"] == "done"
