@@ -119,7 +119,7 @@ def test_enterprise_admin_edits_own_profile_with_audit(db: Session, login: Any) 
         "annual_revenue": "2500",
         "address": "澄海区新地址",
         "contact_name": "蔡经理",
-        "contact_phone": "0754-1",
+        "contact_phone": "0754-85551234",
     }
     r = u.request("PATCH", f"/api/v1/organisations/{org_id}", json=body)
     assert r.status_code == 200 and r.json()["enterprise"]["size_class"] == "medium"

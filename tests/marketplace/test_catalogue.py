@@ -205,7 +205,7 @@ def test_application_form_end_to_end(login: Any, db: Session) -> None:
     adm = db.execute(select(Admission).order_by(Admission.id.desc())).scalars().first()
     assert adm is not None
     r = city.post(f"/gov/market/applications/{adm.id}/decide", data={"admit": "0", "reason": ""})
-    assert r.status_code == 422 and "不予通过的理由" in r.text
+    assert r.status_code == 422 and "请填写驳回理由" in r.text
     r = city.post(f"/gov/market/applications/{adm.id}/decide", data={"admit": "1"})
     assert r.status_code == 303
     applicant = login(data["username"], data["password"])

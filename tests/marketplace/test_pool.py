@@ -79,7 +79,7 @@ def test_demo_seed_is_idempotent(db: Session) -> None:
     from chaoyun.marketplace import demo
 
     before = (_count(db, Admission), _count(db, Offering))
-    assert demo.seed(db) == {"admissions": 0, "offerings": 0, "assessments": 0}
+    assert demo.seed(db) == {"admissions": 0, "offerings": 0, "assessments": 0, "prices": 0}
     assert (_count(db, Admission), _count(db, Offering)) == before
 
 
@@ -237,9 +237,11 @@ def test_quota_is_configurable_and_adjustable(db: Session, city: Any, monkeypatc
     assert service.provider_quota(db, adm.org_id, 2019) == Decimal("6000000.00")
     with pytest.raises(Invalid):
         pool.adjust_quota(db, city, adm.id, 2019, Decimal("100000"), "")
-    pool.adjust_quota(db, city, adm.id, 2019, Decimal("-7000000"), "省额度调整")
-    assert service.provider_quota(db, adm.org_id, 2019) == Decimal("0.00")  # never negative
-    assert service.used_quota(db, adm.org_id, 2019) is None or service.used_quota(db, adm.org_id, 2019) >= 0
+    with pytest.raises(Invalid):  # a quota never goes negative: the adjustment is refused, not clipped
+        pool.adjust_quota(db, city, adm.id, 2019, Decimal("-7000000"), "省额度调整")
+    pool.adjust_quota(db, city, adm.id, 2019, Decimal("-6000000"), "省额度调整")
+    assert service.provider_quota(db, adm.org_id, 2019) == Decimal("0.00")
+    assert service.used_quota(db, adm.org_id, 2019) >= 0
 
 
 def test_re_evaluation_suggests_from_quality(db: Session, city: Any) -> None:

@@ -116,7 +116,8 @@ def test_set_value_through_the_broker(
         assert r.status_code == 303, r.text
         q = select(Command).where(Command.device_id == moulder.id).order_by(Command.id.desc())
         cmd = db.execute(q).scalars().first()
-        assert cmd is not None and cmd.status == "sent"
+        # Sent to the device; a quick simulator may already have answered.
+        assert cmd is not None and cmd.status in ("sent", "succeeded")
 
         def status(cid: int) -> tuple[str, str]:
             db.expire_all()
