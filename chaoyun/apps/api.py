@@ -172,21 +172,6 @@ def spc_ack_many(data: AckIn, db: Session = Depends(get_db), actor: Actor = requ
     return {"acknowledged": quality.acknowledge_many(db, actor, ids)}
 
 
-class AckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    alarm_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
-        None, description="ids to acknowledge (or all=true: every open alarm)"
-    )
-    all: bool = False
-
-
-@router.post("/quality/alarms/ack")
-def spc_ack_many(data: AckIn, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> dict[str, Any]:
-    ids = None if data.all else (data.alarm_ids or [])
-    return {"acknowledged": quality.acknowledge_many(db, actor, ids)}
-
-
 @router.post("/quality/alarms/{spc_alarm_id}/ack")
 def spc_ack(spc_alarm_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)) -> dict[str, Any]:
     a = quality.acknowledge(db, actor, spc_alarm_id)

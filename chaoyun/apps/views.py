@@ -52,7 +52,6 @@ FLASH = {
     "measured": N_("Measurements saved."),
     "acked": N_("Alarm acknowledged."),
     "acked_many": N_("Selected alarms acknowledged."),
-    "acked_many": N_("Selected alarms acknowledged."),
     "tariff": N_("Tariff saved."),
     "report": N_("Report generated."),
 }
@@ -486,21 +485,6 @@ def plan_export(plan_id: DbId, db: Session = Depends(get_db), actor: Actor = req
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="spc-{plan.id}.xlsx"'},
     )
-
-
-@router.post("/apps/quality/alarms/ack")
-async def alarm_ack_many(
-    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
-) -> Response:
-    form = await request.form()
-    try:
-        ids = None if form.get("all") == "1" else [int(str(v)) for v in form.getlist("alarm_ids")]
-        quality.acknowledge_many(db, actor, ids)
-    except ValueError:
-        return _error_page(request, Invalid(N_("Select at least one alarm."), field="alarm_ids"))
-    except AppError as exc:
-        return _error_page(request, exc)
-    return _back("/apps/quality", "acked_many")
 
 
 @router.post("/apps/quality/alarms/ack")

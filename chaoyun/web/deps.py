@@ -11,12 +11,14 @@ import secrets
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, joinedload
 
-from chaoyun.db import get_db
+from chaoyun.db import get_db, get_sessionmaker
 from chaoyun.errors import AppError, Forbidden, Unauthorized
 from chaoyun.i18n import N_, normalise
 from chaoyun.identity import service
+from chaoyun.identity.models import ApiToken, Membership, User
 from chaoyun.identity.permissions import Actor, Permission
 
 SESSION_COOKIE = "cy_session"
@@ -134,6 +136,47 @@ class Requires:
         if request.method in UNSAFE:
             _check_csrf(state.session.csrf_token, csrf)
         return state.actor
+
+
+def usable_actor(actor: Actor | None) -> Actor | None:
+    """The actor with what every page draws (user, membership, organisation, token) readable.
+
+    A service that refuses rolls its session back, which expires every loaded object; when the refusal
+    propagates, the request's session is closed before the error page is drawn, and reading an expired,
+    detached object raises ``DetachedInstanceError`` (a bare 500 instead of the message). Such an actor is
+    re-read in a short session of its own and handed back detached but fully loaded.
+    """
+    if actor is None:
+        return None
+    objs: list[Any] = [actor.user, actor.membership]
+    if "org" in actor.membership.__dict__:
+        objs.append(actor.membership.__dict__["org"])
+    if actor.token is not None:
+        objs.append(actor.token)
+    org_unloaded = "org" not in actor.membership.__dict__ and sa_inspect(actor.membership).detached
+    if not org_unloaded and not any(_stale(o) for o in objs):
+        return actor
+    with get_sessionmaker()() as s:
+        user = s.get(User, _pk(actor.user))
+        m = s.get(Membership, _pk(actor.membership), options=[joinedload(Membership.org)])
+        token = s.get(ApiToken, _pk(actor.token)) if actor.token is not None else None
+        if user is None or m is None:
+            return None
+        _ = (user.display_name, m.role, m.org.name, m.org.kind, token.scopes if token is not None else None)
+    return Actor(user=user, membership=m, token=token)
+
+
+def _pk(obj: Any) -> Any:
+    """Primary key without loading anything (an expired detached object cannot load)."""
+    ident = sa_inspect(obj).identity
+    return ident[0] if ident else None
+
+
+def _stale(obj: Any) -> bool:
+    state = sa_inspect(obj)
+    if state.detached or state.session is None:
+        return bool(state.expired_attributes)
+    return not state.session.is_active
 
 
 def requires(perm: str) -> Any:

@@ -88,11 +88,11 @@ def warm_templates() -> int:
 
 
 def render(request: Request, name: str, ctx: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
-    from chaoyun.web.deps import anon_csrf
+    from chaoyun.web.deps import anon_csrf, usable_actor
 
     locale = getattr(request.state, "locale", None) or i18n.normalise(request.cookies.get("cy_lang"))
     i18n.set_locale(locale)
-    actor = getattr(request.state, "actor", None)
+    actor = usable_actor(getattr(request.state, "actor", None))
     csrf = getattr(request.state, "csrf_token", None) or anon_csrf(request)
     context: dict[str, Any] = {
         "request": request,
