@@ -160,7 +160,7 @@ def spc_alarms(db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alarm_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+    alarm_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
         None, description="ids to acknowledge (or all=true: every open alarm)"
     )
     all: bool = False

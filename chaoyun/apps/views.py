@@ -28,7 +28,7 @@ from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.web import nav
 from chaoyun.web.deps import requires
-from chaoyun.web.params import INT64_MAX, DbId
+from chaoyun.web.params import INT32_MAX, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
@@ -182,7 +182,7 @@ def _error_page(request: Request, exc: AppError) -> Response:
 @router.post("/apps/oee/label")
 def oee_label(
     request: Request,
-    device_id: int = Form(0, ge=0, le=INT64_MAX),
+    device_id: int = Form(0, ge=0, le=INT32_MAX),
     start: str = Form(""),
     end: str = Form(""),
     reason: str = Form(""),
@@ -200,7 +200,7 @@ def oee_label(
 @router.post("/apps/oee/counts")
 def oee_counts(
     request: Request,
-    device_id: int = Form(0, ge=0, le=INT64_MAX),
+    device_id: int = Form(0, ge=0, le=INT32_MAX),
     day: str = Form(""),
     shift: str = Form(""),
     good: str = Form(""),

@@ -90,7 +90,7 @@ class RuleIn(BaseModel):
     kind: str = Field(pattern=r"^(threshold|rate|offline|state)$")
     metric: str | None = None
     severity: str = Field(default="major", pattern=r"^(critical|major|minor|warning)$")
-    device_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    device_id: int | None = Field(None, ge=1, le=2**31 - 1)
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True

@@ -35,7 +35,7 @@ from chaoyun.identity.throttle import TooManyAttempts
 from chaoyun.settings import get_settings
 from chaoyun.web import excel, nav
 from chaoyun.web.deps import LANG_COOKIE, SESSION_COOKIE, public, requires
-from chaoyun.web.params import INT64_MAX, DbId
+from chaoyun.web.params import INT32_MAX, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
@@ -272,7 +272,7 @@ def account_password(
 @router.post("/account/membership")
 def account_membership(
     request: Request,
-    membership_id: int = Form(..., ge=1, le=INT64_MAX),
+    membership_id: int = Form(..., ge=1, le=INT32_MAX),
     db: Session = Depends(get_db),
     actor: Actor = requires(P.AUTHENTICATED),
 ) -> Response:

@@ -53,7 +53,7 @@ from chaoyun.marketplace.schemas import (
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
 from chaoyun.web.forms import FormState
-from chaoyun.web.params import INT64_MAX, YEAR_MAX, YEAR_MIN, DbId
+from chaoyun.web.params import INT32_MAX, YEAR_MAX, YEAR_MIN, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
@@ -352,7 +352,7 @@ def offering_rate(
 
 @router.post("/market/complaints")
 def complaint_submit(
-    provider_org_id: int = Form(..., ge=1, le=INT64_MAX),
+    provider_org_id: int = Form(..., ge=1, le=INT32_MAX),
     text: str = Form("", max_length=2000),
     db: Session = Depends(get_db),
     actor: Actor = requires(MP.ENTERPRISE_WRITE),

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from chaoyun.patch import PatchModel
 
 # Whole numbers are stored in 64-bit columns; larger ones failed in the database (a server error).
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Int64 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 class _In(BaseModel):

@@ -202,7 +202,7 @@ def _int(text: str, name: str) -> int:
         n = int(text.strip())
     except ValueError as exc:
         raise Invalid(N_("Enter a whole number."), field=name) from exc
-    if not -(2**63) <= n < 2**63:  # a 64-bit column; larger numbers failed in the database
+    if not -(2**31) <= n < 2**31:  # an INTEGER column (32-bit on PostgreSQL); larger numbers failed there
         raise Invalid(N_("Enter a whole number."), field=name)
     return n
 

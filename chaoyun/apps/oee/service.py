@@ -130,7 +130,7 @@ class DowntimeIn(BaseModel):
 
     start: datetime
     end: datetime
-    device_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    device_id: int | None = Field(None, ge=1, le=2**31 - 1)
     reason: str = Field("", max_length=200)
 
 
@@ -155,7 +155,7 @@ def _aware(dt: datetime) -> datetime:
 class LabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    device_id: int = Field(ge=1, le=2**63 - 1)
+    device_id: int = Field(ge=1, le=2**31 - 1)
     start: datetime
     end: datetime
     reason: str
@@ -186,7 +186,7 @@ def label_stop(db: Session, actor: Actor, data: LabelIn) -> StopLabel:
 class CountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    device_id: int = Field(ge=1, le=2**63 - 1)
+    device_id: int = Field(ge=1, le=2**31 - 1)
     day: date
     shift: str = Field(min_length=1, max_length=8)
     good: int = Field(ge=0, le=10_000_000)

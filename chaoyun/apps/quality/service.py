@@ -48,7 +48,7 @@ class PlanIn(BaseModel):
     limits_mode: str = Field("recalc", pattern="^(fixed|recalc)$")
     baseline_count: int | None = Field(None, ge=2, le=100_000)
     tests: list[Annotated[int, Field(ge=1, le=8)]] = Field(default_factory=lambda: [1], max_length=8)
-    device_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    device_id: int | None = Field(None, ge=1, le=2**31 - 1)
     metric: str | None = Field(None, max_length=64)
 
 

@@ -43,7 +43,7 @@ class GatewayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     uid: str = Field(min_length=2, max_length=39)
     name: str = Field(min_length=1, max_length=100)
-    org_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    org_id: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 class GatewayCreated(GatewayOut):

@@ -39,7 +39,7 @@ from chaoyun.timefmt import format_dt
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
 from chaoyun.web.forms import FormState
-from chaoyun.web.params import INT64_MAX, DbId
+from chaoyun.web.params import INT32_MAX, DbId
 from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -110,7 +110,7 @@ def _int(raw: str, field: str) -> int:
         n = int(raw.strip())
     except ValueError:
         raise Invalid(N_("“%(value)s” is not a whole number."), value=raw[:20], field=field) from None
-    if abs(n) > INT64_MAX:
+    if abs(n) > INT32_MAX:
         raise Invalid(N_("“%(value)s” is not a whole number."), value=raw[:20], field=field)
     return n
 
@@ -255,7 +255,7 @@ def _claim_form(
 @router.get("/programme/vouchers/new")
 def voucher_new(
     request: Request,
-    round_id: int | None = Query(None, ge=1, le=INT64_MAX),
+    round_id: int | None = Query(None, ge=1, le=INT32_MAX),
     db: Session = Depends(get_db),
     actor: Actor = requires(WF_APPLY),
 ) -> Response:
