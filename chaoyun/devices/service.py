@@ -46,6 +46,7 @@ from chaoyun.identity.models import EnterpriseProfile, Organisation
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.settings import env
+from chaoyun.web import excel
 
 
 def online_seconds() -> int:
@@ -547,8 +548,6 @@ def export_range(
     )
     db.commit()
     if fmt == "xlsx":
-        from chaoyun.web import excel
-
         # Real date cells in the local zone (the CSV keeps the UTC ISO text).
         cells = ((datetime.fromisoformat(ts), key, v) for ts, key, v in rows)
         data = excel.table_xlsx(device.uid, ["ts", "metric", "value"], cells, write_only=True)
@@ -556,7 +555,8 @@ def export_range(
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["ts", "metric", "value"])
-    w.writerows(rows)
+    # Text values are device-sent text: written so that Excel opening the CSV never evaluates them.
+    w.writerows(excel.csv_row(r) for r in rows)
     return out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"
 
 

@@ -64,6 +64,17 @@ def is_risky(text: str) -> bool:
     return text.startswith(FORMULA_START)
 
 
+def csv_safe(value: Any) -> Any:
+    """A CSV cell that Excel opens as text: a risky string gets a leading quote; numbers stay as they are."""
+    if isinstance(value, str) and is_risky(value):
+        return "'" + value
+    return value
+
+
+def csv_row(values: Iterable[Any]) -> list[Any]:
+    return [csv_safe(v) for v in values]
+
+
 def cell_value(value: Any) -> Any:
     """The value as it goes into the cell: numbers as numbers, times in the local zone, naive for Excel."""
     if isinstance(value, bool) or value is None:
