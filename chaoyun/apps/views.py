@@ -3,8 +3,9 @@ government's cluster view; home panels for both."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -28,9 +29,12 @@ from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.web import nav
 from chaoyun.web.deps import requires
+from chaoyun.web.forms import FormState
 from chaoyun.web.params import INT32_MAX, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
+
+T = TypeVar("T")
 
 # Every page of the apps records who used which app (the programme's evidence of real use).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(track_use)])
@@ -86,6 +90,18 @@ def _errors(request: Request, exc: Exception) -> AppError:
     return exc
 
 
+def _parse(request: Request, form: FormState, name: str, build: Callable[[], T]) -> T | None:
+    """``form.check`` that also puts Pydantic's complaints (types, ranges, lengths) beside their fields."""
+    try:
+        return form.check(name, build)
+    except ValidationError as exc:
+        en = request.state.locale == "en"
+        for fe in field_errors(exc.errors()):
+            field = name if fe["field"] in ("", "body") else fe["field"].split(".")[0]
+            form.errors.setdefault(field, fe["message_en"] if en else fe["message_zh"])
+        return None
+
+
 # ---------------------------------------------------------------- home panels
 
 
@@ -125,6 +141,52 @@ def _translations(ov: dict[str, Any]) -> dict[str, str]:
 
 @router.get("/apps/oee")
 def oee_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    return _oee_page(request, db, actor)
+
+
+def _shift_rows(shifts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calendar form's rows as stored: breaks as the text typed, weekdays as a list (all for a new row)."""
+    rows = [
+        {
+            "key": s.get("key", ""),
+            "name": s.get("name", ""),
+            "start": s.get("start", ""),
+            "end": s.get("end", ""),
+            "breaks": ", ".join(f"{b[0]}-{b[1]}" for b in s.get("breaks") or []),
+            "days": list(s.get("days") or range(7)),
+        }
+        for s in shifts
+    ]
+    return _pad(rows)
+
+
+def _pad(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Up to two empty rows to add shifts in (six at most)."""
+    blank = {"key": "", "name": "", "start": "", "end": "", "breaks": "", "days": list(range(7))}
+    return [*rows, *([blank] * max(0, min(2, MAX_SHIFT_ROWS - len(rows))))]
+
+
+def _typed_shift_rows(raw: Any) -> list[dict[str, Any]]:
+    """The calendar form's rows as they were sent (a refused form shows them again, checkboxes included)."""
+    rows = []
+    for i in range(MAX_SHIFT_ROWS):
+        if f"key_{i}" not in raw:
+            continue
+        row: dict[str, Any] = {k: str(raw.get(f"{k}_{i}") or "") for k in ("key", "name", "start", "end", "breaks")}
+        row["days"] = [int(d) for d in raw.getlist(f"days_{i}") if str(d).isdigit()]
+        rows.append(row)
+    return _pad(rows)
+
+
+def _oee_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    cal_form: FormState | None = None,
+    dt_form: FormState | None = None,
+    cal_rows: list[dict[str, Any]] | None = None,
+    status: int = 200,
+) -> Response:
     first, last, days = _days(request, 7)
     ov = oee.overview(db, actor, first, last)
     calendar, small = oee.calendar_for(db, actor.org_id)
@@ -145,7 +207,7 @@ def oee_page(request: Request, db: Session = Depends(get_db), actor: Actor = req
             "end": last.isoformat(),
             "reasons": oee.STOP_REASONS,
             "shifts": shifts,
-            "shift_rows": [*shifts, *([{}] * max(0, min(2, 6 - len(shifts))))],
+            "shift_rows": cal_rows if cal_rows is not None else _shift_rows(shifts),
             "weekday_names": WEEKDAY_NAMES,
             "holidays_text": "\n".join(d.isoformat() for d in sorted(calendar.holidays)),
             "workdays_text": "\n".join(d.isoformat() for d in sorted(calendar.workdays)),
@@ -154,9 +216,12 @@ def oee_page(request: Request, db: Session = Depends(get_db), actor: Actor = req
             "small_stop_s": small,
             "can_operate": actor.has(APPS_OPERATE),
             "can_manage": actor.has(APPS_MANAGE),
-            "flash": _flash(request),
+            "flash": None if status != 200 else _flash(request),
             "error": None,
+            "cal_form": cal_form or FormState(),
+            "dt_form": dt_form or FormState(),
         },
+        status=status,
     )
 
 
@@ -264,28 +329,38 @@ def _calendar_form(form: Any) -> oee.CalendarIn:
 async def oee_calendar(
     request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> Response:
-    form = await request.form()
-    try:
-        oee.set_calendar(db, actor, _calendar_form(form))
-    except (ValidationError, AppError) as exc:
-        return _error_page(request, _errors(request, exc))
-    return _back("/apps/oee", "calendar")
+    form = await FormState.read(request, actor)
+    raw = await request.form()
+    data = _parse(request, form, "shifts", lambda: _calendar_form(raw))
+    if data is not None:
+        try:
+            oee.set_calendar(db, actor, data)
+            return _back("/apps/oee", "calendar")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _oee_page(request, db, actor, cal_form=form, cal_rows=_typed_shift_rows(raw), status=form.status)
 
 
 @router.post("/apps/oee/downtime")
-def oee_downtime(
-    request: Request,
-    start: str = Form(""),
-    end: str = Form(""),
-    reason: str = Form("", max_length=200),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(APPS_MANAGE),
+async def oee_downtime(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> Response:
-    try:
-        oee.add_downtime(db, actor, oee.DowntimeIn(start=start, end=end, reason=reason))
-    except (ValidationError, AppError) as exc:
-        return _error_page(request, _errors(request, exc))
-    return _back("/apps/oee", "downtime")
+    form = await FormState.read(request, actor)
+    data = _parse(
+        request,
+        form,
+        "start",
+        lambda: oee.DowntimeIn(start=form.get("start"), end=form.get("end"), reason=form.get("reason")),
+    )
+    if data is not None:
+        try:
+            oee.add_downtime(db, actor, data)
+            return _back("/apps/oee", "downtime")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _oee_page(request, db, actor, dt_form=form, status=form.status)
 
 
 # ---------------------------------------------------------------- quality

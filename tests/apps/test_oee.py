@@ -341,3 +341,55 @@ def test_calendar_form_and_week_preview(login: Any, db: Session) -> None:
     shifts = [{"key": "A", "start": "08:00", "end": "20:00"}, {"key": "B", "start": "20:00", "end": "08:00"}]
     api = c.request("PUT", "/api/v1/apps/oee/calendar", json={"shifts": shifts})
     assert api.status_code == 200 and "2026-02-17" in api.json()["holidays"] and api.json()["version"] == 2
+
+
+def test_calendar_form_refused_keeps_what_was_typed(login: Any, db: Session) -> None:
+    """A refused calendar comes back as the same page (422): the error beside its field, every row, box and
+    text as typed, nothing saved."""
+    c = login("factory")
+    before = [x.shifts for x in db.query(ShiftCalendar).all()]
+    form = {
+        "key_0": "A",
+        "name_0": "早班",
+        "start_0": "07:30",
+        "end_0": "16:30",
+        "breaks_0": "12:00",
+        "days_0": ["0", "2", "4"],
+        "holidays": "2026-10-01",
+        "workdays": "2026-10-11",
+        "small_stop_s": "240",
+    }
+    r = c.post("/apps/oee/calendar", data=form)
+    assert r.status_code == 422, r.text
+    page = r.text
+    assert 'data-field="breaks_0"' in page and 'id="form-error"' in page
+    assert 'name="breaks_0" value="12:00"' in page and 'name="name_0" value="早班"' in page
+    assert 'name="start_0" value="07:30"' in page and 'name="end_0" value="16:30"' in page
+    assert 'value="240"' in page and ">2026-10-11</textarea>" in page and ">2026-10-01</textarea>" in page
+    # Only the weekdays that were ticked are ticked again.
+    assert 'name="days_0" value="2" checked' in page and 'name="days_0" value="1">' in page
+    # A service refusal (the same day both off and worked) sits beside the make-up days.
+    both = c.post("/apps/oee/calendar", data=form | {"breaks_0": "12:00-13:00", "workdays": "2026-10-01"})
+    assert both.status_code == 422 and 'data-field="workdays"' in both.text
+    # Pydantic's range check beside the small-stop field.
+    big = c.post("/apps/oee/calendar", data=form | {"breaks_0": "", "small_stop_s": "99999"})
+    assert big.status_code == 422 and 'data-field="small_stop_s"' in big.text and 'value="99999"' in big.text
+    db.expire_all()
+    assert [x.shifts for x in db.query(ShiftCalendar).all()] == before
+
+
+def test_downtime_form_refused_keeps_what_was_typed(login: Any, db: Session) -> None:
+    c = login("factory")
+    before = db.query(PlannedDowntime).count()
+    typed = {"start": "2026-03-02T10:00", "end": "2026-03-02T09:00", "reason": "换模 mould change"}
+    r = c.post("/apps/oee/downtime", data=typed)
+    assert r.status_code == 422, r.text
+    assert 'data-field="end"' in r.text and 'id="downtime-form"' in r.text
+    assert 'value="2026-03-02T10:00"' in r.text and 'value="2026-03-02T09:00"' in r.text
+    assert 'value="换模 mould change"' in r.text
+    bad = c.post("/apps/oee/downtime", data=typed | {"start": "tomorrow"})
+    assert bad.status_code == 422 and 'data-field="start"' in bad.text and 'value="tomorrow"' in bad.text
+    db.expire_all()
+    assert db.query(PlannedDowntime).count() == before
+    ok = c.post("/apps/oee/downtime", data=typed | {"end": "2026-03-02T11:00"})
+    assert ok.status_code == 303
