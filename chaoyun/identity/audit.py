@@ -15,14 +15,14 @@ import hmac
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from chaoyun.db import utcnow
@@ -270,6 +270,27 @@ def query(
     if until is not None:
         q = q.where(AuditEntry.ts < until)
     return q.order_by(AuditEntry.id.desc())
+
+
+# The audit page's sort keys (anything else in ``sort`` falls back to newest first).
+SORT_COLUMNS = {"ts": AuditEntry.ts, "actor": AuditEntry.actor_username, "action": AuditEntry.action}
+
+
+def search(stmt: Select[AuditEntry], text: str, action_codes: Collection[str]) -> Select[AuditEntry]:
+    """Entries whose actor username or object id contains ``text`` (any case), or whose action is one of
+    ``action_codes`` (the codes whose code or label matched, worked out by the caller in the page's
+    language). Done in SQL: the log can be large."""
+    if not text:
+        return stmt
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
+    conds = [
+        AuditEntry.actor_username.ilike(like, escape="\\"),
+        AuditEntry.object_id.ilike(like, escape="\\"),
+    ]
+    if action_codes:
+        conds.append(AuditEntry.action.in_(sorted(action_codes)))
+    return stmt.where(or_(*conds))
 
 
 def record_by(

@@ -17,6 +17,7 @@ from chaoyun.db import get_db
 from chaoyun.errors import AppError
 from chaoyun.i18n import N_, normalise
 from chaoyun.identity import audit, exports, service
+from chaoyun.identity.audit_labels import action_label
 from chaoyun.identity.models import AuditEntry, Organisation
 from chaoyun.identity.permissions import Actor, Permission, visible_orgs
 from chaoyun.identity.reference import (
@@ -33,7 +34,7 @@ from chaoyun.identity.reference import (
 from chaoyun.identity.schemas import EnterpriseUpdate, RegistrationIn
 from chaoyun.identity.throttle import TooManyAttempts
 from chaoyun.settings import get_settings
-from chaoyun.web import excel, nav
+from chaoyun.web import excel, lists, nav
 from chaoyun.web.deps import LANG_COOKIE, SESSION_COOKIE, public, requires
 from chaoyun.web.params import INT32_MAX, DbId
 from chaoyun.web.render import render
@@ -638,8 +639,13 @@ def registration_reject(
     return RedirectResponse("/gov/registrations?msg=rejected", status_code=303)
 
 
-def _audit_query(request: Request) -> Any:
-    """The audit entries the page's filters pick (only city-wide roles read the log, so no further scope)."""
+def _audit_actions(db: Session) -> list[str]:
+    return sorted(a for (a,) in db.execute(select(AuditEntry.action).distinct()).all())
+
+
+def _audit_list(request: Request, actions: list[str]) -> tuple[Any, lists.ListParams]:
+    """The entries the page's filters and search pick, and the list parameters (q, sort, page, size).
+    Only city-wide roles read the log, so no further scope."""
     qp = request.query_params
 
     def _date(name: str, end: bool = False) -> datetime | None:
@@ -652,26 +658,27 @@ def _audit_query(request: Request) -> Any:
             return None
         return timefmt.day_end_exclusive(d) if end else timefmt.day_start(d)
 
-    return audit.query(
+    lp = lists.params(request, audit.SORT_COLUMNS, "-ts")
+    stmt = audit.query(
         action=qp.get("action") or None,
         object_type=qp.get("object_type") or None,
         actor=qp.get("actor") or None,
         since=_date("since"),
         until=_date("until", end=True),
     )
+    # Actions are searched by code and by their label in the page's language: the few distinct codes
+    # are matched here, the entries in SQL.
+    needle = lp.q.casefold()
+    codes = [a for a in actions if needle in a.casefold() or needle in action_label(a).casefold()]
+    return audit.search(stmt, lp.q, codes), lp
 
 
 @router.get("/gov/audit")
 def audit_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUDIT_READ)) -> Response:
-    q = _audit_query(request)
-    page = _page_number(request)
-    rows = db.execute(q.offset((page - 1) * 50).limit(51)).scalars().all()
-    actions = [a for (a,) in db.execute(select(AuditEntry.action).distinct()).all()]
-    return render(
-        request,
-        "identity/audit.html",
-        {"rows": rows[:50], "has_more": len(rows) > 50, "page": page, "actions": sorted(actions)},
-    )
+    actions = _audit_actions(db)
+    stmt, lp = _audit_list(request, actions)
+    pg = lists.paginate_select(db, stmt, lp, audit.SORT_COLUMNS, tiebreak=AuditEntry.id)
+    return render(request, "identity/audit.html", {"pg": pg, "rows": pg.items, "actions": actions})
 
 
 AUDIT_EXPORT_MAX = 100_000
@@ -679,15 +686,18 @@ AUDIT_EXPORT_MAX = 100_000
 
 @router.get("/gov/audit.xlsx")
 def audit_export(request: Request, db: Session = Depends(get_db), actor: Actor = requires(P.AUDIT_READ)) -> Response:
-    """The entries the page's filters pick, newest first (at most 100,000), as Excel."""
+    """The entries the page's filters and search pick, in the page's order (at most 100,000), as Excel."""
     heads = (N_("No."), N_("Time"), N_("Who"), N_("Action"), N_("Object"), N_("Before"), N_("After"), N_("Hash"))
-    entries = db.execute(_audit_query(request).limit(AUDIT_EXPORT_MAX)).scalars().all()
+    stmt, lp = _audit_list(request, _audit_actions(db))
+    col, tie = audit.SORT_COLUMNS[lp.sort], AuditEntry.id
+    order = (col.desc(), tie.desc()) if lp.desc else (col.asc(), tie.asc())
+    entries = db.execute(stmt.order_by(None).order_by(*order).limit(AUDIT_EXPORT_MAX)).scalars().all()
     rows = (
         [
             e.id,
             e.ts,
             e.actor_username,
-            i18n.gettext(e.action),
+            action_label(e.action),
             f"{e.object_type} {e.object_id}".strip(),
             json.dumps(e.before, ensure_ascii=False) if e.before else "",
             json.dumps(e.after, ensure_ascii=False) if e.after else "",

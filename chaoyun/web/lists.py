@@ -127,6 +127,7 @@ def paginate_select(
     sort_columns: Mapping[str, Any],
     search_columns: Sequence[Any] = (),
     scalars: bool = True,
+    tiebreak: Any = None,
 ) -> Page[Any]:
     """Page a SELECT in SQL: ``ilike`` on the search columns, ORDER BY a whitelisted column (id breaks ties)."""
     if p.q and search_columns:
@@ -137,6 +138,9 @@ def paginate_select(
     p = _clamp(p, total)
     col = sort_columns[p.sort]
     stmt = stmt.order_by(None).order_by(col.desc() if p.desc else col.asc())
+    if tiebreak is not None:
+        # Rows with equal sort values keep one order, so no row shows on two pages or on none.
+        stmt = stmt.order_by(tiebreak.desc() if p.desc else tiebreak.asc())
     result = db.execute(stmt.offset((p.page - 1) * p.size).limit(p.size))
     items = list(result.scalars()) if scalars else [tuple(r) for r in result.all()]
     return Page(items, total, p)
