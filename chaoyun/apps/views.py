@@ -368,10 +368,17 @@ async def oee_downtime(
 
 @router.get("/apps/quality")
 def quality_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    return _quality_page(request, db, actor)
+
+
+def _quality_page(
+    request: Request, db: Session, actor: Actor, form: FormState | None = None, tests: list[int] | None = None
+) -> Response:
     from sqlalchemy import select
 
     from chaoyun.devices.models import Device
 
+    form = form or FormState()
     devices = list(db.execute(select(Device).where(Device.org_id == actor.org_id).order_by(Device.name)).scalars())
     return render(
         request,
@@ -384,57 +391,101 @@ def quality_page(request: Request, db: Session = Depends(get_db), actor: Actor =
             "test_names": TEST_NAMES,
             "can_manage": actor.has(APPS_MANAGE),
             "can_operate": actor.has(APPS_OPERATE),
-            "flash": _flash(request),
+            "flash": _flash(request) if form.ok else None,
+            "form": form,
+            "checked_tests": [1] if tests is None else tests,
         },
+        status=form.status,
     )
 
 
-def _opt_float(v: str) -> float | None:
+def _opt_float(v: str, field: str = "lsl") -> float | None:
     v = (v or "").strip()
     if not v:
         return None
     try:
         return float(v)
     except ValueError as exc:
-        raise Invalid(N_("Limits and targets must be numbers."), field="lsl") from exc
+        raise Invalid(N_("Limits and targets must be numbers."), field=field) from exc
+
+
+def _opt_int(v: str, field: str) -> int | None:
+    v = (v or "").strip()
+    if not v:
+        return None
+    try:
+        return int(v)
+    except ValueError as exc:
+        raise Invalid(N_("Subgroup size and baseline must be whole numbers."), field=field) from exc
+
+
+def _tests(raw: Any) -> list[int]:
+    return [int(t) for t in raw.getlist("tests") if isinstance(t, str) and t.isdigit()]
+
+
+def _limits(form: FormState) -> dict[str, Any]:
+    """LSL, USL, target, limit mode and baseline, each refusal beside its own field."""
+    return {
+        "lsl": form.check("lsl", lambda: _opt_float(form.get("lsl"), "lsl")),
+        "usl": form.check("usl", lambda: _opt_float(form.get("usl"), "usl")),
+        "target": form.check("target", lambda: _opt_float(form.get("target"), "target")),
+        "limits_mode": form.get("limits_mode") or "recalc",
+        "baseline_count": form.check("baseline_count", lambda: _opt_int(form.get("baseline_count"), "baseline_count")),
+    }
 
 
 @router.post("/apps/quality/plans")
 async def plan_create(
     request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> Response:
-    form = await request.form()
-    f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    try:
-        data = quality.PlanIn(
-            name=f.get("name", ""),
-            characteristic=f.get("characteristic", "") or f.get("name", ""),
-            unit=f.get("unit", ""),
-            chart_type=f.get("chart_type", ""),
-            subgroup_size=int(f.get("subgroup_size") or 1),
-            lsl=_opt_float(f.get("lsl", "")),
-            usl=_opt_float(f.get("usl", "")),
-            target=_opt_float(f.get("target", "")),
-            limits_mode=f.get("limits_mode", "recalc") or "recalc",
-            baseline_count=int(f["baseline_count"]) if f.get("baseline_count") else None,
-            tests=[int(t) for t in form.getlist("tests") if isinstance(t, str) and t.isdigit()] or [1],
-            device_id=int(f["device_id"]) if f.get("device_id") else None,
-            metric=f.get("metric") or None,
+    form = await FormState.read(request, actor)
+    tests = _tests(await request.form())
+    size = form.check("subgroup_size", lambda: _opt_int(form.get("subgroup_size"), "subgroup_size"))
+    device = form.check("device_id", lambda: _opt_int(form.get("device_id"), "device_id"))
+    limits = _limits(form)
+    if form.ok:
+        data = _parse(
+            request,
+            form,
+            "name",
+            lambda: quality.PlanIn(
+                name=form.get("name"),
+                characteristic=form.get("characteristic") or form.get("name"),
+                unit=form.get("unit"),
+                chart_type=form.get("chart_type"),
+                subgroup_size=size or 1,
+                tests=tests or [1],
+                device_id=device,
+                metric=form.get("metric") or None,
+                **limits,
+            ),
         )
-        plan = quality.create_plan(db, actor, data)
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            return _error_page(request, _errors(request, exc))
-        return _error_page(request, Invalid(N_("Subgroup size and baseline must be whole numbers.")))
-    except AppError as exc:
-        return _error_page(request, exc)
-    return RedirectResponse(f"/apps/quality/plans/{plan.id}?msg=plan", status_code=303)
+        if data is not None:
+            try:
+                plan = quality.create_plan(db, actor, data)
+                return RedirectResponse(f"/apps/quality/plans/{plan.id}?msg=plan", status_code=303)
+            except AppError as exc:
+                db.rollback()
+                form.fail(exc)
+    return _quality_page(request, db, actor, form, tests)
 
 
 @router.get("/apps/quality/plans/{plan_id}")
 def plan_page(
     plan_id: DbId, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)
 ) -> Response:
+    return _plan_page(request, db, actor, plan_id)
+
+
+def _plan_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    plan_id: int,
+    settings: FormState | None = None,
+    tests: list[int] | None = None,
+) -> Response:
+    settings = settings or FormState()
     plan = quality.get_plan(db, actor, plan_id)
     try:
         last = int(request.query_params.get("last") or 200)
@@ -452,10 +503,13 @@ def plan_page(
             "is_variable": plan.chart_type in spc.VARIABLE_CHARTS,
             "can_manage": actor.has(APPS_MANAGE),
             "can_operate": actor.has(APPS_OPERATE),
-            "flash": _flash(request),
+            "flash": _flash(request) if settings.ok else None,
             "last": last,
             "report": None,
+            "settings": settings,
+            "checked_tests": list(plan.tests) if tests is None else tests,
         },
+        status=settings.status,
     )
 
 
@@ -516,25 +570,19 @@ async def plan_import(
 async def plan_settings(
     plan_id: DbId, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> Response:
-    form = await request.form()
-    f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    try:
-        data = quality.PlanUpdate(
-            lsl=_opt_float(f.get("lsl", "")),
-            usl=_opt_float(f.get("usl", "")),
-            target=_opt_float(f.get("target", "")),
-            limits_mode=f.get("limits_mode") or "recalc",
-            baseline_count=int(f["baseline_count"]) if f.get("baseline_count") else None,
-            tests=[int(t) for t in form.getlist("tests") if isinstance(t, str) and t.isdigit()],
-        )
-        quality.update_plan(db, actor, plan_id, data)
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            return _error_page(request, _errors(request, exc))
-        return _error_page(request, Invalid(N_("Subgroup size and baseline must be whole numbers.")))
-    except AppError as exc:
-        return _error_page(request, exc)
-    return _back(f"/apps/quality/plans/{plan_id}", "plan")
+    form = await FormState.read(request, actor)
+    tests = _tests(await request.form())
+    limits = _limits(form)
+    if form.ok:
+        data = _parse(request, form, "tests", lambda: quality.PlanUpdate(tests=tests, **limits))
+        if data is not None:
+            try:
+                quality.update_plan(db, actor, plan_id, data)
+                return _back(f"/apps/quality/plans/{plan_id}", "plan")
+            except AppError as exc:
+                db.rollback()
+                form.fail(exc)
+    return _plan_page(request, db, actor, plan_id, form, tests)
 
 
 @router.post("/apps/quality/plans/{plan_id}/telemetry")

@@ -338,3 +338,54 @@ def test_fixed_limits_report_each_phase_and_the_plan_precision(login: Any) -> No
     assert ch["decimals"] == 4
     page = c.get(f"/apps/quality/plans/{plan['id']}").text
     assert "CL 74.0012" in page and 'data-phase="II"' in page
+
+
+def test_plan_form_refused_keeps_what_was_typed(login: Any, db: Session) -> None:
+    """The plan form answers bad input with the same page (422): each error beside its field, all typed."""
+    from chaoyun.apps.models import InspectionPlan
+
+    c = login("factory")
+    before = db.query(InspectionPlan).count()
+    typed = {
+        "name": "活塞环直径",
+        "characteristic": "外径",
+        "chart_type": "xbar_r",
+        "subgroup_size": "five",
+        "lsl": "74.0x",
+        "usl": "74.05",
+        "target": "74.0",
+        "unit": "mm",
+        "limits_mode": "fixed",
+        "baseline_count": "25",
+        "metric": "diameter",
+        "tests": ["1", "2", "5"],
+    }
+    r = c.post("/apps/quality/plans", data=typed)
+    assert r.status_code == 422, r.text
+    page = r.text
+    assert 'data-field="subgroup_size"' in page and 'data-field="lsl"' in page and 'id="form-error"' in page
+    for v in ("活塞环直径", "外径", "five", "74.0x", "74.05", "mm", "25", "diameter"):
+        assert f'value="{v}"' in page, v
+    assert '<option value="xbar_r" selected' in page and '<option value="fixed" selected' in page
+    assert 'value="5" id="t5" checked' in page and 'value="3" id="t3">' in page
+    # A service rule (I-MR takes subgroups of one) beside the subgroup size.
+    imr = c.post("/apps/quality/plans", data=typed | {"chart_type": "imr", "subgroup_size": "5", "lsl": "73.95"})
+    assert imr.status_code == 422 and 'data-field="subgroup_size"' in imr.text and 'value="73.95"' in imr.text
+    db.expire_all()
+    assert db.query(InspectionPlan).count() == before
+
+
+def test_plan_settings_form_refused_keeps_what_was_typed(login: Any, db: Session) -> None:
+    c = login("factory")
+    plan = _plan(c).json()
+    url = f"/apps/quality/plans/{plan['id']}"
+    r = c.post(url + "/settings", data={"lsl": "9", "usl": "3", "target": "6", "baseline_count": "x", "tests": ["2"]})
+    assert r.status_code == 422, r.text
+    assert 'data-field="baseline_count"' in r.text and 'value="x"' in r.text and 'id="settings-form"' in r.text
+    assert 'value="2" id="pt2" checked' in r.text and 'value="1" id="pt1">' in r.text
+    # Lower limit above the upper one: the service's rule, beside LSL, the typed limits kept.
+    r = c.post(url + "/settings", data={"lsl": "9", "usl": "3", "target": "6", "tests": ["2"]})
+    assert r.status_code == 422 and 'data-field="lsl"' in r.text
+    assert 'name="lsl" value="9"' in r.text and 'name="usl" value="3"' in r.text
+    stored = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["plan"]
+    assert stored["lsl"] is None and stored["tests"] == plan["tests"]
