@@ -184,6 +184,7 @@ def _oee_page(
     actor: Actor,
     cal_form: FormState | None = None,
     dt_form: FormState | None = None,
+    counts_form: FormState | None = None,
     cal_rows: list[dict[str, Any]] | None = None,
     status: int = 200,
 ) -> Response:
@@ -220,6 +221,7 @@ def _oee_page(
             "error": None,
             "cal_form": cal_form or FormState(),
             "dt_form": dt_form or FormState(),
+            "counts_form": counts_form or FormState(),
         },
         status=status,
     )
@@ -263,25 +265,20 @@ def oee_label(
 
 
 @router.post("/apps/oee/counts")
-def oee_counts(
-    request: Request,
-    device_id: int = Form(0, ge=0, le=INT32_MAX),
-    day: str = Form(""),
-    shift: str = Form(""),
-    good: str = Form(""),
-    rejects: str = Form("0"),
-    startup_rejects: str = Form("0"),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(APPS_OPERATE),
+async def oee_counts(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
 ) -> Response:
-    try:
-        data = oee.CountIn(
-            device_id=device_id, day=day, shift=shift, good=good, rejects=rejects, startup_rejects=startup_rejects
-        )
-        oee.enter_counts(db, actor, data)
-    except (ValidationError, AppError) as exc:
-        return _error_page(request, _errors(request, exc))
-    return _back("/apps/oee", "counts")
+    form = await FormState.read(request, actor)
+    fields = ("device_id", "day", "shift", "good", "rejects", "startup_rejects")
+    data = _parse(request, form, "good", lambda: oee.CountIn(**{k: form.get(k) for k in fields}))
+    if data is not None:
+        try:
+            oee.enter_counts(db, actor, data)
+            return _back("/apps/oee", "counts")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _oee_page(request, db, actor, counts_form=form, status=form.status)
 
 
 WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))

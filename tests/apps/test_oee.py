@@ -393,3 +393,28 @@ def test_downtime_form_refused_keeps_what_was_typed(login: Any, db: Session) -> 
     assert db.query(PlannedDowntime).count() == before
     ok = c.post("/apps/oee/downtime", data=typed | {"end": "2026-03-02T11:00"})
     assert ok.status_code == 303
+
+
+def test_counts_form_refused_keeps_what_was_typed(login: Any, db: Session) -> None:
+    from sqlalchemy import select
+
+    from chaoyun.apps.models import ProductionCount
+    from chaoyun.identity.models import Membership, User
+
+    c = login("factory")
+    user = db.execute(select(User).where(User.username == "factory")).scalar_one()
+    m = db.execute(select(Membership).where(Membership.user_id == user.id)).scalars().first()
+    assert m is not None
+    dev = new_device(db, m.org_id, "injection_moulding", "注塑机-计数")
+    before = db.query(ProductionCount).count()
+    typed = {"device_id": str(dev.id), "day": "2026-03-02", "shift": "A", "good": "七百", "rejects": "5"}
+    r = c.post("/apps/oee/counts", data=typed | {"startup_rejects": "2"})
+    assert r.status_code == 422, r.text
+    assert 'data-field="good"' in r.text and 'id="counts-form"' in r.text
+    assert 'name="good" value="七百"' in r.text and 'name="rejects" value="5"' in r.text
+    assert 'name="day" value="2026-03-02"' in r.text and 'name="startup_rejects" value="2"' in r.text
+    # The service's rule beside its field, the other values kept.
+    r = c.post("/apps/oee/counts", data=typed | {"good": "700", "startup_rejects": "9"})
+    assert r.status_code == 422 and 'data-field="startup_rejects"' in r.text and 'name="good" value="700"' in r.text
+    db.expire_all()
+    assert db.query(ProductionCount).count() == before
