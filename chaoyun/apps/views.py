@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -481,8 +481,13 @@ def _plan_page(
     plan_id: int,
     settings: FormState | None = None,
     tests: list[int] | None = None,
+    measure: FormState | None = None,
+    imported: FormState | None = None,
 ) -> Response:
     settings = settings or FormState()
+    measure = measure or FormState()
+    imported = imported or FormState()
+    refused = [f for f in (settings, measure, imported) if not f.ok]
     plan = quality.get_plan(db, actor, plan_id)
     try:
         last = int(request.query_params.get("last") or 200)
@@ -500,64 +505,65 @@ def _plan_page(
             "is_variable": plan.chart_type in spc.VARIABLE_CHARTS,
             "can_manage": actor.has(APPS_MANAGE),
             "can_operate": actor.has(APPS_OPERATE),
-            "flash": _flash(request) if settings.ok else None,
+            "flash": None if refused else _flash(request),
             "last": last,
             "report": None,
             "settings": settings,
+            "measure": measure,
+            "imported": imported,
             "checked_tests": list(plan.tests) if tests is None else tests,
         },
-        status=settings.status,
+        status=refused[0].status if refused else 200,
     )
 
 
 @router.post("/apps/quality/plans/{plan_id}/measure")
-def plan_measure(
-    plan_id: DbId,
-    request: Request,
-    values: str = Form("", max_length=5000),
-    defects: str = Form(""),
-    sample_size: str = Form(""),
-    note: str = Form("", max_length=200),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(APPS_OPERATE),
+async def plan_measure(
+    plan_id: DbId, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
 ) -> Response:
     plan = quality.get_plan(db, actor, plan_id)
+    form = await FormState.read(request, actor)
+    note = form.get("note")
     if plan.chart_type in spc.VARIABLE_CHARTS:
-        entry: dict[str, Any] = {"values": values.replace(",", " ").replace("，", " ").split(), "note": note}
+        main = "values"
+        values = form.get("values").replace(",", " ").replace("，", " ").split()
+        entry: dict[str, Any] = {"values": values, "note": note}
     else:
-        entry = {"defects": defects, "sample_size": sample_size or plan.subgroup_size, "note": note}
-    rep = quality.add_subgroups(db, actor, plan, [entry], "form")
-    if rep.rejected:
+        main = "defects"
+        entry = {"defects": form.get("defects"), "sample_size": form.get("sample_size") or plan.subgroup_size}
+        entry["note"] = note
+    try:
+        rep = quality.add_subgroups(db, actor, plan, [entry], "form")
+    except AppError as exc:
+        db.rollback()
+        form.fail(exc)
+    else:
+        if not rep.rejected:
+            return _back(f"/apps/quality/plans/{plan.id}", "measured")
+        # One subgroup, so its one complaint belongs beside the values (or the defect count) typed.
         err = rep.rejected[0]
-        return render(
-            request,
-            "apps/error.html",
-            {
-                "error": None,
-                "message": err.message_en if request.state.locale == "en" else err.message_zh,
-                "back": f"/apps/quality/plans/{plan.id}",
-            },
-            status=422,
-        )
-    return _back(f"/apps/quality/plans/{plan.id}", "measured")
+        form.errors[main] = err.message_en if request.state.locale == "en" else err.message_zh
+    return _plan_page(request, db, actor, plan.id, measure=form)
 
 
 @router.post("/apps/quality/plans/{plan_id}/import")
 async def plan_import(
-    plan_id: DbId,
-    request: Request,
-    file: UploadFile | None = File(None),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(APPS_OPERATE),
+    plan_id: DbId, request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_OPERATE)
 ) -> Response:
     plan = quality.get_plan(db, actor, plan_id)
+    # The file is staged on arrival: a refused import shows it as already uploaded, to send again as it is.
+    form = await FormState.read(request, actor, files=("file",))
+    up = form.upload("file")
+    if up is None:
+        form.errors["file"] = Invalid(N_("Choose a CSV or Excel file."), field="file").message()
+        return _plan_page(request, db, actor, plan.id, imported=form)
     try:
-        if file is None:
-            raise Invalid(N_("Choose a CSV or Excel file."), field="file")
-        content = await file.read()
-        rep = quality.import_file(db, actor, plan.id, file.filename or "data.csv", content)
+        rep = quality.import_file(db, actor, plan.id, up.filename or "data.csv", up.data)
     except AppError as exc:
-        return _error_page(request, exc)
+        db.rollback()
+        form.fail(exc)
+        return _plan_page(request, db, actor, plan.id, imported=form)
+    form.clear_staged()
     return render(
         request, "apps/import_report.html", {"plan": plan, "report": rep}, status=200 if rep.accepted else 422
     )

@@ -91,9 +91,13 @@ def test_bad_measurements_keep_the_good_ones(login: Any, db: Session) -> None:
     assert r.status_code == 422 and r.json()["accepted"] == 0
     n = db.execute(select(func.count()).select_from(Subgroup).where(Subgroup.plan_id == plan["id"])).scalar_one()
     assert n == 2
-    # Form entry with text in a measurement: a bilingual error page, nothing stored.
-    page = c.post(f"/apps/quality/plans/{plan['id']}/measure", data={"values": "1.0 abc 1.1"})
-    assert page.status_code == 422 and "app-error" in page.text
+    # Form entry with text in a measurement: the same page (422), the error beside the values, all kept.
+    page = c.post(f"/apps/quality/plans/{plan['id']}/measure", data={"values": "1.0 abc 1.1", "note": "夜班"})
+    assert page.status_code == 422 and 'data-field="values"' in page.text and 'id="measure-form"' in page.text
+    assert 'name="values" value="1.0 abc 1.1"' in page.text and 'name="note" value="夜班"' in page.text
+    assert (
+        db.execute(select(func.count()).select_from(Subgroup).where(Subgroup.plan_id == plan["id"])).scalar_one() == 2
+    )
 
 
 def test_csv_half_bad(login: Any, db: Session) -> None:
@@ -389,3 +393,26 @@ def test_plan_settings_form_refused_keeps_what_was_typed(login: Any, db: Session
     assert 'name="lsl" value="9"' in r.text and 'name="usl" value="3"' in r.text
     stored = c.get(f"/api/v1/apps/quality/plans/{plan['id']}").json()["plan"]
     assert stored["lsl"] is None and stored["tests"] == plan["tests"]
+
+
+def test_import_form_refused_keeps_the_file_staged(login: Any, db: Session) -> None:
+    """A refused import comes back on the plan page (422) with the reason beside the file field and the
+    file kept: sending the form again without choosing it anew uses the staged copy."""
+    import re
+
+    c = login("factory")
+    plan = _plan(c, subgroup_size=3).json()
+    url = f"/apps/quality/plans/{plan['id']}/import"
+    none = c.client.post(url, data={"csrf_token": c.csrf}, files={"file": ("", b"", "text/csv")})
+    assert none.status_code == 422 and 'data-field="file"' in none.text
+    csv = "x1,x2\n1.0,1.1\n"
+    r = c.client.post(url, files={"file": ("环径.csv", csv.encode("utf-8"), "text/csv")}, data={"csrf_token": c.csrf})
+    assert r.status_code == 422, r.text
+    assert 'data-field="file"' in r.text and 'id="import-form"' in r.text and 'data-staged="file"' in r.text
+    assert "环径.csv" in r.text
+    token = re.search(r'name="file__staged" value="([^"]+)"', r.text)
+    assert token is not None
+    again = c.client.post(url, data={"csrf_token": c.csrf, "file__staged": token.group(1)})
+    assert again.status_code == 422 and "x1 to x3" in again.text and "环径.csv" in again.text
+    n = db.execute(select(func.count()).select_from(Subgroup).where(Subgroup.plan_id == plan["id"])).scalar_one()
+    assert n == 0
