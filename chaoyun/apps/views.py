@@ -639,6 +639,11 @@ def alarm_ack(spc_alarm_id: DbId, db: Session = Depends(get_db), actor: Actor = 
 
 @router.get("/apps/energy")
 def energy_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    return _energy_page(request, db, actor)
+
+
+def _energy_page(request: Request, db: Session, actor: Actor, form: FormState | None = None) -> Response:
+    form = form or FormState()
     first, last, days = _days(request, 30)
     rep = energy.report(db, actor.org_id, first, last)
     return render(
@@ -652,20 +657,25 @@ def energy_page(request: Request, db: Session = Depends(get_db), actor: Actor = 
             "days": days,
             "end": last.isoformat(),
             "can_manage": actor.has(APPS_MANAGE),
-            "flash": _flash(request),
+            "flash": _flash(request) if form.ok else None,
+            "form": form,
         },
+        status=form.status,
     )
 
 
 @router.post("/apps/energy/tariff")
-def energy_tariff(
-    request: Request, tariff: str = Form(""), db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
+async def energy_tariff(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
 ) -> Response:
+    form = await FormState.read(request, actor)
     try:
-        energy.assign_tariff(db, actor, tariff)
+        energy.assign_tariff(db, actor, form.get("tariff"))
+        return _back("/apps/energy", "tariff")
     except AppError as exc:
-        return _error_page(request, exc)
-    return _back("/apps/energy", "tariff")
+        db.rollback()
+        form.fail(exc)
+    return _energy_page(request, db, actor, form)
 
 
 # ---------------------------------------------------------------- reports
@@ -673,37 +683,53 @@ def energy_tariff(
 
 @router.get("/apps/reports")
 def reports_page(request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_READ)) -> Response:
+    return _reports_page(request, db, actor)
+
+
+def _reports_page(request: Request, db: Session, actor: Actor, form: FormState | None = None) -> Response:
+    form = form or FormState()
     return render(
         request,
         "apps/reports.html",
         {
             "reports": reports.list_reports(db, actor),
             "can_manage": actor.has(APPS_MANAGE),
-            "flash": _flash(request),
+            "flash": _flash(request) if form.ok else None,
             "today": datetime.now(cal.LOCAL).date().isoformat(),
+            "form": form,
         },
+        status=form.status,
     )
 
 
-@router.post("/apps/reports")
-def reports_generate(
-    request: Request,
-    kind: str = Form("daily"),
-    day: str = Form(""),
-    db: Session = Depends(get_db),
-    actor: Actor = requires(APPS_MANAGE),
-) -> Response:
+def _report_day(day: str) -> date:
     try:
+        return date.fromisoformat(day) if day else datetime.now(cal.LOCAL).date()
+    except ValueError as exc:
+        raise Invalid(N_("The day is not a date (2026-05-01)."), field="day") from exc
+
+
+def _report_kind(kind: str) -> str:
+    if kind not in reports.KINDS:
+        raise Invalid(N_("Reports are daily, weekly or monthly."), field="kind")
+    return kind
+
+
+@router.post("/apps/reports")
+async def reports_generate(
+    request: Request, db: Session = Depends(get_db), actor: Actor = requires(APPS_MANAGE)
+) -> Response:
+    form = await FormState.read(request, actor)
+    kind = form.check("kind", lambda: _report_kind(form.get("kind", "daily")))
+    d = form.check("day", lambda: _report_day(form.get("day").strip()))
+    if kind is not None and d is not None:
         try:
-            d = date.fromisoformat(day) if day else datetime.now(cal.LOCAL).date()
-        except ValueError as exc:
-            raise Invalid(N_("The day is not a date (2026-05-01)."), field="day") from exc
-        if kind not in reports.KINDS:
-            raise Invalid(N_("Reports are daily, weekly or monthly."), field="kind")
-        reports.generate(db, actor.org_id, kind, d, actor)
-    except AppError as exc:
-        return _error_page(request, exc)
-    return _back("/apps/reports", "report")
+            reports.generate(db, actor.org_id, kind, d, actor)
+            return _back("/apps/reports", "report")
+        except AppError as exc:
+            db.rollback()
+            form.fail(exc)
+    return _reports_page(request, db, actor, form)
 
 
 @router.get("/apps/reports/{report_id}/pdf")

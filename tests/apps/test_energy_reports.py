@@ -211,6 +211,15 @@ def test_a_report_for_a_day_still_to_come_is_refused(login: Any, db: Session) ->
     assert r.status_code == 422, r.text
     err = r.json()["error"]
     assert err["field"] == "day" and tomorrow.isoformat() in err["message_en"] and "尚未" in err["message_zh"]
-    page = c.post("/apps/reports", data={"kind": "daily", "day": tomorrow.isoformat()})
+    page = c.post("/apps/reports", data={"kind": "weekly", "day": tomorrow.isoformat()})
     assert page.status_code == 422 and tomorrow.isoformat() in page.text
+    # The same page: the reason beside the day, the chosen kind and the typed day kept.
+    assert 'id="report-form"' in page.text and 'data-field="day"' in page.text
+    assert f'name="day" value="{tomorrow.isoformat()}"' in page.text and '<option value="weekly" selected' in page.text
+    bad = c.post("/apps/reports", data={"kind": "yearly", "day": "2026-13-01"})
+    assert bad.status_code == 422 and 'data-field="kind"' in bad.text and 'data-field="day"' in bad.text
+    assert 'name="day" value="2026-13-01"' in bad.text
     assert db.query(Report).count() == before
+    # The tariff form: an unknown tariff is refused beside the field on the energy page.
+    t = c.post("/apps/energy/tariff", data={"tariff": "no-such"})
+    assert t.status_code == 422 and 'id="tariff-form"' in t.text and 'data-field="tariff"' in t.text
