@@ -1,0 +1,1 @@
+"""Tests of the scheduling solver core and its benchmark command."""
