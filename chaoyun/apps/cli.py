@@ -10,6 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command("reports")(reports)
+    app.command("schedule-bench")(schedule_bench)
 
 
 def reports(
@@ -38,3 +39,16 @@ def reports(
         for o in orgs:
             rep = service.generate(db, o, kind, d)
             typer.echo(f"org {o}: {rep.filename} ({rep.size} bytes)")
+
+
+def schedule_bench(
+    file: str = typer.Argument(..., help="instances.json (job shop) or an FJSP text file or folder (Brandimarte)."),
+    instances: str = typer.Option("", help="Comma-separated instance names; empty: all in the file or folder."),
+    time_limit: float = typer.Option(60.0, help="Seconds per instance."),
+    workers: int = typer.Option(2, help="CP-SAT search workers."),
+    out: str = typer.Option("", help="CSV file to write (one row per instance); empty: standard output."),
+) -> None:
+    """Solve standard job-shop / flexible job-shop instances with the scheduling solver and report the gaps."""
+    from chaoyun.apps.scheduling.bench import main
+
+    raise typer.Exit(main(file, instances=instances, time_limit=time_limit, workers=workers, out=out))
