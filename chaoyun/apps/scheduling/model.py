@@ -76,6 +76,8 @@ class Problem:
     mix: float = 0.5  # weight of tardiness in "mix" (0..1), makespan the rest
     # previous plan: when set, prefer to keep each operation's machine and start (repair: move as few as possible)
     reference: list[Assignment] = field(default_factory=list)
+    # re-planning from "now": no operation that is not frozen may start before this time
+    not_before: int = 0
 
 
 @dataclass(frozen=True)
