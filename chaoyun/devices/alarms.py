@@ -41,7 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from chaoyun.db import utcnow
-from chaoyun.devices import outbound
+from chaoyun.devices import events, outbound
 from chaoyun.devices.models import Alarm, AlarmRule, AlarmState, Device, Webhook, WebhookDelivery
 from chaoyun.devices.permissions import ALARMS_ACK, DEVICES_MANAGE
 from chaoyun.devices.schemas import RuleIn, WebhookIn
@@ -488,6 +488,19 @@ def _new_alarm(
     db.add(alarm)
     db.flush()
     _queue(db, alarm, "alarm.raised")
+    # Contexts above devices react through the in-process hook (scheduling repairs a plan when a machine is down).
+    events.publish(
+        "alarm.raised",
+        org_id=alarm.org_id,
+        device_id=alarm.device_id,
+        alarm_id=alarm.id,
+        severity=alarm.severity,
+        kind=alarm.kind,
+        state=extra.get("state"),
+        metric=alarm.metric,
+        started_at=ts,
+        message=alarm.message,
+    )
     return alarm
 
 
