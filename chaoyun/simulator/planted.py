@@ -48,11 +48,12 @@ NEEDED_ROLES = {"state", "cycle_counter", "good_count", "reject_count", "energy"
 
 @dataclass(frozen=True)
 class Plan:
-    """What to plant. ``effect_points``: OEE percentage points the voucher adds after ``ramp_days`` (0: none)."""
+    """What to plant. ``effect_points``: OEE percentage points the voucher adds, reached linearly over
+    ``ramp_days`` after the voucher day (0: no effect)."""
 
     months: int = 12
     effect_points: float = 3.0
-    ramp_days: int = 30
+    ramp_days: int = 1
     treated_share: float = 0.5
     noise_points: float = 2.0
     common_swing_points: float = 2.0
@@ -114,7 +115,7 @@ def plant_history(db: Session, org_ids: list[int], plan: Plan, end: datetime | N
         if dev is None:
             continue
         out.machines[org_id] = dev.id
-        ids = {m.role: m.id for m in dev.model.metrics if m.role in NEEDED_ROLES}
+        ids = {str(m.role): m.id for m in dev.model.metrics if m.role in NEEDED_ROLES}
         ideal = float(dev.model.ideal_cycle_s or 1.0)
         er = random.Random(f"chaoyun-planted-{plan.seed}-{org_id}")
         level = er.uniform(0.64, 0.80)
@@ -151,7 +152,7 @@ def plant_history(db: Session, org_ids: list[int], plan: Plan, end: datetime | N
 
 def _machine_rows(
     dev_id: int,
-    ids: dict[str | None, int],
+    ids: dict[str, int],
     ideal: float,
     er: random.Random,
     days: list[date],
