@@ -1,0 +1,485 @@
+"""Solving in the background, and repairs when a machine goes down.
+
+A solve never runs in a web request: ``start_solve`` stores the plan and a ``SolveJob`` row and starts a thread
+(CP-SAT releases the GIL while it searches). A monitor beside it writes the job's progress (best objective, bound,
+makespan, solutions, and the best schedule so far) to the database every ``MONITOR_S`` seconds, so any web worker
+can show it, and reads the job's cancel flag from there: a Cancel sent to another worker stops the search within a
+second, and the best schedule found is kept. One queued or running solve per enterprise (a unique index); a job
+whose process died (no heartbeat for ``STALE_S``) is marked failed at the next start.
+
+Breakdowns: ``install()`` subscribes to the devices context's ``alarm.raised`` event. A machine counts as down
+when the alarm's severity is ``critical``, or it is a ``state`` alarm for the states ``fault`` or ``off``. If that
+machine has operations in the enterprise's published plan that have not ended, a thread waits for the alarm to be
+committed, repairs the published plan (``solver.repair``: operations already started stay, the machine is blocked
+for ``BREAKDOWN_HOURS``, as few operations as possible move) and stores a repair proposal for the planner.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chaoyun.apps.scheduling import build as b
+from chaoyun.apps.scheduling import service, solver
+from chaoyun.apps.scheduling.model import Assignment, ProblemError, Progress, Result
+from chaoyun.apps.scheduling.models import PlanOperation, RepairProposal, SchedulePlan, SolveJob
+from chaoyun.apps.scheduling.schemas import SolveIn
+from chaoyun.db import get_sessionmaker, utcnow
+from chaoyun.devices import events
+from chaoyun.errors import Conflict
+from chaoyun.i18n import N_
+from chaoyun.identity.permissions import Actor
+
+log = logging.getLogger("chaoyun.apps.scheduling")
+MONITOR_S = 0.5
+STALE_S = 30.0
+WORKERS = 2  # CP-SAT search workers (threads) of one solve
+REPAIR_TIME_LIMIT_S = 5.0
+DOWN_SEVERITIES = ("critical",)
+DOWN_STATES = ("fault", "off")
+
+_threads: dict[int, threading.Thread] = {}
+_repairs: list[threading.Thread] = []
+_lock = threading.Lock()
+
+
+# ---------------------------------------------------------------- starting a solve
+
+
+def _clear_stale(db: Session, org_id: int) -> None:
+    """Jobs of a process that died (no heartbeat for STALE_S, and not running in this process) are failed."""
+    limit = utcnow() - timedelta(seconds=STALE_S)
+    for job in db.execute(
+        select(SolveJob).where(SolveJob.org_id == org_id, SolveJob.state.in_(("queued", "running")))
+    ).scalars():
+        alive = _threads.get(job.id)
+        if alive is not None and alive.is_alive():
+            continue
+        if (job.heartbeat_at or job.created_at) < limit:
+            job.state = "failed"
+            job.message = "no heartbeat: the solving process stopped"
+            job.finished_at = utcnow()
+            plan = db.get(SchedulePlan, job.plan_id)
+            if plan is not None and plan.status == "solving":
+                plan.status = "cancelled" if plan.operations else "failed"
+    db.commit()
+
+
+def start_solve(
+    db: Session,
+    actor: Actor,
+    data: SolveIn,
+    *,
+    source: str = "planner",
+    parent: SchedulePlan | None = None,
+    pins: list[tuple[str, int | None, datetime | None]] | None = None,
+    hint: list[Assignment] | None = None,
+    now: datetime | None = None,
+) -> SchedulePlan:
+    """Store a plan for ``data`` and solve it in the background; a problem with bad input is stored as an
+    ``invalid`` plan with its errors (nothing is solved). Refused while another solve of the enterprise runs."""
+    _clear_stale(db, actor.org_id)
+    running = service.running_job(db, actor.org_id)
+    if running is not None:
+        raise _busy(running.plan_id)
+    built = b.build(
+        db,
+        actor.org_id,
+        now=now,
+        work_order_ids=data.work_order_ids or None,
+        horizon_days=data.horizon_days,
+        objective=data.objective,
+        mix=data.mix,
+        pins=pins,
+    )
+    errors = solver.check(built.problem)
+    if not built.problem.jobs and not any(e.code == "no_jobs" for e in errors):
+        errors = [
+            ProblemError(
+                "no_jobs",
+                "",
+                "",
+                "没有可排产的工单：请先下达工单（已下达或生产中的工单才参与排产）。",
+                "No work orders to schedule: release work orders first (released and running ones are planned).",
+            )
+        ]
+    plan = SchedulePlan(
+        org_id=actor.org_id,
+        name=data.name or "",
+        status="invalid" if errors else "solving",
+        source=source,
+        parent_id=parent.id if parent is not None else None,
+        origin=built.origin,
+        horizon_s=built.problem.horizon,
+        objective=data.objective,
+        mix=data.mix,
+        time_limit_s=data.time_limit_s,
+        work_order_ids=built.work_order_ids,
+        problem=b.problem_json(built),
+        errors=[e.__dict__ for e in errors],
+        created_by=actor.user.username,
+    )
+    if pins:
+        from chaoyun.apps.scheduling.models import PlanPin
+
+        for key, dev, start in pins:
+            plan.pins.append(PlanPin(op_key=key, device_id=dev, start=start, created_by=actor.user.username))
+    db.add(plan)
+    db.flush()
+    if errors:
+        plan.solver_status = "invalid"
+        db.commit()
+        return plan
+    job = SolveJob(org_id=actor.org_id, plan_id=plan.id, state="queued")
+    db.add(job)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        other = service.running_job(db, actor.org_id)
+        raise _busy(other.plan_id if other else 0) from None
+    thread = threading.Thread(
+        target=_run, args=(job.id, plan.id, built.problem, data.time_limit_s, hint), daemon=True, name=f"solve-{job.id}"
+    )
+    with _lock:
+        _threads[job.id] = thread
+    thread.start()
+    return plan
+
+
+def _busy(plan_id: int) -> Conflict:
+    return Conflict(
+        N_("A solve is already running for your enterprise (plan %(plan)s); wait for it to finish or cancel it."),
+        plan=plan_id,
+    )
+
+
+def request_cancel(db: Session, actor: Actor, plan_id: int) -> SolveJob:
+    plan = service.get_plan(db, actor, plan_id)
+    job = service.job_of(db, plan.id)
+    if job is None or job.state not in ("queued", "running"):
+        raise Conflict(N_("Plan %(id)s is not being solved; there is nothing to cancel."), id=plan.id)
+    job.cancel_requested = True
+    db.commit()
+    return job
+
+
+def wait(plan_id: int, timeout: float = 60.0) -> bool:
+    """Wait for the solve of a plan started in this process (tests, the demo); True when it ended."""
+    with get_sessionmaker()() as db:
+        job = service.job_of(db, plan_id)
+        job_id = job.id if job else None
+    thread = _threads.get(job_id) if job_id is not None else None
+    if thread is not None:
+        thread.join(timeout)
+        return not thread.is_alive()
+    return True
+
+
+def wait_repairs(timeout: float = 60.0) -> None:
+    for t in list(_repairs):
+        t.join(timeout)
+
+
+# ---------------------------------------------------------------- the solving thread
+
+
+@dataclass
+class _Live:
+    latest: Progress | None = None
+    written_solutions: int = -1
+    stop: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def _run(job_id: int, plan_id: int, problem: Any, time_limit: float, hint: list[Assignment] | None) -> None:
+    live = _Live()
+    maker = get_sessionmaker()
+    with maker() as db:
+        db.execute(update(SolveJob).where(SolveJob.id == job_id).values(state="running", heartbeat_at=utcnow()))
+        db.commit()
+    monitor = threading.Thread(target=_monitor, args=(maker, job_id, plan_id, live), daemon=True)
+    monitor.start()
+    result: Result | None = None
+    failure = ""
+    try:
+        result = solver.solve(
+            problem,
+            time_limit=time_limit,
+            workers=WORKERS,
+            on_progress=lambda p: setattr(live, "latest", p),
+            should_stop=lambda: live.stop,
+            hint=hint,
+        )
+    except Exception as exc:  # the job must end in a state, whatever went wrong
+        log.exception("solve of plan %s failed", plan_id)
+        failure = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        live.done.set()
+        monitor.join()
+    try:
+        with maker() as db:
+            _finish(db, job_id, plan_id, result, failure, live)
+    except Exception:
+        log.exception("could not store the result of plan %s", plan_id)
+    finally:
+        with _lock:
+            _threads.pop(job_id, None)
+
+
+def _monitor(maker: Callable[[], Session], job_id: int, plan_id: int, live: _Live) -> None:
+    """Progress to the database, cancel flag from it, until the solve ends."""
+    while not live.done.wait(MONITOR_S):
+        try:
+            with maker() as db:
+                job = db.get(SolveJob, job_id)
+                if job is None:
+                    live.stop = True
+                    return
+                if job.cancel_requested:
+                    live.stop = True
+                p = live.latest
+                job.heartbeat_at = utcnow()
+                if p is not None:
+                    job.best_objective = float(p.objective)
+                    job.bound = float(p.bound)
+                    job.makespan_s = int(p.makespan)
+                    job.solutions = int(p.solutions)
+                    job.seconds = float(p.seconds)
+                    if p.solutions != live.written_solutions:
+                        plan = db.get(SchedulePlan, plan_id)
+                        if plan is not None:
+                            service.store_assignments(db, plan, list(p.assignments))
+                        live.written_solutions = p.solutions
+                db.commit()
+        except Exception:  # a busy database must not end the solve; the next beat tries again
+            log.exception("progress of plan %s not written", plan_id)
+
+
+STATUS_OF = {
+    "optimal": "solved",
+    "feasible": "solved",
+    "cancelled": "cancelled",
+    "invalid": "invalid",
+    "infeasible": "failed",
+    "timeout_no_solution": "failed",
+}
+
+
+def _finish(db: Session, job_id: int, plan_id: int, result: Result | None, failure: str, live: _Live) -> None:
+    job = db.get(SolveJob, job_id)
+    plan = db.get(SchedulePlan, plan_id)
+    if job is None or plan is None:
+        return
+    job.heartbeat_at = job.finished_at = utcnow()
+    if result is None:
+        job.state = "failed"
+        job.message = failure
+        plan.status = "cancelled" if plan.operations else "failed"
+        db.commit()
+        return
+    _apply(db, plan, result)
+    job.state = {"cancelled": "cancelled", "invalid": "failed", "infeasible": "failed"}.get(result.status, "done")
+    if result.status == "timeout_no_solution":
+        job.state = "failed"
+    job.best_objective = float(result.objective) if result.assignments else None
+    job.bound = float(result.bound)
+    job.makespan_s = int(result.makespan)
+    job.seconds = float(result.seconds)
+    job.solutions = max(job.solutions, 1 if result.assignments else 0)
+    job.message = result.status
+    db.commit()
+
+
+def _apply(db: Session, plan: SchedulePlan, result: Result) -> None:
+    plan.solver_status = result.status
+    plan.status = STATUS_OF.get(result.status, "failed")
+    if result.status == "cancelled" and not result.assignments:
+        plan.status = "failed"
+    plan.errors = [e.__dict__ for e in result.errors]
+    plan.seconds = float(result.seconds)
+    plan.bound = float(result.bound)
+    if result.assignments:
+        service.store_assignments(db, plan, result.assignments)
+        plan.objective_value = float(result.objective)
+        db.flush()
+        db.refresh(plan)
+        service.refresh_figures(plan)
+
+
+def solve_now(db: Session, actor: Actor, data: SolveIn, now: datetime | None = None) -> SchedulePlan:
+    """Solve in the calling thread (the demo, the CLI): the same rows as a background solve."""
+    plan = start_solve(db, actor, data, now=now)
+    wait(plan.id, timeout=data.time_limit_s + 60)
+    db.refresh(plan)
+    return plan
+
+
+# ---------------------------------------------------------------- breakdowns → repair proposals
+
+
+def is_down(severity: str | None, kind: str | None, state: str | None) -> bool:
+    return severity in DOWN_SEVERITIES or (kind == "state" and state in DOWN_STATES)
+
+
+def _plan_uses(db: Session, org_id: int, device_id: int, now: datetime) -> SchedulePlan | None:
+    plan = service.published_plan(db, org_id)
+    if plan is None:
+        return None
+    used = db.execute(
+        select(
+            exists().where(
+                PlanOperation.plan_id == plan.id, PlanOperation.device_id == device_id, PlanOperation.end > now
+            )
+        )
+    ).scalar()
+    return plan if used else None
+
+
+def on_alarm(**data: Any) -> None:
+    """The ``alarm.raised`` subscriber: cheap checks here (inside the ingest transaction), the repair in a thread."""
+    if not is_down(data.get("severity"), data.get("kind"), data.get("state")):
+        return
+    org_id, device_id = data.get("org_id"), data.get("device_id")
+    if not isinstance(org_id, int) or not isinstance(device_id, int):
+        return
+    try:
+        with get_sessionmaker()() as db:
+            if _plan_uses(db, org_id, device_id, utcnow()) is None:
+                return
+    except Exception:
+        log.exception("breakdown check for device %s failed", device_id)
+        return
+    t = threading.Thread(target=_repair_thread, kwargs=data, daemon=True, name=f"repair-{device_id}")
+    _repairs.append(t)
+    del _repairs[:-20]
+    t.start()
+
+
+def _repair_thread(**data: Any) -> None:
+    alarm_id = data.get("alarm_id")
+    maker = get_sessionmaker()
+    # The alarm is raised inside the ingest transaction: wait until it is committed (or rolled back: then nothing).
+    from chaoyun.devices.models import Alarm
+
+    deadline = time.monotonic() + 10
+    while alarm_id is not None:
+        with maker() as db:
+            if db.get(Alarm, alarm_id) is not None:
+                break
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+    try:
+        with maker() as db:
+            start = data.get("started_at")
+            propose_repair(
+                db,
+                int(data["org_id"]),
+                int(data["device_id"]),
+                down_from=start if isinstance(start, datetime) else utcnow(),
+                alarm_id=alarm_id,
+                reason=str(data.get("message") or "")[:300],
+            )
+    except Exception:
+        log.exception("repair after the breakdown of device %s failed", data.get("device_id"))
+
+
+def propose_repair(
+    db: Session,
+    org_id: int,
+    device_id: int,
+    *,
+    down_from: datetime,
+    down_until: datetime | None = None,
+    alarm_id: int | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> RepairProposal | None:
+    """A repaired copy of the published plan with the machine down in [down_from, down_until), as a proposal."""
+    now = now or utcnow()
+    base = _plan_uses(db, org_id, device_id, now)
+    if base is None:
+        return None
+    if alarm_id is not None:
+        seen = db.execute(
+            select(RepairProposal.id).where(RepairProposal.org_id == org_id, RepairProposal.alarm_id == alarm_id)
+        ).first()
+        if seen is not None:
+            return None  # one proposal per alarm
+    down_until = down_until or max(down_from, now) + timedelta(hours=b.BREAKDOWN_HOURS)
+    origin = base.origin
+    problem = b.problem_from_json(base.problem)
+    m = str(device_id)
+    window = (max(0, b.secs(origin, down_from)), max(1, b.secs(origin, down_until)))
+    previous = service.assignments_of(base)
+    t_now = max(0, b.secs(origin, now))
+    result = solver.repair(problem, previous, t_now, {m: window}, time_limit=REPAIR_TIME_LIMIT_S, workers=WORKERS)
+    if not result.assignments or result.status not in ("optimal", "feasible", "cancelled"):
+        log.warning("no repair for plan %s after device %s went down: %s", base.id, device_id, result.status)
+        return None
+    stored = dict(base.problem)
+    blocked = {k: list(v) for k, v in stored.get("blocked", {}).items()}
+    blocked.setdefault(m, []).append(list(window))
+    stored["blocked"] = blocked
+    kept = {a.operation for a in previous if a.start < t_now} | {f["operation"] for f in base.problem.get("frozen", [])}
+    stored["frozen"] = [a.__dict__ for a in result.assignments if a.operation in kept]
+    plan = SchedulePlan(
+        org_id=org_id,
+        name=f"{base.name or base.id} · 修复",
+        status="solved",
+        solver_status=result.status,
+        source="repair",
+        parent_id=base.id,
+        origin=origin,
+        horizon_s=max(base.horizon_s, result.makespan),
+        objective=base.objective,
+        mix=base.mix,
+        time_limit_s=REPAIR_TIME_LIMIT_S,
+        work_order_ids=list(base.work_order_ids),
+        problem=stored,
+        created_by="system",
+        seconds=float(result.seconds),
+        bound=float(result.bound),
+        objective_value=float(result.objective),
+    )
+    db.add(plan)
+    db.flush()
+    service.store_assignments(db, plan, result.assignments)
+    db.flush()
+    db.refresh(plan)
+    service.refresh_figures(plan)
+    proposal = RepairProposal(
+        org_id=org_id,
+        base_plan_id=base.id,
+        plan_id=plan.id,
+        device_id=device_id,
+        alarm_id=alarm_id,
+        reason=reason,
+        down_from=b.at(origin, window[0]),
+        down_until=b.at(origin, window[1]),
+        moved=list(result.moved),
+    )
+    db.add(proposal)
+    db.commit()
+    return proposal
+
+
+_installed = False
+
+
+def install() -> None:
+    """Subscribe to breakdowns (once per process; the web app does it when its routes load)."""
+    global _installed
+    if not _installed:
+        events.subscribe("alarm.raised", on_alarm)
+        _installed = True
