@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chaoyun.identity.models import EnterpriseProfile, Organisation, ProviderProfile
@@ -154,7 +153,9 @@ def pdf_text(pdf: bytes) -> str:
 def workbook_text(content: bytes) -> dict[str, str]:
     wb = load_workbook(io.BytesIO(content))
     return {
-        ws.title: "\n".join(" ".join("" if c is None else str(c) for c in row) for row in ws.iter_rows(values_only=True))
+        ws.title: "\n".join(
+            " ".join("" if c is None else str(c) for c in row) for row in ws.iter_rows(values_only=True)
+        )
         for ws in wb.worksheets
     }
 
@@ -271,7 +272,13 @@ def test_four_enterprises_are_suppressed_everywhere_five_are_shown(db: Session, 
     assert 'id="cp-areas"' in page.text and 'id="cp-suppressed"' not in page.text
     assert api["shown"] is True and api["enterprises"] == 5 and api["areas"][0]["key"] == "security"
     assert api["areas"][0]["share"] == 0 and api["areas"][0]["below_threshold"] == 1
-    for heading in ("行业共性问题改进建议报告", "一、总体情况", "二、薄弱环节排名", "六、典型案例", "七、改进建议与资源池服务"):
+    for heading in (
+        "行业共性问题改进建议报告",
+        "一、总体情况",
+        "二、薄弱环节排名",
+        "六、典型案例",
+        "七、改进建议与资源池服务",
+    ):
         assert heading in text, heading
     assert "信息安全" in text
     assert {"概况", "薄弱环节", "经营场景", "平台数据", "典型案例", "改进建议", "分行业", "分区县"} <= set(sheets)
