@@ -10,6 +10,10 @@ import typer
 def register(app: typer.Typer) -> None:
     app.command("check-pack")(check_pack)
     app.command("evaluation-export")(evaluation_export)
+    from chaoyun.programme.effect import cli as effect_cli
+
+    app.command("policy-effect")(effect_cli.policy_effect)
+    app.command("outcomes-snapshot")(effect_cli.outcomes_snapshot)
 
 
 def check_pack(
