@@ -91,6 +91,15 @@ CAVEATS: tuple[str, ...] = (
     ),
     N_("Outcomes are computed from what the enterprises' machines and people recorded on the platform."),
 )
+METHOD_NOTE = N_(
+    "Interval: enterprise-level bootstrap (every enterprise re-drawn with all its months, 1000 draws); groups of"
+    " fewer than %(n)s enterprises are not shown."
+)
+PRETREND_WARNING = N_(
+    "Before participation the two groups already moved differently: the estimate may carry that difference."
+)
+YEAR_RANGE = N_("Year must be between 2000 and 2100.")
+PRETREND_OK = N_("Before participation the two groups moved together (the placebo interval contains zero).")
 
 
 class UnknownChoice(Invalid):

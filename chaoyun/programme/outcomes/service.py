@@ -46,18 +46,18 @@ OUTCOMES: tuple[str, ...] = (
 LABELS: dict[str, str] = {
     "digital_level": N_("Digital level"),
     "adoption_stars": N_("Cloud adoption stars"),
-    "oee": N_("OEE (%)"),
-    "quality_rate": N_("Quality rate (%)"),
+    "oee": N_("OEE (percent)"),
+    "quality_rate": N_("Quality rate (percent)"),
     "energy_per_unit": N_("Energy per good unit (kWh)"),
     "devices_connected": N_("Devices connected"),
 }
 UNITS: dict[str, str] = {
-    "digital_level": N_("levels"),
-    "adoption_stars": N_("stars"),
-    "oee": N_("points"),
-    "quality_rate": N_("points"),
-    "energy_per_unit": N_("kWh per unit"),
-    "devices_connected": N_("devices"),
+    "digital_level": N_("level"),
+    "adoption_stars": N_("star"),
+    "oee": N_("percentage point"),
+    "quality_rate": N_("percentage point"),
+    "energy_per_unit": N_("kWh per good unit"),
+    "devices_connected": N_("device"),
 }
 HIGHER_IS_BETTER: dict[str, bool] = {k: k != "energy_per_unit" for k in OUTCOMES}
 TELEMETRY_OUTCOMES = ("oee", "quality_rate", "energy_per_unit", "devices_connected")
