@@ -56,7 +56,7 @@ UNITS: dict[str, str] = {
     "adoption_stars": N_("star"),
     "oee": N_("percentage point"),
     "quality_rate": N_("percentage point"),
-    "energy_per_unit": N_("kWh per good unit"),
+    "energy_per_unit": N_("kWh per good piece"),
     "devices_connected": N_("device"),
 }
 HIGHER_IS_BETTER: dict[str, bool] = {k: k != "energy_per_unit" for k in OUTCOMES}
