@@ -138,8 +138,9 @@ def plant_history(db: Session, org_ids: list[int], plan: Plan, end: datetime | N
         actor_username="system",
         actor_org_id=None,
         action="seed",
-        object_type="simulated_history",
+        object_type="programme_workflows",  # labelled "Demo data" in the audit log
         after={
+            "simulated_history": True,
             "enterprises": len(out.machines),
             "treated": len(out.treated),
             "points": out.points,
