@@ -37,6 +37,7 @@ APPS: dict[str, str] = {
     "energy": N_("Energy"),
     "reports": N_("Reports"),
     "production": N_("Production"),
+    "scheduling": N_("Scheduling"),
 }
 # Request paths → app key (page and API routes of each app).
 _PREFIXES: tuple[tuple[str, str], ...] = (
@@ -48,6 +49,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("/api/v1/apps/energy", "energy"),
     ("/apps/reports", "reports"),
     ("/api/v1/apps/reports", "reports"),
+    ("/apps/scheduling", "scheduling"),
+    ("/api/v1/apps/scheduling", "scheduling"),
     ("/production", "production"),
     ("/api/v1/production", "production"),
 )
