@@ -9,7 +9,7 @@ solve per enterprise is queued or running (another).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, text
@@ -76,6 +76,11 @@ class SchedulePlan(Base):
     pins: Mapped[list[PlanPin]] = relationship(
         back_populates="plan", lazy="selectin", order_by="PlanPin.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def end_at(self) -> datetime | None:
+        """When the last operation of the plan ends."""
+        return self.origin + timedelta(seconds=self.makespan_s) if self.makespan_s else None
 
 
 class PlanOperation(Base):

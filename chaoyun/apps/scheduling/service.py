@@ -43,7 +43,7 @@ OBJECTIVE_LABELS = {
 PROPOSAL_LABELS = {
     "proposed": N_("Awaiting decision"),
     "accepted": N_("Accepted"),
-    "rejected": N_("Rejected"),
+    "rejected": N_("Turned down"),
     "stale": N_("Out of date"),
 }
 SOURCE_LABELS = {"planner": N_("Planner"), "resolve": N_("Re-solved around pins"), "repair": N_("Repair")}
