@@ -17,6 +17,7 @@ from chaoyun.identity.models import Organisation
 from chaoyun.identity.reference import CLUSTER_ZH, DISTRICT_ZH, Cluster, District
 from chaoyun.marketplace import service as marketplace
 from chaoyun.programme import dashboard as dash
+from chaoyun.programme.effect import exports as effect_exports
 from chaoyun.programme.models import Diagnosis
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.questionnaire import Questionnaire, score, weakest_groups
@@ -301,6 +302,7 @@ def evaluation_pdf(db: Session) -> bytes:
             )
             if agg:
                 story.append(_bar_chart([k for k, _, _ in agg], [float(a) for _, _, a in agg]))
+    story += [PageBreak(), *effect_exports.pdf_story(db, st, _p, _table)]
     doc.build(story)
     return buf.getvalue()
 
@@ -405,4 +407,5 @@ def evaluation_xlsx(db: Session) -> bytes:
             ch.title = label
             ch.add_data(Reference(sheet, min_col=5, min_row=1, max_row=len(data) + 1), titles_from_data=True)
             sheet.add_chart(ch, "H2")
+    effect_exports.xlsx_sheet(db, wb)
     return excel.to_bytes(wb)
