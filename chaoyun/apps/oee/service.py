@@ -152,6 +152,39 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=cal.LOCAL)
 
 
+def put_machine_downtime(
+    db: Session,
+    org_id: int,
+    device_id: int,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    downtime_id: int | None = None,
+) -> PlannedDowntime:
+    """Create one machine's planned downtime, or move the row ``downtime_id`` (a maintenance window that changed).
+
+    For apps that own such windows (maintenance): no actor and no commit, the caller checks scope, audits and
+    commits with its own change. The time is excluded from OEE and blocks the machine in the scheduler."""
+    start, end = _aware(start).astimezone(UTC), _aware(end).astimezone(UTC)
+    if end <= start:
+        raise Invalid(N_("The end must be after the start."), field="end")
+    d = db.get(PlannedDowntime, downtime_id) if downtime_id is not None else None
+    if d is None or d.org_id != org_id:
+        d = PlannedDowntime(org_id=org_id, device_id=device_id)
+        db.add(d)
+    d.device_id, d.start, d.end, d.reason = device_id, start, end, reason[:200]
+    db.flush()
+    return d
+
+
+def remove_downtime(db: Session, org_id: int, downtime_id: int) -> None:
+    """Delete a planned downtime row of the enterprise (no commit; see ``put_machine_downtime``)."""
+    d = db.get(PlannedDowntime, downtime_id)
+    if d is not None and d.org_id == org_id:
+        db.delete(d)
+        db.flush()
+
+
 class LabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
