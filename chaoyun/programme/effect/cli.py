@@ -58,12 +58,14 @@ def policy_effect(
         console.print(table)
         return
     e = r.estimate
-    table.add_row(t("Effect (difference-in-differences)"), f"{e.value:+.2f} {unit}")
-    table.add_row(t("Interval (95 percent)"), f"{e.low:+.2f} … {e.high:+.2f}")
+    k = outcomes.DECIMALS[outcome]
+    table.add_row(t("Effect (difference-in-differences)"), f"{e.value:+.{k}f} {unit}")
+    table.add_row(t("Interval (95 percent)"), f"{e.low:+.{k}f} … {e.high:+.{k}f}")
     table.add_row(t("Enterprises behind it"), t("%(t)s participants, %(c)s controls", t=r.treated, c=r.controls))
     if r.pretrend is not None:
         p = r.pretrend
-        table.add_row(t("Pre-period trend difference (placebo)"), f"{p.value:+.2f} ({p.low:+.2f} … {p.high:+.2f})")
+        placebo = f"{p.value:+.{k}f} ({p.low:+.{k}f} … {p.high:+.{k}f})"
+        table.add_row(t("Pre-period trend difference (placebo)"), placebo)
     table.add_row(t("Money spent on them"), f"{r.money_total:,.2f}" if r.money_total is not None else "—")
     per = (
         f"{r.money_per_unit:,.2f} " + t("yuan per %(unit)s per enterprise", unit=unit)

@@ -123,14 +123,15 @@ def pdf_story(db: Session, st: dict[str, Any], p: Any, table: Any) -> list[Any]:
         if est is None:
             body.append([p(inst, st["small"]), p(outc, st["small"]), parts, "—", "—", p(note, st["small"]), ""])
             continue
+        k = 4 if abs(hi - lo) < 0.05 else 2
         body.append(
             [
                 p(inst, st["small"]),
                 p(outc, st["small"]),
                 parts,
                 f"{treated}/{controls}",
-                f"{est:+.2f}",
-                f"{lo:+.2f} … {hi:+.2f}",
+                f"{est:+.{k}f}",
+                f"{lo:+.{k}f} … {hi:+.{k}f}",
                 f"{per:,.2f}" if per is not None else "—",
             ]
         )

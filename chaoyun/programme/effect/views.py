@@ -73,6 +73,7 @@ def effect_page(request: Request, db: Session = Depends(get_db), actor: Actor = 
             "outcomes": outcomes.OUTCOMES,
             "outcome_labels": outcomes.LABELS,
             "units": outcomes.UNITS,
+            "decimals": outcomes.DECIMALS,
             "level_labels": service.LEVEL_LABELS,
             "years": service.years_with_participation(db, instrument),
             "districts": list(District),

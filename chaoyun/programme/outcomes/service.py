@@ -59,6 +59,8 @@ UNITS: dict[str, str] = {
     "energy_per_unit": N_("kWh per good piece"),
     "devices_connected": N_("device"),
 }
+# Decimals a figure of the outcome is shown with (energy per unit is a small number of kWh).
+DECIMALS: dict[str, int] = {k: 4 if k == "energy_per_unit" else 2 for k in OUTCOMES}
 HIGHER_IS_BETTER: dict[str, bool] = {k: k != "energy_per_unit" for k in OUTCOMES}
 TELEMETRY_OUTCOMES = ("oee", "quality_rate", "energy_per_unit", "devices_connected")
 # Roles whose metrics are looked at first to tell whether a device reported in a month.
