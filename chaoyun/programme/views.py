@@ -24,7 +24,10 @@ from chaoyun.programme import dashboard as dash
 from chaoyun.programme import diagnosis as diag
 from chaoyun.programme import permissions as P
 from chaoyun.programme import reports
+from chaoyun.programme.effect import exports as effect_exports
+from chaoyun.programme.effect import service as effect_service
 from chaoyun.programme.models import CloudAdoption, Diagnosis
+from chaoyun.programme.outcomes import service as outcomes_service
 from chaoyun.programme.pack import get_pack
 from chaoyun.web import excel, lists, nav
 from chaoyun.web.deps import public, requires
@@ -222,7 +225,15 @@ def public_page(request: Request, db: Session = Depends(get_db), actor: Actor | 
     return render(
         request,
         "programme/public.html",
-        {"pack": pack, "rows": rows, "cases": cases, "areas": {a.key: a for a in pack.cloud_adoption.business_areas}},
+        {
+            "pack": pack,
+            "rows": rows,
+            "cases": cases,
+            "areas": {a.key: a for a in pack.cloud_adoption.business_areas},
+            # Policy effect with intervals: only groups of at least five enterprises.
+            "effects": effect_exports.public_lines(db),
+            "effect_labels": (effect_service.INSTRUMENT_LABELS, outcomes_service.LABELS, outcomes_service.UNITS),
+        },
     )
 
 
