@@ -22,6 +22,10 @@ at all, so every output that renders this report (page, PDF, Excel, API) suppres
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chaoyun.db import utcnow
@@ -45,6 +49,7 @@ from chaoyun.programme.commonproblems import permissions as perms
 from chaoyun.programme.commonproblems.models import CaseConsent
 from chaoyun.programme.models import Diagnosis
 from chaoyun.programme.outcomes import service as outcomes
+from chaoyun.programme.outcomes.models import OutcomeSnapshot
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.questionnaire import Questionnaire, score
 
@@ -455,8 +460,11 @@ def platform_data(db: Session, org_ids: list[int]) -> dict[int, dict[str, float 
     return outcomes.latest(db, org_ids) if org_ids else {}
 
 
-def build(db: Session, f: Filters, offerings: bool = True) -> Report:
-    """The report for the filters (already cleaned and scoped by ``clean_filters``)."""
+def build(
+    db: Session, f: Filters, offerings: bool = True, platform: dict[int, dict[str, float | None]] | None = None
+) -> Report:
+    """The report for the filters (already cleaned and scoped by ``clean_filters``), computed from the records.
+    ``platform``: every enterprise's latest outcomes when the caller holds them (else read for the members)."""
     q = questionnaire()
     everyone = population(db, Filters(None, f.district, f.year))
     members = [m for m in everyone if f.cluster is None or m.cluster == f.cluster]
@@ -465,16 +473,11 @@ def build(db: Session, f: Filters, offerings: bool = True) -> Report:
     for m in everyone:
         by_cluster.setdefault(m.cluster or "", []).append(m)
     rep.by_cluster = [_group_row(q, c.value, by_cluster.get(c.value, [])) for c in Cluster]
-    # District rows within the chosen industry (a district officer: their own district only).
-    if f.district_locked or f.district:
-        district_pop = members
-        codes = [f.district] if f.district else []
-    else:
-        district_pop = members
-        codes = [d.value for d in District]
+    # District rows within the chosen industry; a chosen (or a district officer's) district is the only row.
     by_district: dict[str, list[Member]] = {}
-    for m in district_pop:
+    for m in members:
         by_district.setdefault(m.district or "", []).append(m)
+    codes = [f.district] if f.district else [d.value for d in District]
     rep.by_district = [_group_row(q, c, by_district.get(c, [])) for c in codes if c and c != "-"]
     if not rep.shown:
         return rep
@@ -501,7 +504,8 @@ def build(db: Session, f: Filters, offerings: bool = True) -> Report:
         for w in rep.scenes:
             w.leaders = _mean([m.scenes[w.key] / 4 for m in leaders])
             w.laggards = _mean([m.scenes[w.key] / 4 for m in laggards])
-    platform = platform_data(db, [m.org_id for m in members])
+    if platform is None:
+        platform = platform_data(db, [m.org_id for m in members])
     rep.outcomes = outcome_stats(
         platform, members, leaders if rep.quartiles_shown else [], laggards if rep.quartiles_shown else []
     )
@@ -511,12 +515,83 @@ def build(db: Session, f: Filters, offerings: bool = True) -> Report:
         _case(q, _typical(leaders, ascending=False), "leader", named, platform),
     ]
     if offerings:
-        cache: dict[tuple[str, ...], list[Any]] = {}
-        for w in rep.weaknesses:
-            k = tuple(sorted(w.categories))
-            if k not in cache:
-                cache[k] = list(marketplace.offerings_for_categories(db, list(k), OFFERINGS_PER_WEAKNESS))
-            w.offerings = cache[k]
+        attach_offerings(db, rep)
+    return rep
+
+
+def attach_offerings(db: Session, rep: Report) -> None:
+    """Resource-pool offerings for each listed weakness (the questionnaire's categories, as the diagnosis report's
+    recommendations); one marketplace call per distinct set of categories."""
+    found: dict[tuple[str, ...], list[Any]] = {}
+    for w in rep.weaknesses:
+        k = tuple(sorted(w.categories))
+        if k not in found:
+            found[k] = list(marketplace.offerings_for_categories(db, list(k), OFFERINGS_PER_WEAKNESS))
+        w.offerings = found[k]
+
+
+# ---------------------------------------------------------------- cache
+#
+# Computed on request, kept per process while the data it was computed from is unchanged: the version is the
+# number and latest completion time of completed diagnoses, the consents, and the newest outcome snapshot row
+# (snapshots are replaced by new rows, so a refresh raises it). Offerings are attached on every request (they
+# change without the version seeing it); a cached report older than CACHE_TTL_S is computed again (profile
+# changes: an enterprise's name, district or industry). Measured in docs/common-problem-report.md.
+
+CACHE_TTL_S = 600.0
+REPORT_CACHE_SIZE = 128
+_LOCK = threading.Lock()
+_REPORTS: OrderedDict[Any, tuple[float, Report]] = OrderedDict()
+_PLATFORM: dict[Any, tuple[float, dict[int, dict[str, float | None]]]] = {}
+
+
+def data_version(db: Session) -> tuple[Any, ...]:
+    n, last = db.execute(
+        select(func.count(), func.max(Diagnosis.completed_at)).where(Diagnosis.status == diag.COMPLETED)
+    ).one()
+    cn, clast = db.execute(select(func.count(), func.max(CaseConsent.decided_at))).one()
+    snap = db.execute(select(func.max(OutcomeSnapshot.id))).scalar()
+    return (int(n), str(last), int(cn), str(clast), snap)
+
+
+def forget(platform: bool = True) -> None:
+    """Drop cached reports (and the platform outcomes too, unless ``platform`` is False)."""
+    with _LOCK:
+        _REPORTS.clear()
+        if platform:
+            _PLATFORM.clear()
+
+
+def _platform_all(db: Session, key: Any, now: float) -> dict[int, dict[str, float | None]]:
+    with _LOCK:
+        hit = _PLATFORM.get(key)
+    if hit and now - hit[0] < CACHE_TTL_S:
+        return hit[1]
+    data = outcomes.latest(db)
+    with _LOCK:
+        _PLATFORM.clear()  # one version kept: the newest
+        _PLATFORM[key] = (now, data)
+    return data
+
+
+def cached(db: Session, f: Filters) -> Report:
+    """``build`` through the per-process cache; offerings attached fresh."""
+    url = str(db.get_bind().engine.url)
+    version = data_version(db)
+    key = (url, f, version)
+    now = time.monotonic()
+    with _LOCK:
+        hit = _REPORTS.get(key)
+    if hit and now - hit[0] < CACHE_TTL_S:
+        rep = copy.deepcopy(hit[1])
+    else:
+        platform = _platform_all(db, (url, version[-1]), now)
+        rep = build(db, f, offerings=False, platform=platform)
+        with _LOCK:
+            _REPORTS[key] = (now, copy.deepcopy(rep))
+            while len(_REPORTS) > REPORT_CACHE_SIZE:
+                _REPORTS.popitem(last=False)
+    attach_offerings(db, rep)
     return rep
 
 
@@ -525,7 +600,7 @@ def report(
 ) -> Report:
     if not actor.has(perms.REPORT_READ):
         raise Forbidden(N_("Your role does not allow this."))
-    return build(db, clean_filters(actor, cluster, district, year))
+    return cached(db, clean_filters(actor, cluster, district, year))
 
 
 # ---------------------------------------------------------------- consent

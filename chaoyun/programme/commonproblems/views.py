@@ -29,7 +29,6 @@ nav.register(
 )
 
 
-
 def _filters(actor: Actor, cluster: str | None, district: str | None, year: str | None) -> service.Filters:
     return service.clean_filters(actor, cluster, district, year)
 
@@ -49,7 +48,7 @@ def report_page(
     except AppError as exc:
         error = exc
         f = service.clean_filters(actor, None, None, None)
-    rep = service.build(db, f)
+    rep = service.cached(db, f)
     lo, hi = service.year_range()
     ctx: dict[str, Any] = {
         "rep": rep,
