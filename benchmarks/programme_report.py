@@ -196,6 +196,7 @@ def main() -> None:
         result["population_ms"] = _timed(lambda: service.population(db, city_wide), args.runs)
         result["outcomes_latest_ms"] = _timed(lambda: outcomes.latest(db, ids), args.runs)
         result["compute_city_ms"] = _timed(lambda: service.build(db, city_wide), args.runs)
+        result["data_version_ms"] = _timed(lambda: service.data_version(db), args.runs)
         result["compute_toys_ms"] = _timed(lambda: service.build(db, one), args.runs)
         result["pdf_ms"] = _timed(lambda: pdf.report_pdf(service.build(db, city_wide)), 3)
         result["xlsx_ms"] = _timed(lambda: pdf.report_xlsx(service.build(db, city_wide)), 3)
@@ -215,6 +216,15 @@ def main() -> None:
         r = c.get(url)
         assert r.status_code == 200, (url, r.status_code)
 
+    def cold(url: str, platform: bool) -> None:
+        service.forget(platform)
+        get(city, url)
+
+    # Cold: nothing cached (first request after a start or an outcome refresh). After a new diagnosis: the
+    # platform outcomes stay cached (their version did not change), the report is computed again.
+    result["page_city_cold_ms"] = _timed(lambda: cold("/programme/common-problems", True), 3)
+    result["page_city_new_diagnosis_ms"] = _timed(lambda: cold("/programme/common-problems", False), args.runs)
+    result["api_city_new_diagnosis_ms"] = _timed(lambda: cold("/api/v1/programme/common-problems", False), args.runs)
     get(city, "/programme/common-problems")
     result["page_city_ms"] = _timed(lambda: get(city, "/programme/common-problems"), args.runs)
     result["page_toys_ms"] = _timed(lambda: get(city, "/programme/common-problems?cluster=toys"), args.runs)
@@ -223,6 +233,7 @@ def main() -> None:
     result["api_toys_2020_ms"] = _timed(
         lambda: get(city, "/api/v1/programme/common-problems?cluster=toys&year=2020"), args.runs
     )
+    # Warm rows above: the report cached (same data version), offerings attached per request.
     print(f"{'measure (median, max ms)':<32}{'value':>20}")
     for k, v in result.items():
         print(f"{k:<32}{v!s:>20}")
