@@ -58,6 +58,11 @@ def demo(
             seed(db)
         if history_days > 0:
             _demo_history(db, history_days)
+        # Scheduling after production's work orders (apps seeds before production): a published plan per toy
+        # maker and a simulated breakdown that proposes a repair.
+        from chaoyun.apps.scheduling import demo as scheduling_demo
+
+        console.print(f"scheduling: {scheduling_demo.seed(db)}")
     table = Table(title="演示账号 / Demo logins")
     for col in ("role", "username", "password", "organisation"):
         table.add_column(col)
