@@ -10,7 +10,7 @@ KINDS = {
     "predictive": N_("Predictive"),
 }
 STATES = {
-    "open": N_("Open"),
+    "open": N_("Not assigned"),
     "assigned": N_("Assigned"),
     "in_progress": N_("In progress"),
     "done": N_("Done"),

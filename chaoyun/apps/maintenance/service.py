@@ -34,11 +34,12 @@ from chaoyun.apps.maintenance.models import (
 from chaoyun.apps.maintenance.permissions import MAINT_MANAGE
 from chaoyun.apps.maintenance.schemas import FinishIn, OrderIn, SettingsIn, WindowIn, WorkIn
 from chaoyun.apps.oee import service as oee
+from chaoyun.apps.oee.calendar import LOCAL
 from chaoyun.db import get_sessionmaker, utcnow
 from chaoyun.devices import events
 from chaoyun.devices.models import Alarm, Device
 from chaoyun.errors import Conflict, Forbidden, Invalid, NotFound
-from chaoyun.i18n import N_
+from chaoyun.i18n import N_, Msgid
 from chaoyun.identity import audit
 from chaoyun.identity.models import Membership, User
 from chaoyun.identity.permissions import Actor
@@ -59,7 +60,7 @@ MAX_WINDOW = timedelta(days=31)
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=oee.cal.LOCAL)).astimezone(UTC)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=LOCAL)).astimezone(UTC)
 
 
 def is_manager(actor: Actor) -> bool:
@@ -409,10 +410,8 @@ def _refuse_state(o: MaintOrder, to: str) -> Conflict:
     )
 
 
-def _state_label(state: str) -> str:
-    from chaoyun.i18n import gettext
-
-    return gettext(labels.STATES.get(state, state))
+def _state_label(state: str) -> Msgid:
+    return Msgid(labels.STATES.get(state, state))
 
 
 def _for_work(db: Session, actor: Actor, order_id: int) -> MaintOrder:
