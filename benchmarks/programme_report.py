@@ -193,9 +193,14 @@ def main() -> None:
         rep = service.build(db, city_wide)
         result["shown_enterprises"] = rep.n
         ids = [m.org_id for m in service.population(db, city_wide)]
+        result["population_cold_ms"] = _timed(lambda: (service.forget(), service.population(db, city_wide)), 3)
         result["population_ms"] = _timed(lambda: service.population(db, city_wide), args.runs)
         result["outcomes_latest_ms"] = _timed(lambda: outcomes.latest(db, ids), args.runs)
         result["compute_city_ms"] = _timed(lambda: service.build(db, city_wide), args.runs)
+        plat = outcomes.latest(db)
+        result["compute_city_platform_cached_ms"] = _timed(
+            lambda: service.build(db, city_wide, offerings=False, platform=plat), args.runs
+        )
         result["data_version_ms"] = _timed(lambda: service.data_version(db), args.runs)
         result["compute_toys_ms"] = _timed(lambda: service.build(db, one), args.runs)
         result["pdf_ms"] = _timed(lambda: pdf.report_pdf(service.build(db, city_wide)), 3)
@@ -217,11 +222,11 @@ def main() -> None:
         assert r.status_code == 200, (url, r.status_code)
 
     def cold(url: str, platform: bool) -> None:
-        service.forget(platform)
+        service.forget(platform=platform, scores=platform)
         get(city, url)
 
-    # Cold: nothing cached (first request after a start or an outcome refresh). After a new diagnosis: the
-    # platform outcomes stay cached (their version did not change), the report is computed again.
+    # Cold: nothing cached (first request after a start). After a new diagnosis: the platform outcomes and the
+    # earlier diagnoses' scores stay cached (completed diagnoses never change), the report is computed again.
     result["page_city_cold_ms"] = _timed(lambda: cold("/programme/common-problems", True), 3)
     result["page_city_new_diagnosis_ms"] = _timed(lambda: cold("/programme/common-problems", False), args.runs)
     result["api_city_new_diagnosis_ms"] = _timed(lambda: cold("/api/v1/programme/common-problems", False), args.runs)

@@ -219,17 +219,51 @@ def questionnaire() -> Questionnaire:
     return diag.questionnaire()
 
 
+# A completed diagnosis never changes (completed is final), so its scores are read from the JSON columns once per
+# process: (database url, diagnosis id) -> (total, level, area shares, scene levels).
+_Scored = tuple[float, int, dict[str, float], dict[str, int]]
+_SCORED: dict[tuple[str, int], _Scored] = {}
+SCORED_CACHE_MAX = 200_000
+
+
+def _scored(db: Session, q: Questionnaire, url: str, ids: list[int]) -> dict[int, _Scored]:
+    """Scores of these completed diagnoses: from the per-process memo, the rest read in chunks."""
+    out = {i: hit for i in ids if (hit := _SCORED.get((url, i))) is not None}
+    need = [i for i in ids if i not in out]
+    points = {g.key: float(g.points) for g in q.groups()}
+    for i in range(0, len(need), 900):
+        part = need[i : i + 900]
+        rows = db.execute(
+            select(
+                Diagnosis.id, Diagnosis.score, Diagnosis.level, Diagnosis.group_scores, Diagnosis.scene_levels
+            ).where(Diagnosis.id.in_(part))
+        ).all()
+        for did, total, level, gs, sl in rows:
+            if not gs or set(points) - set(gs):  # written before the scored columns existed: score the answers
+                ans = db.execute(select(Diagnosis.answers).where(Diagnosis.id == did)).scalar() or {}
+                res = score(q, ans)
+                gs, sl, total, level = dict(res.groups), dict(res.scenes), res.total, res.level
+            sl = sl or {}
+            out[int(did)] = (
+                float(total or 0),
+                int(level or 0),
+                {k: float(Decimal(str(gs.get(k, 0)))) / p for k, p in points.items()},
+                {sc.key: max(0, min(4, int(sl.get(sc.key, 0) or 0))) for sc in q.scenes},
+            )
+    if len(_SCORED) > SCORED_CACHE_MAX:
+        _SCORED.clear()
+    _SCORED.update({(url, i): v for i, v in out.items()})
+    return out
+
+
 def population(db: Session, f: Filters) -> list[Member]:
-    """Each enterprise's latest completed diagnosis in the filters' scope (one query, scored columns only)."""
+    """Each enterprise's latest completed diagnosis in the filters' scope (one query without the JSON columns;
+    the scores of each completed diagnosis are read once per process)."""
     q = questionnaire()
     stmt = (
         select(
             Diagnosis.id,
             Diagnosis.org_id,
-            Diagnosis.score,
-            Diagnosis.level,
-            Diagnosis.group_scores,
-            Diagnosis.scene_levels,
             Organisation.name,
             Organisation.district,
             EnterpriseProfile.cluster,
@@ -248,36 +282,11 @@ def population(db: Session, f: Filters) -> list[Member]:
     latest: dict[int, Any] = {}
     for row in db.execute(stmt).all():
         latest[int(row.org_id)] = row  # ordered: the last one per enterprise wins
-    groups = q.groups()
-    points = {g.key: float(g.points) for g in groups}
-    rescore = [r.id for r in latest.values() if not r.group_scores or set(points) - set(r.group_scores)]
-    answers: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(rescore), 900):  # rows written before the scored columns existed
-        part = rescore[i : i + 900]
-        rows = db.execute(select(Diagnosis.id, Diagnosis.answers).where(Diagnosis.id.in_(part))).all()
-        answers.update({int(k): v or {} for k, v in rows})
+    scored = _scored(db, q, str(db.get_bind().engine.url), [int(r.id) for r in latest.values()])
     out = []
     for org_id, r in latest.items():
-        if r.id in answers:
-            s = score(q, answers[r.id])
-            gs: dict[str, Any] = {k: v for k, v in s.groups.items()}
-            sl: dict[str, Any] = dict(s.scenes)
-            total, level = float(s.total), s.level
-        else:
-            gs, sl = r.group_scores, r.scene_levels or {}
-            total, level = float(r.score or 0), int(r.level or 0)
-        out.append(
-            Member(
-                org_id,
-                r.name,
-                r.district,
-                r.cluster,
-                total,
-                level,
-                {k: float(Decimal(str(gs.get(k, 0)))) / p for k, p in points.items()},
-                {s.key: max(0, min(4, int(sl.get(s.key, 0) or 0))) for s in q.scenes},
-            )
-        )
+        total, level, areas, scenes = scored[int(r.id)]
+        out.append(Member(org_id, r.name, r.district, r.cluster, total, level, areas, scenes))
     return out
 
 
@@ -554,10 +563,12 @@ def data_version(db: Session) -> tuple[Any, ...]:
     return (int(n), str(last), int(cn), str(clast), snap)
 
 
-def forget(platform: bool = True) -> None:
-    """Drop cached reports (and the platform outcomes too, unless ``platform`` is False)."""
+def forget(platform: bool = True, scores: bool = True) -> None:
+    """Drop cached reports; also the memo of scores and the platform outcomes unless told not to."""
     with _LOCK:
         _REPORTS.clear()
+        if scores:
+            _SCORED.clear()
         if platform:
             _PLATFORM.clear()
 
