@@ -6,6 +6,7 @@ See docs/scheduling-solver.md for the model, the working-time axis and how repai
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from bisect import bisect_left, bisect_right
@@ -737,6 +738,10 @@ class _Model:
     divisor: float  # primary / divisor = objective in time units
     cmax: cp_model.IntVar
     keeps: dict[int, cp_model.IntVar]
+    objective: cp_model.LinearExpr
+    end_vars: dict[int, cp_model.IntVar]  # op index -> working end (operations with more than one option)
+    tard: list[tuple[int, cp_model.IntVar]]  # (job index, tardiness)
+    spans: list[tuple[int, str, int, cp_model.IntVar]]  # (op index, machine, point, "ends before the point")
 
 
 def _build(prep: _Prep, problem: Problem, cmax_cap: int | None) -> _Model:
@@ -746,6 +751,9 @@ def _build(prep: _Prep, problem: Problem, cmax_cap: int | None) -> _Model:
     lits: dict[int, list[tuple[str, int, cp_model.IntVar | None]]] = {}
     ends: dict[int, cp_model.LinearExprT] = {}
     per_machine: dict[str, list[cp_model.IntervalVar]] = {m: [] for m in problem.machines}
+    end_vars: dict[int, cp_model.IntVar] = {}
+    spans: list[tuple[int, str, int, cp_model.IntVar]] = []
+    tard: list[tuple[int, cp_model.IntVar]] = []
     for m, segs in prep.busy.items():
         for a, b in segs:
             per_machine.setdefault(m, []).append(model.new_fixed_size_interval_var(a, b - a, f"busy_{m}_{a}"))
@@ -768,6 +776,7 @@ def _build(prep: _Prep, problem: Problem, cmax_cap: int | None) -> _Model:
             ends[i] = s + d
         else:
             e = model.new_int_var(lo + dmin, hi + dmax, f"e{i}")
+            end_vars[i] = e
             present = []
             for m, d in o.options:
                 lit = model.new_bool_var(f"p{i}_{m}")
@@ -782,6 +791,7 @@ def _build(prep: _Prep, problem: Problem, cmax_cap: int | None) -> _Model:
             for p in prep.points.get(m, []):
                 if lo < p < hi + d:
                     before = model.new_bool_var(f"b{i}_{m}_{p}")
+                    spans.append((i, m, p, before))
                     enf = [opt_lit] if opt_lit is not None else []
                     model.add(s + d <= p).only_enforce_if([*enf, before])
                     model.add(s >= p).only_enforce_if([*enf, before.Not()])
@@ -809,6 +819,7 @@ def _build(prep: _Prep, problem: Problem, cmax_cap: int | None) -> _Model:
         t = model.new_int_var(0, max(0, cmax_ub - due), f"t{j}")
         model.add(t >= ends[idx[-1]] - due)
         tard_vars.append(t)
+        tard.append((j, t))
         tard_w.append(prep.jobs[j].weight)
     divisor = 1.0
     if problem.objective == "makespan":
@@ -843,19 +854,52 @@ def _build(prep: _Prep, problem: Problem, cmax_cap: int | None) -> _Model:
         o_vars.append(cmax)
         o_coef.append(1)
     objective = cp_model.LinearExpr.weighted_sum(o_vars, o_coef) + constant
+    built_objective = objective
     model.minimize(objective)
-    return _Model(model=model, starts=starts, lits=lits, factor=factor, divisor=divisor, cmax=cmax, keeps=keeps)
+    return _Model(
+        model=model,
+        starts=starts,
+        lits=lits,
+        factor=factor,
+        divisor=divisor,
+        cmax=cmax,
+        keeps=keeps,
+        objective=built_objective,
+        end_vars=end_vars,
+        tard=tard,
+        spans=spans,
+    )
 
 
-def _hint(built: _Model, plan: _Plan) -> None:
+def _hint(built: _Model, prep: _Prep, plan: _Plan) -> None:
+    """Hint every variable from ``plan`` (operations missing from it are left to the solver)."""
+    model = built.model
+    complete = all(i in plan for i in built.starts)
+    length: dict[int, int] = {}
     for i, s in built.starts.items():
         if i not in plan:
             continue
         m, s0 = plan[i]
-        built.model.add_hint(s, s0)
-        for mm, _, lit in built.lits[i]:
+        model.add_hint(s, s0)
+        for mm, d, lit in built.lits[i]:
             if lit is not None:
-                built.model.add_hint(lit, mm == m)
+                model.add_hint(lit, mm == m)
+            if mm == m:
+                length[i] = d
+        if i in built.end_vars:
+            model.add_hint(built.end_vars[i], s0 + length[i])
+    for i, m, p, before in built.spans:
+        if i in plan and plan[i][0] == m:
+            model.add_hint(before, plan[i][1] + length[i] <= p)
+    for i, keep in built.keeps.items():
+        if i in plan:
+            model.add_hint(keep, plan[i] == prep.reference[i])
+    if complete:
+        ends = _ends(prep, plan)
+        model.add_hint(built.cmax, max(ends, default=0))
+        for j, t in built.tard:
+            due = prep.due[j]
+            model.add_hint(t, max(0, ends[j] - (due if due is not None else 0)))
 
 
 def _read(built: _Model, value: Callable[[cp_model.LinearExprT], int]) -> _Plan:
@@ -873,7 +917,7 @@ def _read(built: _Model, value: Callable[[cp_model.LinearExprT], int]) -> _Plan:
 class _Callback(cp_model.CpSolverSolutionCallback):
     def __init__(
         self,
-        report: Callable[[_Plan, float, float, int], None] | None,
+        report: Callable[[_Plan, int, float, int], None],
         built: _Model,
         should_stop: Callable[[], bool] | None,
         interval: float = 0.5,
@@ -892,24 +936,19 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         if self.should_stop is not None and self.should_stop():
             self.stopped = True
             self.stop_search()
-        if self.report is None:
-            return
         now = time.monotonic()
         if now - self.last < self.interval and self.solutions > 1:
             return
         self.last = now
         plan = _read(self.built, self.value)
-        self.report(plan, self.objective_value, self.best_objective_bound, self.solutions)
+        self.report(plan, round(self.objective_value), self.best_objective_bound, self.solutions)
 
 
-def _parameters(solver: cp_model.CpSolver, time_limit: float, workers: int, large: bool) -> None:
+def _parameters(solver: cp_model.CpSolver, time_limit: float, workers: int, large: bool, lns_only: bool) -> None:
     p = solver.parameters
     p.max_time_in_seconds = max(0.05, time_limit)
     p.num_workers = max(1, workers)
-    p.random_seed = 0
-    if large:
-        # Big problems: a complete hint is given; find it first, then improve by neighbourhood search.
-        p.repair_hint = True
+    p.use_lns_only = lns_only
 
 
 def solve(
@@ -950,23 +989,103 @@ def solve(
     if problem.objective == "makespan" and best is not None and not prep.reference:
         cap = _primary(prep, problem, best)[0]
     built = _build(prep, problem, cap)
-    if start_plan:
-        _hint(built, start_plan)
-    solver = cp_model.CpSolver()
-    _parameters(solver, time_limit - (time.monotonic() - t0), workers, large=len(prep.ops) > 400)
+    large = len(prep.ops) > 400
+    best_score = _score(built, prep, problem, best) if best is not None else None
+    reported = [best_score]
+    bound_score: int | None = None
+    proved = stopped = False
 
-    def report(plan: _Plan, obj: float, bound: float, n: int) -> None:
-        if on_progress is not None:
-            on_progress(_progress(prep, problem, plan, t0, bound // built.factor / built.divisor, n))
+    def report(plan: _Plan, score: int, bound: float, n: int) -> None:
+        if on_progress is None or (reported[0] is not None and score >= reported[0]):
+            return
+        reported[0] = score
+        primary_bound = max(bound_score or 0, int(bound)) // built.factor / built.divisor
+        on_progress(_progress(prep, problem, plan, t0, primary_bound, n))
 
-    callback = _Callback(report if on_progress is not None else None, built, should_stop)
+    for lns_only, share in _PHASES:
+        left = time_limit - (time.monotonic() - t0)
+        if left <= 0.05:
+            break
+        built.model.clear_hints()  # type: ignore[no-untyped-call]
+        seed = best if best is not None else start_plan
+        if seed:
+            _hint(built, prep, seed)
+        if best_score is not None:
+            built.model.add(built.objective <= best_score)
+        solver = cp_model.CpSolver()
+        _parameters(solver, left * share, workers, large, lns_only)
+        code, phase_stopped, _n = _run(solver, built, report, should_stop)
+        stopped |= phase_stopped
+        if code == cp_model.MODEL_INVALID:
+            err = _err(
+                "model_invalid",
+                "",
+                "",
+                "排产模型无效（数值过大？）：" + solver.solution_info(),
+                "The scheduling model is invalid (numbers too large?): " + solver.solution_info(),
+            )
+            return Result(
+                status="invalid", assignments=[], makespan=0, objective=0.0, bound=0.0, seconds=0.0, errors=[err]
+            )
+        if code == cp_model.INFEASIBLE:
+            if best is None:
+                return _result(prep, problem, "infeasible", None, t0, bound_primary=None)
+            proved = True  # nothing at most as good as the best schedule besides itself: it is optimal
+            break
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            plan = _read(built, solver.value)
+            score = _score(built, prep, problem, plan)
+            if best_score is None or score <= best_score:
+                best, best_score = plan, score
+            if not lns_only:
+                bound_score = max(bound_score or 0, math.ceil(solver.best_objective_bound - 1e-6))
+            if code == cp_model.OPTIMAL:
+                proved = True
+        if proved or stopped:
+            break
+        if best_score is not None and bound_score is not None and bound_score >= best_score:
+            proved = True
+            break
+    if best is None:
+        return _result(prep, problem, "cancelled" if stopped else "timeout_no_solution", None, t0, bound_primary=None)
+    status = "optimal" if proved else ("cancelled" if stopped else "feasible")
+    bound_primary = None if bound_score is None else bound_score // built.factor
+    if proved:
+        bound_primary = _primary(prep, problem, best)[0]
+    return _result(prep, problem, status, best, t0, bound_primary=bound_primary, factor_bound=built)
+
+
+# (use LNS only, share of the time left): a short complete search proves the easy cases, then both workers do
+# large-neighbourhood search, then the complete search again from the best schedule (improve and prove).
+_PHASES = ((False, 0.15), (True, 0.75), (False, 1.0))
+
+
+def _score(built: _Model, prep: _Prep, problem: Problem, plan: _Plan) -> int:
+    """The model's objective value of a complete plan (primary × factor + secondary)."""
+    primary = _primary(prep, problem, plan)[0]
+    if built.keeps:
+        kept = sum(1 for i in built.keeps if plan.get(i) == prep.reference[i])
+        return primary * built.factor + len(built.keeps) - kept
+    if problem.objective == "tardiness":
+        return primary * built.factor + max(_ends(prep, plan), default=0)
+    return primary
+
+
+def _run(
+    solver: cp_model.CpSolver,
+    built: _Model,
+    report: Callable[[_Plan, int, float, int], None],
+    should_stop: Callable[[], bool] | None,
+) -> tuple[int, bool, int]:
+    """One CP-SAT run with the solution callback and the cancellation poller: (status, stopped, solutions)."""
+    callback = _Callback(report, built, should_stop)
     done = threading.Event()
-    polled = {"stopped": False}
+    polled = [False]
 
     def poll() -> None:
         while not done.wait(0.1):
             if should_stop is not None and should_stop():
-                polled["stopped"] = True
+                polled[0] = True
                 solver.stop_search()
                 return
 
@@ -979,31 +1098,7 @@ def solve(
         done.set()
         if poller is not None:
             poller.join()
-    stopped = callback.stopped or polled["stopped"]
-    has_solution = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    bound_primary = int(solver.best_objective_bound) // built.factor if has_solution else None
-    if code == cp_model.MODEL_INVALID:
-        err = _err(
-            "model_invalid",
-            "",
-            "",
-            "排产模型无效（数值过大？）：" + solver.solution_info(),
-            "The scheduling model is invalid (numbers too large?): " + solver.solution_info(),
-        )
-        return Result(status="invalid", assignments=[], makespan=0, objective=0.0, bound=0.0, seconds=0.0, errors=[err])
-    if code == cp_model.INFEASIBLE:
-        return _result(prep, problem, "infeasible", None, t0, bound_primary=None)
-    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        plan = _read(built, solver.value)
-        if best is None or _primary(prep, problem, plan)[0] <= _primary(prep, problem, best)[0] or prep.reference:
-            best = plan
-        status = "optimal" if code == cp_model.OPTIMAL else ("cancelled" if stopped else "feasible")
-        return _result(prep, problem, status, best, t0, bound_primary=bound_primary, factor_bound=built)
-    # UNKNOWN: no solution from CP-SAT within the limit
-    if stopped:
-        return _result(prep, problem, "cancelled", best, t0, bound_primary=None)
-    status = "feasible" if best is not None else "timeout_no_solution"
-    return _result(prep, problem, status, best, t0, bound_primary=None)
+    return int(code), callback.stopped or polled[0], callback.solutions
 
 
 def _progress(prep: _Prep, problem: Problem, plan: _Plan, t0: float, bound: float | None, n: int) -> Progress:
