@@ -38,6 +38,7 @@ APPS: dict[str, str] = {
     "reports": N_("Reports"),
     "production": N_("Production"),
     "scheduling": N_("Scheduling"),
+    "maintenance": N_("Maintenance"),
 }
 # Request paths → app key (page and API routes of each app).
 _PREFIXES: tuple[tuple[str, str], ...] = (
@@ -51,6 +52,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("/api/v1/apps/reports", "reports"),
     ("/apps/scheduling", "scheduling"),
     ("/api/v1/apps/scheduling", "scheduling"),
+    ("/apps/maintenance", "maintenance"),
+    ("/api/v1/apps/maintenance", "maintenance"),
     ("/production", "production"),
     ("/api/v1/production", "production"),
 )
