@@ -248,6 +248,10 @@ def check_due(db: Session, org_id: int | None = None, now: datetime | None = Non
     return made
 
 
+def status_now(db: Session, plan: MaintPlan) -> PlanStatus:
+    return status(db, plan, utcnow() - LAG)
+
+
 def plan_out(st: PlanStatus) -> dict[str, Any]:
     p = st.plan
     return {

@@ -525,9 +525,9 @@ def finish(db: Session, actor: Actor, order_id: int, data: FinishIn, now: dateti
         if o.window_start < now < o.window_end:
             oee.put_machine_downtime(db, o.org_id, o.device_id, o.window_start, now, _window_reason(o), o.downtime_id)
             o.window_end = now
-        elif now <= o.window_start:
+        elif now <= o.window_start:  # done before its window: the window is released
             oee.remove_downtime(db, o.org_id, o.downtime_id)
-            o.downtime_id = None
+            o.downtime_id = o.window_start = o.window_end = None
     _plan_restarts(db, o, now)
     _audit(db, actor, o.org_id, "finish", "maintenance_order", o.id, cause=cause, minutes=o.minutes_spent)
     db.commit()
