@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from chaoyun.apps.maintenance.background import maintenance_check
 from chaoyun.settings import env
 
 log = logging.getLogger("chaoyun.apps.background")
@@ -38,4 +39,4 @@ async def scheduled_reports() -> None:
 
 
 def tasks() -> list[Job]:
-    return [scheduled_reports]
+    return [scheduled_reports, maintenance_check]
