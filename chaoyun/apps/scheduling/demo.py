@@ -115,6 +115,7 @@ def _breakdown(db: Session, actor: Any, org_id: int, plan_id: int) -> RepairProp
 
 def seed(db: Session) -> dict[str, Any]:
     jobs.install()
+    started = time.monotonic()
     out: dict[str, Any] = {"plans": 0, "proposals": 0, "seconds": []}
     for org in production_demo._firms(db):
         if service.published_plan(db, org.id) is not None:
@@ -133,4 +134,5 @@ def seed(db: Session) -> dict[str, Any]:
         out["plans"] += 1
         if _breakdown(db, actor, org.id, plan.id) is not None:
             out["proposals"] += 1
+    out["total_s"] = round(time.monotonic() - started, 2)
     return out
