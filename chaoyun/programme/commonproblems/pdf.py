@@ -90,6 +90,11 @@ def group_rows(rows: list[GroupRow], by: str, names: dict[str, str]) -> list[lis
 GROUP_HEADERS = ["分组", "企业数", "平均总分", "P25–P75", "最薄弱的三个环节"]
 
 
+def _wrapped(rows: list[list[Any]], style: Any) -> list[list[Any]]:
+    """PDF cells: the suppression note and long texts as paragraphs, so they wrap inside their column."""
+    return [[_p(c, style) if isinstance(c, str) and len(c) > 8 else c for c in row] for row in rows]
+
+
 def report_pdf(rep: Report) -> bytes:
     from reportlab.platypus import Spacer
 
@@ -171,7 +176,7 @@ def report_pdf(rep: Report) -> bytes:
                         _num(o.laggards),
                     ]
                 )
-        story.append(_table(prow, [110, 90, 44, 44, 44, 44, 48, 48]))
+        story.append(_table(_wrapped(prow, st["small"]), [110, 90, 44, 44, 44, 44, 48, 48]))
         story.append(_p("六、典型案例", st["h2"]))
         for c in rep.cases:
             weak = "、".join(f"{zh} {_pc(v)}" for zh, v in c.weakest)
@@ -198,10 +203,15 @@ def report_pdf(rep: Report) -> bytes:
             for o in w.offerings:
                 story.append(_p(f"　推荐：{o.name}（{o.provider_name}）", st["small"]))
     story.append(_p("附一、分行业", st["h2"]))
-    story.append(_table([GROUP_HEADERS, *group_rows(rep.by_cluster, "cluster", names)], [70, 90, 60, 70, 200]))
+    story.append(
+        _table(
+            _wrapped([GROUP_HEADERS, *group_rows(rep.by_cluster, "cluster", names)], st["small"]), [70, 90, 60, 70, 200]
+        )
+    )
     if rep.by_district:
         story.append(_p("附二、分区县", st["h2"]))
-        story.append(_table([GROUP_HEADERS, *group_rows(rep.by_district, "district", names)], [70, 90, 60, 70, 200]))
+        rows = _wrapped([GROUP_HEADERS, *group_rows(rep.by_district, "district", names)], st["small"])
+        story.append(_table(rows, [70, 90, 60, 70, 200]))
     doc.build(story)
     return buf.getvalue()
 
