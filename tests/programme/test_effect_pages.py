@@ -44,6 +44,7 @@ def test_city_sees_the_estimate_with_interval_and_chart(history: planted.Planted
     assert 'id="chart-effect"' in text and "markLine" in text
     assert "这是观察数据，不是随机试验" in text and "Observational data, not a trial" in text
     assert f"{r.money_per_unit:,.2f}" in text
+    assert 'id="whatif-quick"' in text and 'action="/programme/effect/whatif"' in text
     # An outcome the effect did not touch: no cost per unit of improvement.
     q = login("city").get("/programme/effect?instrument=vouchers&outcome=quality_rate")
     assert 'id="money-note"' in q.text and "未测得改善" in q.text
@@ -61,6 +62,7 @@ def test_who_sees_the_page(history: planted.Planted, db: Session, login: Any) ->
     officer = login("chenghai")
     page = officer.get("/programme/effect?district=nanao")
     assert page.status_code == 200 and "disabled" in page.text.split('id="district"')[1][:80]
+    assert 'id="whatif-quick"' not in page.text  # the what-if re-runs every district's money: city-wide roles
     api = officer.get("/api/v1/programme/effect?district=nanao").json()
     assert api["district"] == "chenghai"
     own = effect.estimate(db, "vouchers", "oee", district="chenghai")

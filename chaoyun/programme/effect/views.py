@@ -83,6 +83,7 @@ def effect_page(request: Request, db: Session = Depends(get_db), actor: Actor = 
             "min_group": service.MIN_GROUP,
             "window": service.WINDOW,
             "can_whatif": actor.has(EFFECT_WHATIF),
+            "whatif_years": whatif.years(db) if actor.has(EFFECT_WHATIF) else [],
             "pretrend_warning": service.PRETREND_WARNING,
             "pretrend_ok": service.PRETREND_OK,
             "method_note": service.METHOD_NOTE,
