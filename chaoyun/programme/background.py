@@ -20,11 +20,27 @@ FIRST_DELAY_S = 120  # let the server finish starting (and the simulator write) 
 
 
 def _refresh_outcomes() -> int:
-    from chaoyun.db import get_sessionmaker
-    from chaoyun.programme.outcomes.service import refresh_recent
+    """One pass, by one process of the machine at a time (``chaoyun serve --workers N`` starts N of these
+    loops; the others skip while one holds the lock). Then the effect figures of the exports and the public page
+    are computed once, so the first visitor does not wait for them."""
+    import fcntl
 
-    with get_sessionmaker()() as db:
-        return refresh_recent(db)
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.programme.effect import exports
+    from chaoyun.programme.outcomes.service import refresh_recent
+    from chaoyun.settings import get_settings
+
+    folder = get_settings().var_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "outcome-snapshots.lock").open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0
+        with get_sessionmaker()() as db:
+            rows = refresh_recent(db)
+            exports.results(db)
+        return rows
 
 
 async def outcome_snapshots() -> None:
