@@ -79,64 +79,66 @@ def orders_xlsx(
     return Response(data, media_type=XLSX, headers={"Content-Disposition": disposition})
 
 
-@router.get("/orders/{order_id}")
-def get_order(order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_READ)) -> dict[str, Any]:
-    return _detail(db, service.get_order(db, actor, order_id))
+@router.get("/orders/{maint_order_id}")
+def get_order(
+    maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_READ)
+) -> dict[str, Any]:
+    return _detail(db, service.get_order(db, actor, maint_order_id))
 
 
-@router.post("/orders/{order_id}/assign")
+@router.post("/orders/{maint_order_id}/assign")
 def assign(
-    order_id: DbId, data: AssignIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    maint_order_id: DbId, data: AssignIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> dict[str, Any]:
-    return _detail(db, service.assign(db, actor, order_id, data.technician_id))
+    return _detail(db, service.assign(db, actor, maint_order_id, data.technician_id))
 
 
-@router.post("/orders/{order_id}/start")
-def start(order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)) -> dict[str, Any]:
-    return _detail(db, service.start(db, actor, order_id))
+@router.post("/orders/{maint_order_id}/start")
+def start(maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)) -> dict[str, Any]:
+    return _detail(db, service.start(db, actor, maint_order_id))
 
 
-@router.post("/orders/{order_id}/work")
+@router.post("/orders/{maint_order_id}/work")
 def book_work(
-    order_id: DbId, data: WorkIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
+    maint_order_id: DbId, data: WorkIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
 ) -> dict[str, Any]:
-    return _detail(db, service.book_work(db, actor, order_id, data))
+    return _detail(db, service.book_work(db, actor, maint_order_id, data))
 
 
-@router.post("/orders/{order_id}/parts", status_code=201)
+@router.post("/orders/{maint_order_id}/parts", status_code=201)
 def use_part(
-    order_id: DbId, data: PartUseIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
+    maint_order_id: DbId, data: PartUseIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
 ) -> dict[str, Any]:
-    service.use_part(db, actor, order_id, data.part_id, data.quantity)
-    return _detail(db, service.get_order(db, actor, order_id))
+    service.use_part(db, actor, maint_order_id, data.part_id, data.quantity)
+    return _detail(db, service.get_order(db, actor, maint_order_id))
 
 
-@router.post("/orders/{order_id}/finish")
+@router.post("/orders/{maint_order_id}/finish")
 def finish(
-    order_id: DbId, data: FinishIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
+    maint_order_id: DbId, data: FinishIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
 ) -> dict[str, Any]:
-    return _detail(db, service.finish(db, actor, order_id, data))
+    return _detail(db, service.finish(db, actor, maint_order_id, data))
 
 
-@router.post("/orders/{order_id}/cancel")
+@router.post("/orders/{maint_order_id}/cancel")
 def cancel(
-    order_id: DbId, data: CancelIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    maint_order_id: DbId, data: CancelIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> dict[str, Any]:
-    return _detail(db, service.cancel(db, actor, order_id, data.reason))
+    return _detail(db, service.cancel(db, actor, maint_order_id, data.reason))
 
 
-@router.put("/orders/{order_id}/window")
+@router.put("/orders/{maint_order_id}/window")
 def set_window(
-    order_id: DbId, data: WindowIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    maint_order_id: DbId, data: WindowIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> dict[str, Any]:
-    return _detail(db, service.set_window(db, actor, order_id, data))
+    return _detail(db, service.set_window(db, actor, maint_order_id, data))
 
 
-@router.delete("/orders/{order_id}/window")
+@router.delete("/orders/{maint_order_id}/window")
 def clear_window(
-    order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> dict[str, Any]:
-    return _detail(db, service.clear_window(db, actor, order_id))
+    return _detail(db, service.clear_window(db, actor, maint_order_id))
 
 
 # ---------------------------------------------------------------- plans
@@ -153,19 +155,19 @@ def create_plan(data: PlanIn, db: Session = Depends(get_db), actor: Actor = requ
     return plans.plan_out(plans.status_now(db, p))
 
 
-@router.get("/plans/{plan_id}")
-def get_plan(plan_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_READ)) -> dict[str, Any]:
-    p = plans.get_plan(db, actor, plan_id)
+@router.get("/plans/{maint_plan_id}")
+def get_plan(maint_plan_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_READ)) -> dict[str, Any]:
+    p = plans.get_plan(db, actor, maint_plan_id)
     out = plans.plan_out(plans.status_now(db, p))
     db.commit()
     return out
 
 
-@router.put("/plans/{plan_id}")
+@router.put("/plans/{maint_plan_id}")
 def update_plan(
-    plan_id: DbId, data: PlanIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    maint_plan_id: DbId, data: PlanIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> dict[str, Any]:
-    p = plans.update_plan(db, actor, plan_id, data)
+    p = plans.update_plan(db, actor, maint_plan_id, data)
     out = plans.plan_out(plans.status_now(db, p))
     db.commit()
     return out
@@ -192,18 +194,18 @@ def create_part(data: PartIn, db: Session = Depends(get_db), actor: Actor = requ
     return parts.part_out(parts.create_part(db, actor, data))
 
 
-@router.put("/parts/{part_id}")
+@router.put("/parts/{spare_part_id}")
 def update_part(
-    part_id: DbId, data: PartIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    spare_part_id: DbId, data: PartIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> dict[str, Any]:
-    return parts.part_out(parts.update_part(db, actor, part_id, data))
+    return parts.part_out(parts.update_part(db, actor, spare_part_id, data))
 
 
-@router.post("/parts/{part_id}/stock")
+@router.post("/parts/{spare_part_id}/stock")
 def adjust_stock(
-    part_id: DbId, data: StockIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    spare_part_id: DbId, data: StockIn, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> dict[str, Any]:
-    return parts.part_out(parts.adjust_stock(db, actor, part_id, data))
+    return parts.part_out(parts.adjust_stock(db, actor, spare_part_id, data))
 
 
 # ---------------------------------------------------------------- reliability, calendar, settings

@@ -32,7 +32,7 @@ CAUSES = {
     "mould": N_("Mould or tooling"),
     "sensor": N_("Sensor or control"),
     "operator": N_("Operating error"),
-    "material": N_("Material"),
+    "material": N_("Material problem"),
     "routine": N_("Routine maintenance, no fault found"),
     "other": N_("Other"),
 }

@@ -192,9 +192,9 @@ async def order_create(
 
 
 def _order_page(
-    request: Request, db: Session, actor: Actor, order_id: int, form: FormState | None = None, status: int = 200
+    request: Request, db: Session, actor: Actor, maint_order_id: int, form: FormState | None = None, status: int = 200
 ) -> Response:
-    o = service.get_order(db, actor, order_id)
+    o = service.get_order(db, actor, maint_order_id)
     machines, people = _names(db, o.org_id)
     can_work_here = actor.has(MAINT_MANAGE) or (actor.has(MAINT_WORK) and o.technician_id == actor.user.id)
     return render(
@@ -218,61 +218,61 @@ def _order_page(
     )
 
 
-@router.get("/apps/maintenance/orders/{order_id}")
+@router.get("/apps/maintenance/orders/{maint_order_id}")
 def order_page(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_READ)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_READ)
 ) -> Response:
-    return _order_page(request, db, actor, order_id)
+    return _order_page(request, db, actor, maint_order_id)
 
 
 async def _order_action(
-    request: Request, db: Session, actor: Actor, order_id: int, action: str
+    request: Request, db: Session, actor: Actor, maint_order_id: int, action: str
 ) -> Response:
-    service.get_order(db, actor, order_id)  # scope first: another enterprise's order is a 404
+    service.get_order(db, actor, maint_order_id)  # scope first: another enterprise's order is a 404
     form = await FormState.read(request, actor)
     form.values["action"] = action
     try:
         if action == "assign":
             tech = form.check("technician_id", lambda: _int(form.get("technician_id"), "technician_id"))
             if tech is not None:
-                service.assign(db, actor, order_id, tech)
-                return _back(f"/apps/maintenance/orders/{order_id}", "assigned")
+                service.assign(db, actor, maint_order_id, tech)
+                return _back(f"/apps/maintenance/orders/{maint_order_id}", "assigned")
         elif action == "start":
-            service.start(db, actor, order_id)
-            return _back(f"/apps/maintenance/orders/{order_id}", "started")
+            service.start(db, actor, maint_order_id)
+            return _back(f"/apps/maintenance/orders/{maint_order_id}", "started")
         elif action == "work":
             work = _parse(form, WorkIn, {"minutes": form.get("minutes") or "0", "note": form.get("note")})
             if work is not None:
-                service.book_work(db, actor, order_id, work)
-                return _back(f"/apps/maintenance/orders/{order_id}", "booked")
+                service.book_work(db, actor, maint_order_id, work)
+                return _back(f"/apps/maintenance/orders/{maint_order_id}", "booked")
         elif action == "part":
             pid = form.check("part_id", lambda: _int(form.get("part_id"), "part_id"))
             qty = form.check("quantity", lambda: _int(form.get("quantity"), "quantity"))
             if pid is not None and qty is not None:
-                service.use_part(db, actor, order_id, pid, qty)
-                return _back(f"/apps/maintenance/orders/{order_id}", "part")
+                service.use_part(db, actor, maint_order_id, pid, qty)
+                return _back(f"/apps/maintenance/orders/{maint_order_id}", "part")
         elif action == "finish":
             fin = _parse(form, FinishIn, {"cause": form.get("cause"), "minutes": form.get("minutes"),
                                           "note": form.get("note")})
             if fin is not None:
-                service.finish(db, actor, order_id, fin)
-                return _back(f"/apps/maintenance/orders/{order_id}", "done")
+                service.finish(db, actor, maint_order_id, fin)
+                return _back(f"/apps/maintenance/orders/{maint_order_id}", "done")
         elif action == "cancel":
             c = _parse(form, CancelIn, {"reason": form.get("reason")})
             if c is not None:
-                service.cancel(db, actor, order_id, c.reason)
-                return _back(f"/apps/maintenance/orders/{order_id}", "cancelled")
+                service.cancel(db, actor, maint_order_id, c.reason)
+                return _back(f"/apps/maintenance/orders/{maint_order_id}", "cancelled")
         elif action == "window":
             w = _parse(form, WindowIn, {"start": form.get("start"), "end": form.get("end")})
             if w is not None:
-                service.set_window(db, actor, order_id, w)
-                return _back(f"/apps/maintenance/orders/{order_id}", "window")
+                service.set_window(db, actor, maint_order_id, w)
+                return _back(f"/apps/maintenance/orders/{maint_order_id}", "window")
         elif action == "window_clear":
-            service.clear_window(db, actor, order_id)
-            return _back(f"/apps/maintenance/orders/{order_id}", "window_cleared")
+            service.clear_window(db, actor, maint_order_id)
+            return _back(f"/apps/maintenance/orders/{maint_order_id}", "window_cleared")
     except AppError as exc:
         _refused(db, form, exc)
-    return _order_page(request, db, actor, order_id, form, form.status if not form.ok else 422)
+    return _order_page(request, db, actor, maint_order_id, form, form.status if not form.ok else 422)
 
 
 def _int(text: str, name: str) -> int:
@@ -285,60 +285,60 @@ def _int(text: str, name: str) -> int:
     return n
 
 
-@router.post("/apps/maintenance/orders/{order_id}/assign")
+@router.post("/apps/maintenance/orders/{maint_order_id}/assign")
 async def order_assign(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> Response:
-    return await _order_action(request, db, actor, order_id, "assign")
+    return await _order_action(request, db, actor, maint_order_id, "assign")
 
 
-@router.post("/apps/maintenance/orders/{order_id}/start")
+@router.post("/apps/maintenance/orders/{maint_order_id}/start")
 async def order_start(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
 ) -> Response:
-    return await _order_action(request, db, actor, order_id, "start")
+    return await _order_action(request, db, actor, maint_order_id, "start")
 
 
-@router.post("/apps/maintenance/orders/{order_id}/work")
+@router.post("/apps/maintenance/orders/{maint_order_id}/work")
 async def order_work(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
 ) -> Response:
-    return await _order_action(request, db, actor, order_id, "work")
+    return await _order_action(request, db, actor, maint_order_id, "work")
 
 
-@router.post("/apps/maintenance/orders/{order_id}/parts")
+@router.post("/apps/maintenance/orders/{maint_order_id}/parts")
 async def order_part(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
 ) -> Response:
-    return await _order_action(request, db, actor, order_id, "part")
+    return await _order_action(request, db, actor, maint_order_id, "part")
 
 
-@router.post("/apps/maintenance/orders/{order_id}/finish")
+@router.post("/apps/maintenance/orders/{maint_order_id}/finish")
 async def order_finish(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_WORK)
 ) -> Response:
-    return await _order_action(request, db, actor, order_id, "finish")
+    return await _order_action(request, db, actor, maint_order_id, "finish")
 
 
-@router.post("/apps/maintenance/orders/{order_id}/cancel")
+@router.post("/apps/maintenance/orders/{maint_order_id}/cancel")
 async def order_cancel(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> Response:
-    return await _order_action(request, db, actor, order_id, "cancel")
+    return await _order_action(request, db, actor, maint_order_id, "cancel")
 
 
-@router.post("/apps/maintenance/orders/{order_id}/window")
+@router.post("/apps/maintenance/orders/{maint_order_id}/window")
 async def order_window(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> Response:
-    return await _order_action(request, db, actor, order_id, "window")
+    return await _order_action(request, db, actor, maint_order_id, "window")
 
 
-@router.post("/apps/maintenance/orders/{order_id}/window/clear")
+@router.post("/apps/maintenance/orders/{maint_order_id}/window/clear")
 async def order_window_clear(
-    request: Request, order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    request: Request, maint_order_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> Response:
-    return await _order_action(request, db, actor, order_id, "window_clear")
+    return await _order_action(request, db, actor, maint_order_id, "window_clear")
 
 
 # ---------------------------------------------------------------- plans and settings
@@ -346,11 +346,11 @@ async def order_window_clear(
 
 def _plans_page(
     request: Request, db: Session, actor: Actor, form: FormState | None = None, status: int = 200,
-    plan_id: int | None = None,
+    maint_plan_id: int | None = None,
 ) -> Response:
     statuses = plans.plan_statuses(db, actor.org_id)
     machines, _people = _names(db, actor.org_id)
-    editing = plans.get_plan(db, actor, plan_id) if plan_id else None
+    editing = plans.get_plan(db, actor, maint_plan_id) if maint_plan_id else None
     form = form or FormState()
     if editing is not None and not form.values:
         form.values.update(
@@ -379,11 +379,11 @@ def plans_page(request: Request, db: Session = Depends(get_db), actor: Actor = r
     return _plans_page(request, db, actor)
 
 
-@router.get("/apps/maintenance/plans/{plan_id}")
+@router.get("/apps/maintenance/plans/{maint_plan_id}")
 def plan_page(
-    request: Request, plan_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_READ)
+    request: Request, maint_plan_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_READ)
 ) -> Response:
-    return _plans_page(request, db, actor, plan_id=plan_id)
+    return _plans_page(request, db, actor, maint_plan_id=maint_plan_id)
 
 
 def _plan_in(form: FormState) -> PlanIn | None:
@@ -419,20 +419,20 @@ async def plan_create(
     return _plans_page(request, db, actor, form, form.status if not form.ok else 422)
 
 
-@router.post("/apps/maintenance/plans/{plan_id}")
+@router.post("/apps/maintenance/plans/{maint_plan_id}")
 async def plan_update(
-    request: Request, plan_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    request: Request, maint_plan_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> Response:
-    plans.get_plan(db, actor, plan_id)
+    plans.get_plan(db, actor, maint_plan_id)
     form = await FormState.read(request, actor)
     data = _plan_in(form)
     if data is not None and form.ok:
         try:
-            plans.update_plan(db, actor, plan_id, data)
+            plans.update_plan(db, actor, maint_plan_id, data)
             return _back("/apps/maintenance/plans", "plan")
         except AppError as exc:
             _refused(db, form, exc)
-    return _plans_page(request, db, actor, form, form.status if not form.ok else 422, plan_id=plan_id)
+    return _plans_page(request, db, actor, form, form.status if not form.ok else 422, maint_plan_id=maint_plan_id)
 
 
 @router.post("/apps/maintenance/settings")
@@ -509,17 +509,17 @@ async def part_create(
     return _parts_page(request, db, actor, form, form.status if not form.ok else 422)
 
 
-@router.post("/apps/maintenance/parts/{part_id}/stock")
+@router.post("/apps/maintenance/parts/{spare_part_id}/stock")
 async def part_stock(
-    request: Request, part_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
+    request: Request, spare_part_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(MAINT_MANAGE)
 ) -> Response:
-    parts.get_part(db, actor, part_id)
+    parts.get_part(db, actor, spare_part_id)
     form = await FormState.read(request, actor)
-    form.values["form"] = f"stock-{part_id}"
+    form.values["form"] = f"stock-{spare_part_id}"
     data = _parse(form, StockIn, {"change": form.get("change"), "note": form.get("note")})
     if data is not None and form.ok:
         try:
-            parts.adjust_stock(db, actor, part_id, data)
+            parts.adjust_stock(db, actor, spare_part_id, data)
             return _back("/apps/maintenance/parts", "stock")
         except AppError as exc:
             _refused(db, form, exc)
