@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -169,3 +170,63 @@ def test_plan_gantt_pin_publish_and_operator_page(page: Any, db: Session) -> Non
     assert width <= 390, f"the phone page scrolls sideways ({width} px)"
     phone.screenshot(path="/tmp/sched_operator_phone.png", full_page=True)
     ctx.close()
+
+
+def test_live_schedule_while_solving_and_cancel_keeps_the_best(page: Any, db: Session) -> None:
+    admin = _admin(db)
+    im1 = _device(db, admin.org_id, "injection_moulding", "直播1号注塑机")
+    im2 = _device(db, admin.org_id, "injection_moulding", "直播2号注塑机")
+    pack = _device(db, admin.org_id, "packaging", "直播包装机")
+    code = f"L-{secrets.token_hex(3)}"
+    item = production.create_item(db, admin, ItemIn(code=code, name="直播积木", unit="套", family="积木"))
+    production.set_routing(
+        db,
+        admin,
+        item.id,
+        [
+            RoutingOpIn(
+                seq=10,
+                name="注塑",
+                setup_s=1800,
+                machines=[OpMachineIn(device_id=im1.id, cycle_s=24), OpMachineIn(device_id=im2.id, cycle_s=30)],
+            ),
+            RoutingOpIn(seq=20, name="包装", setup_s=600, machines=[OpMachineIn(device_id=pack.id, cycle_s=6)]),
+        ],
+    )
+    for i in range(40):
+        wo = production.create_work_order(
+            db,
+            admin,
+            WorkOrderIn(
+                number=f"LV-{secrets.token_hex(2)}-{i:02d}",
+                item_id=item.id,
+                quantity=20 + (i * 37) % 90,
+                due_date=timefmt.local_today() + timedelta(days=1 + i % 9),
+                priority=1 + i % 9,
+            ),
+        )
+        production.transition(db, admin, wo.id, "released")
+
+    _sign_in(page, "factory")
+    page.goto("/apps/scheduling")
+    page.click("#wo-none")
+    for box in page.locator("#wo-table tr:has-text('LV-') input[name=wo]").all():
+        box.check()
+    page.fill("#time_limit_s", "120")
+    page.check("#obj-mix")
+    page.click("#start-solve")
+    page.wait_for_url("**/apps/scheduling/plans/*")
+    # The best schedule so far is drawn while the search goes on (no reload needed once the chart is there).
+    drawn = "() => parseInt(document.getElementById('gantt')?.dataset.bars || '0') >= 80"
+    page.wait_for_function(drawn, timeout=60_000)
+    status = page.inner_text("#plan-status")
+    if status != "计算中":
+        pytest.skip(f"the solve ended before it could be cancelled ({status})")
+    assert page.inner_text("#p-solutions") != "0"
+    page.screenshot(path="/tmp/sched_live.png", full_page=True)
+    page.click("#cancel-solve")
+    page.wait_for_selector("#plan-status:has-text('已停止')", timeout=60_000)
+    page.wait_for_selector("#gantt canvas")
+    assert int(page.get_attribute("#gantt", "data-bars") or 0) == 80
+    assert page.locator("#publish").count() == 0  # a stopped plan is kept, not published
+    page.screenshot(path="/tmp/sched_cancelled.png", full_page=True)
