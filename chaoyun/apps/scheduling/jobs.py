@@ -55,7 +55,7 @@ _lock = threading.Lock()
 # ---------------------------------------------------------------- starting a solve
 
 
-def _clear_stale(db: Session, org_id: int) -> None:
+def clear_stale(db: Session, org_id: int) -> None:
     """Jobs of a process that died (no heartbeat for STALE_S, and not running in this process) are failed."""
     limit = utcnow() - timedelta(seconds=STALE_S)
     for job in db.execute(
@@ -87,7 +87,7 @@ def start_solve(
 ) -> SchedulePlan:
     """Store a plan for ``data`` and solve it in the background; a problem with bad input is stored as an
     ``invalid`` plan with its errors (nothing is solved). Refused while another solve of the enterprise runs."""
-    _clear_stale(db, actor.org_id)
+    clear_stale(db, actor.org_id)
     running = service.running_job(db, actor.org_id)
     if running is not None:
         raise _busy(running.plan_id)

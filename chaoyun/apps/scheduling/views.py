@@ -73,6 +73,7 @@ def _num(form: FormState, name: str, default: str) -> str:
 
 
 def _planner(request: Request, db: Session, actor: Actor, form: FormState | None = None, status: int = 200) -> Response:
+    jobs.clear_stale(db, actor.org_id)  # a solve whose process stopped is shown as failed, not running forever
     orders = b.schedulable_orders(db, actor.org_id)
     plans = service.list_plans(db, actor, limit=30)
     running = service.running_job(db, actor.org_id)
@@ -195,6 +196,9 @@ def progress(
 ) -> Response:
     """The live progress block (htmx polls it); when the solve has ended the page reloads itself."""
     plan = service.get_plan(db, actor, sched_plan_id)
+    if plan.status == "solving":
+        jobs.clear_stale(db, actor.org_id)
+        db.refresh(plan)
     job = job_out(service.job_of(db, plan.id))
     resp = render(request, "scheduling/_progress.html", {"plan": plan, "job": job, "can_plan": actor.has(SCHED_PLAN)})
     if plan.status != "solving":

@@ -353,3 +353,20 @@ def test_an_enterprise_sees_only_its_own_plans(db: Session) -> None:
     with pytest.raises(NotFound):
         service.next_up(db, other.member, f.pack.id)
     assert db.execute(select(func.count()).select_from(SolveJob).where(SolveJob.org_id == other.org.id)).scalar() == 0
+
+
+def test_a_solve_whose_process_died_does_not_block_the_next(db: Session) -> None:
+    f = firm(db)
+    item = product(db, f)
+    _wo(db, f, item, "ST-1")
+    # A job left "running" by a server that stopped: no thread here, heartbeat two minutes old.
+    old = SchedulePlan(org_id=f.org.id, status="solving", origin=utcnow(), horizon_s=86400, problem={})
+    db.add(old)
+    db.flush()
+    db.add(SolveJob(org_id=f.org.id, plan_id=old.id, state="running", heartbeat_at=utcnow() - timedelta(minutes=2)))
+    db.commit()
+    plan = _solved(db, f)
+    assert plan.status == "solved"
+    db.expire_all()
+    assert db.get(SchedulePlan, old.id).status == "failed"  # type: ignore[union-attr]
+    assert service.job_of(db, old.id).state == "failed"  # type: ignore[union-attr]
