@@ -809,6 +809,20 @@ def _build(prep: _Prep, problem: Problem, cmax_cap: int | None) -> _Model:
     cmax = model.new_int_var(0, cmax_ub, "cmax")
     for last in last_ends:
         model.add(cmax >= last)
+    # Redundant machine loads for the LP relaxation: the work a machine gets fits between the earliest start of the
+    # operations it may run and the makespan (a much stronger bound than chains alone on flexible job shops).
+    loads: dict[str, list[tuple[int, cp_model.IntVar | None, int]]] = {}
+    for i, entries in lits.items():
+        for m, d, maybe in entries:
+            loads.setdefault(m, []).append((d, maybe, prep.ops[i].head))
+    for items in loads.values():
+        flex_vars = [x for _, x, _ in items if x is not None]
+        flex_d = [d for d, x, _ in items if x is not None]
+        if not flex_vars:
+            continue
+        fixed = sum(d for d, x, _ in items if x is None)
+        earliest = min(h for _, _, h in items)
+        model.add(cp_model.LinearExpr.weighted_sum(flex_vars, flex_d) + fixed + earliest <= cmax)
     # objective = factor * primary + secondary, as (variables, coefficients) plus a constant
     tard_vars: list[cp_model.IntVar] = []
     tard_w: list[int] = []
@@ -1057,7 +1071,7 @@ def solve(
 
 # (use LNS only, share of the time left): a short complete search proves the easy cases, then both workers do
 # large-neighbourhood search, then the complete search again from the best schedule (improve and prove).
-_PHASES = ((False, 0.15), (True, 0.75), (False, 1.0))
+_PHASES = ((False, 0.1), (True, 0.8), (False, 1.0))
 
 
 def _score(built: _Model, prep: _Prep, problem: Problem, plan: _Plan) -> int:
@@ -1290,13 +1304,18 @@ def repair(
                 lost = axis.to_work(de) - axis.to_work(max(ds, a.start))
                 end = axis.end_to_wall(axis.to_work(a.end) + lost)
         frozen[a.operation] = replace(a, end=end)
+    # Room for the old plan shifted right by the downtime (in working time), whatever the horizon was.
+    lost = sum(max(0, axis.to_work(de) - axis.to_work(max(ds, now))) for ds, de in down.values())
+    last = max((a.end for a in [*previous, *frozen.values()]), default=0)
+    horizon = max(problem.horizon, axis.end_to_wall(axis.to_work(last) + lost))
     fixed = replace(
         problem,
         blocked=blocked,
         frozen=list(frozen.values()),
         reference=list(previous),
         not_before=max(problem.not_before, now),
-        pins=[p for p in problem.pins if p.operation not in frozen],
-        horizon=max(problem.horizon, max((a.end for a in frozen.values()), default=0)),
+        # pins of started operations and pinned starts already past cannot be kept
+        pins=[p for p in problem.pins if p.operation not in frozen and (p.start is None or p.start >= now)],
+        horizon=horizon,
     )
     return solve(fixed, **solve_kwargs)  # type: ignore[arg-type]

@@ -525,3 +525,13 @@ def test_greedy_gives_a_valid_first_schedule_with_calendars() -> None:
     plan = greedy(problem)
     assert plan is not None
     assert validate(problem, plan) == []
+
+
+def test_repair_makes_room_past_a_tight_horizon_and_drops_past_pins() -> None:
+    problem, plan = three_jobs()
+    tight = replace(problem, horizon=9, pins=[Pin("A2", start=4), Pin("B1", start=0)])
+    result = repair(tight, plan, now=3, down={"M3": (3, 8)}, time_limit=5)
+    assert result.status == "optimal"
+    assert by_op(result.assignments)["B2"].start >= 8
+    assert result.makespan > 9
+    assert result.moved == ["B2"]
