@@ -76,7 +76,7 @@ def run_instance(inst: Instance, time_limit: float, workers: int) -> Row:
             first.append(p.seconds)
 
     result: Result = solve(inst.problem, time_limit=time_limit, workers=workers, on_progress=progress)
-    lb_proved = math.ceil(result.bound - 1e-9) if result.assignments else None
+    lb_proved = math.ceil(result.bound - 1e-9) if result.assignments and result.bound > 0 else None
     row = Row(
         name=inst.name,
         jobs=inst.n_jobs,

@@ -31,6 +31,7 @@ __all__ = ["WorkAxis", "check", "greedy", "repair", "solve", "validate"]
 
 # Weight of the tardiness term and of the makespan term in "mix" are scaled to integers with this resolution.
 _MIX_SCALE = 100
+_BIG = 1 << 62
 
 
 def merge_windows(windows: list[tuple[int, int]], lo: int | None = None) -> list[tuple[int, int]]:
@@ -955,7 +956,9 @@ class _Callback(cp_model.CpSolverSolutionCallback):
             return
         self.last = now
         plan = _read(self.built, self.value)
-        self.report(plan, round(self.objective_value), self.best_objective_bound, self.solutions)
+        objective = self.objective_value
+        score = round(objective) if math.isfinite(objective) else _BIG
+        self.report(plan, score, self.best_objective_bound, self.solutions)
 
 
 def _parameters(solver: cp_model.CpSolver, time_limit: float, workers: int, large: bool, lns_only: bool) -> None:
@@ -1013,7 +1016,8 @@ def solve(
         if on_progress is None or (reported[0] is not None and score >= reported[0]):
             return
         reported[0] = score
-        primary_bound = max(bound_score or 0, int(bound)) // built.factor / built.divisor
+        finite = math.ceil(bound - 1e-6) if math.isfinite(bound) else 0
+        primary_bound = max(bound_score or 0, finite) // built.factor / built.divisor
         on_progress(_progress(prep, problem, plan, t0, primary_bound, n))
 
     for lns_only, share in _PHASES:
@@ -1051,7 +1055,7 @@ def solve(
             score = _score(built, prep, problem, plan)
             if best_score is None or score <= best_score:
                 best, best_score = plan, score
-            if not lns_only:
+            if not lns_only and math.isfinite(solver.best_objective_bound):
                 bound_score = max(bound_score or 0, math.ceil(solver.best_objective_bound - 1e-6))
             if code == cp_model.OPTIMAL:
                 proved = True
