@@ -58,10 +58,11 @@ def list_orders(
     state: str | None = States,
     device_id: DbId | None = None,
     kind: str | None = Kinds,
+    mine: bool = False,
     db: Session = Depends(get_db),
     actor: Actor = requires(MAINT_READ),
 ) -> list[dict[str, Any]]:
-    orders = service.list_orders(db, actor, None if state == "all" else state, device_id, kind)
+    orders = service.list_orders(db, actor, None if state == "all" else state, device_id, kind, only_mine=mine)
     return [service.order_out(o) for o in orders]
 
 

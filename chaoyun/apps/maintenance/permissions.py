@@ -1,9 +1,9 @@
 """Permissions of the maintenance app.
 
-- ``maintenance.read`` (enterprise admins and members): the pages and API. Admins see every order, plan, part and
-  the reliability figures of their enterprise; members (operators, technicians) see the orders assigned to them or
-  that they reported, the calendar of those orders, the parts list (to book what they used) and the reliability
-  figures.
+- ``maintenance.read`` (enterprise admins and members): the pages and API — orders, plans, calendar, parts and
+  reliability of their own enterprise. Members (operators, technicians) read every order of the enterprise, so an
+  operator sees whether a breakdown is already reported before reporting it again; their list opens on "mine"
+  (assigned to them or reported by them) and they act only on orders assigned to them.
 - ``maintenance.work`` (admins and members, write): report a breakdown (a corrective order), start an order
   assigned to you, book time, parts, cause and notes, finish it.
 - ``maintenance.manage`` (admins, write): plans, spare parts and stock, assigning technicians, maintenance windows,

@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy import ColumnElement, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -324,14 +324,15 @@ def install() -> None:
 
 
 def order_scope(actor: Actor) -> ColumnElement[bool]:
-    """Managers: every order of their enterprise; others: orders assigned to them or that they reported."""
+    """Every order of the actor's enterprise (members read them all, so an operator sees whether a breakdown is
+    already reported; they act only on orders assigned to them)."""
     if actor.audience != "enterprise":
         return false()
-    own = MaintOrder.org_id == actor.org_id
-    if is_manager(actor):
-        return own
-    mine = or_(MaintOrder.technician_id == actor.user.id, MaintOrder.created_by_id == actor.user.id)
-    return and_(own, mine)
+    return MaintOrder.org_id == actor.org_id
+
+
+def mine(actor: Actor) -> ColumnElement[bool]:
+    return or_(MaintOrder.technician_id == actor.user.id, MaintOrder.created_by_id == actor.user.id)
 
 
 def list_orders(
@@ -343,8 +344,12 @@ def list_orders(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 5000,
+    only_mine: bool = False,
 ) -> list[MaintOrder]:
+    """Orders of the actor's enterprise; ``only_mine``: assigned to or reported by the actor."""
     stmt = select(MaintOrder).where(order_scope(actor))
+    if only_mine:
+        stmt = stmt.where(mine(actor))
     if state == "active":
         stmt = stmt.where(MaintOrder.state.in_(labels.OPEN_STATES))
     elif state:

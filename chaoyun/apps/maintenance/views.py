@@ -55,7 +55,8 @@ def _todos(db: Session, actor: Actor) -> list[nav.Todo]:
         low = parts.below_reorder_count(db, actor.org_id)
         out.append(nav.Todo(N_("Spare parts at or below their reorder point"), low, "/apps/maintenance/parts", 46))
     elif actor.has(MAINT_WORK):
-        mine = [o for o in service.list_orders(db, actor, state="active") if o.technician_id == actor.user.id]
+        active = service.list_orders(db, actor, state="active", only_mine=True)
+        mine = [o for o in active if o.technician_id == actor.user.id]
         out.append(nav.Todo(N_("Maintenance orders assigned to you"), len(mine), "/apps/maintenance?state=active", 45))
     return out
 
@@ -141,7 +142,11 @@ def _orders_page(
         state = "active"
     kind = request.query_params.get("kind") or None
     kind = kind if kind in labels.KINDS else None
-    orders = service.list_orders(db, actor, None if state == "all" else state, kind=kind, limit=500)
+    # Technicians open on their own orders ("mine": assigned to or reported by them); managers on all.
+    only_mine = request.query_params.get("mine", "0" if actor.has(MAINT_MANAGE) else "1") == "1"
+    orders = service.list_orders(
+        db, actor, None if state == "all" else state, kind=kind, limit=500, only_mine=only_mine
+    )
     machines, people = _names(db, actor.org_id)
     return render(
         request,
@@ -152,6 +157,7 @@ def _orders_page(
             orders=orders,
             state=state,
             kind=kind or "",
+            only_mine=only_mine,
             machines=machines,
             people=people,
             counts=service.open_counts(db, actor),

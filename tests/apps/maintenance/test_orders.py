@@ -149,7 +149,7 @@ def test_state_machine_time_parts_cause_and_refusals(db: Session) -> None:
         service.assign(db, s.admin, o.id, shop(db, "外厂").tech.user.id)  # not a person of this enterprise
     service.assign(db, s.admin, o.id, s.tech.user.id)
     # Another member is neither the technician nor a manager.
-    with pytest.raises((Forbidden, NotFound)):
+    with pytest.raises(Forbidden):
         service.start(db, s.other_member, o.id)
     t0 = utcnow()
     service.start(db, s.tech, o.id, now=t0)
@@ -255,14 +255,19 @@ def test_isolation_and_technician_scope(db: Session) -> None:
         service.assign(db, s.admin, theirs.id, s.tech.user.id)
     with pytest.raises(NotFound):
         service.set_window(db, s.admin, theirs.id, WindowIn(start=utcnow(), end=utcnow() + timedelta(hours=1)))
-    # A technician sees only what is assigned to them or what they reported.
-    assert service.list_orders(db, s.tech) == []
+    # A technician reads every order of the enterprise; "mine" is what is assigned to them or what they reported;
+    # they act only on orders assigned to them.
+    assert service.list_orders(db, s.tech, only_mine=True) == []
     service.assign(db, s.admin, mine.id, s.tech.user.id)
     reported = service.report_order(db, s.other_member, OrderIn(device_id=s.im2.id, title="异响"))
-    assert {o.id for o in service.list_orders(db, s.tech)} == {mine.id}
-    assert {o.id for o in service.list_orders(db, s.other_member)} == {reported.id}
-    with pytest.raises(NotFound):
-        service.get_order(db, s.other_member, mine.id)
+    assert {o.id for o in service.list_orders(db, s.tech, only_mine=True)} == {mine.id}
+    assert {o.id for o in service.list_orders(db, s.other_member, only_mine=True)} == {reported.id}
+    assert {o.id for o in service.list_orders(db, s.other_member)} == {mine.id, reported.id}
+    assert service.get_order(db, s.other_member, mine.id).id == mine.id
+    with pytest.raises(Forbidden):
+        service.start(db, s.other_member, mine.id)
+    with pytest.raises(Forbidden):
+        service.book_work(db, s.other_member, mine.id, WorkIn(minutes=1))
     # Parts of another enterprise cannot be taken.
     p = parts.create_part(db, other.admin, PartIn(code="X", name="x", stock=5))
     service.start(db, s.tech, mine.id)
