@@ -196,7 +196,8 @@ def wait_repairs(timeout: float = 60.0) -> None:
 @dataclass
 class _Live:
     latest: Progress | None = None
-    written_solutions: int = -1
+    reported: int = 0  # schedules reported so far (the solver's quick first one included)
+    written_solutions: int = 0
     stop: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -216,7 +217,7 @@ def _run(job_id: int, plan_id: int, problem: Any, time_limit: float, hint: list[
             problem,
             time_limit=time_limit,
             workers=WORKERS,
-            on_progress=lambda p: setattr(live, "latest", p),
+            on_progress=lambda p: _report(live, p),
             should_stop=lambda: live.stop,
             hint=hint,
         )
@@ -236,6 +237,11 @@ def _run(job_id: int, plan_id: int, problem: Any, time_limit: float, hint: list[
             _threads.pop(job_id, None)
 
 
+def _report(live: _Live, p: Progress) -> None:
+    live.latest = p
+    live.reported += 1
+
+
 def _monitor(maker: Callable[[], Session], job_id: int, plan_id: int, live: _Live) -> None:
     """Progress to the database, cancel flag from it, until the solve ends."""
     while not live.done.wait(MONITOR_S):
@@ -253,13 +259,14 @@ def _monitor(maker: Callable[[], Session], job_id: int, plan_id: int, live: _Liv
                     job.best_objective = float(p.objective)
                     job.bound = float(p.bound)
                     job.makespan_s = int(p.makespan)
-                    job.solutions = int(p.solutions)
                     job.seconds = float(p.seconds)
-                    if p.solutions != live.written_solutions:
+                    reported = live.reported
+                    if reported != live.written_solutions:
                         plan = db.get(SchedulePlan, plan_id)
                         if plan is not None:
                             service.store_assignments(db, plan, list(p.assignments))
-                        live.written_solutions = p.solutions
+                        live.written_solutions = reported
+                        job.solutions = reported
                 db.commit()
         except Exception:  # a busy database must not end the solve; the next beat tries again
             log.exception("progress of plan %s not written", plan_id)
@@ -295,7 +302,7 @@ def _finish(db: Session, job_id: int, plan_id: int, result: Result | None, failu
     job.bound = float(result.bound)
     job.makespan_s = int(result.makespan)
     job.seconds = float(result.seconds)
-    job.solutions = max(job.solutions, 1 if result.assignments else 0)
+    job.solutions = max(job.solutions, live.reported, 1 if result.assignments else 0)
     job.message = result.status
     db.commit()
 

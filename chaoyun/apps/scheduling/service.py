@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, lazyload
 
 from chaoyun import timefmt
 from chaoyun.apps.scheduling.build import at, secs
@@ -62,10 +62,12 @@ def get_plan(db: Session, actor: Actor, plan_id: int) -> SchedulePlan:
 
 
 def list_plans(db: Session, actor: Actor, limit: int = 50) -> list[SchedulePlan]:
+    """The enterprise's plans, newest first, without their operations, pins and problem (a list needs none)."""
     return list(
         db.execute(
             select(SchedulePlan)
             .where(SchedulePlan.org_id == actor.org_id)
+            .options(lazyload(SchedulePlan.operations), lazyload(SchedulePlan.pins), defer(SchedulePlan.problem))
             .order_by(SchedulePlan.id.desc())
             .limit(limit)
         ).scalars()

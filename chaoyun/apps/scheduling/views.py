@@ -157,7 +157,7 @@ def _plan_page(
     for j in plan.problem.get("jobs", []):
         for o in j["operations"]:
             eligible[o["key"]] = [x["machine"] for x in o["options"]]
-    others = [p for p in service.list_plans(db, actor, limit=30) if p.id != plan.id and p.operations]
+    others = [p for p in service.list_plans(db, actor, limit=30) if p.id != plan.id and p.makespan_s]
     return render(
         request,
         "scheduling/plan.html",
