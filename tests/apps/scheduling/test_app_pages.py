@@ -147,6 +147,13 @@ def test_planner_solve_publish_and_operator_pages(db: Session, login: Any) -> No
     cmp = client.get(f"/apps/scheduling/compare?a={plan_id}&b={second}")
     assert cmp.status_code == 200 and "PG-2/10" in cmp.text and "各设备负荷" in cmp.text
 
+    # In English too.
+    client.post("/lang", {"lang": "en", "back": "/apps/scheduling"})
+    en = client.get(f"/apps/scheduling/plans/{plan_id}")
+    assert en.status_code == 200 and "Schedule plan" in en.text and "Published" in en.text and "By order" in en.text
+    assert "Next up per machine" in client.get("/apps/scheduling").text
+    client.post("/lang", {"lang": "zh_CN", "back": "/apps/scheduling"})
+
     # App use is recorded under the scheduling app (the programme's evidence of real use).
     uses = db.execute(select(AppUse.app).where(AppUse.org_id == f.org.id)).scalars().all()
     assert "scheduling" in uses
