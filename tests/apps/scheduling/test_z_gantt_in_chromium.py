@@ -6,7 +6,7 @@ next. Screenshots go to /tmp/sched_*.png."""
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -133,15 +133,17 @@ def test_plan_gantt_pin_publish_and_operator_page(page: Any, db: Session) -> Non
         const b = bars.find(v => rows[v[0]].includes('注塑'));
         const other = rows.findIndex((r, i) => r.includes('注塑') && i !== b[0]);
         const from = ch.convertToPixel({gridIndex: 0}, [(b[1] + b[2]) / 2, b[0]]);
-        const to = ch.convertToPixel({gridIndex: 0}, [b[1] + 3 * 3600e3, other]);
-        return {from, to, row: rows[other]}; }"""
+        const to = ch.convertToPixel({gridIndex: 0}, [(b[1] + b[2]) / 2 + 3 * 3600e3, other]);
+        return {from, to, row: rows[other], start: b[1]}; }"""
     )
     page.mouse.move(box["x"] + target["from"][0], box["y"] + target["from"][1])
     page.mouse.down()
     page.mouse.move(box["x"] + target["to"][0], box["y"] + target["to"][1], steps=8)
     page.mouse.up()
     assert not [e for e in errors if "404" not in e], errors
-    assert page.input_value("#pin-start")
+    # The bar's start lands where it was dragged: three hours later (5-minute steps), in Beijing time.
+    typed = datetime.fromisoformat(page.input_value("#pin-start")).replace(tzinfo=timefmt.zone())
+    assert abs(typed.timestamp() * 1000 - (target["start"] + 3 * 3600e3)) <= 5 * 60e3
     chosen = page.locator("#pin-machine option:checked").inner_text()
     assert chosen == target["row"]
     op_key = page.input_value("#pin-op")
