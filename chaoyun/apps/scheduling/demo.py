@@ -92,11 +92,11 @@ def _breakdown(db: Session, actor: Any, org_id: int, plan_id: int) -> RepairProp
     for o in plan.operations:
         if o.device_id is not None and o.end > now and not o.frozen:
             load[o.device_id] = load.get(o.device_id, 0) + 1
-    devices = [db.get(Device, d) for d in sorted(load, key=lambda d: -load[d])]
-    moulding = [d for d in devices if d is not None and d.model.key == "injection_moulding"]
-    device = (moulding or [d for d in devices if d is not None] or [None])[0]
-    if device is None:
+    devices = [d for d in (db.get(Device, i) for i in sorted(load, key=lambda i: -load[i])) if d is not None]
+    moulding = [d for d in devices if d.model.key == "injection_moulding"]
+    if not (moulding or devices):
         return None
+    device = (moulding or devices)[0]
     _vibration_rule(db, actor, device)
     points = [{"ts": (now - timedelta(seconds=s)).isoformat(), "values": {"vibration": VIBRATION}} for s in (45, 25, 5)]
     ingest(db, device, points, "simulator", received_at=now)
