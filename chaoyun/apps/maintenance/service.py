@@ -52,6 +52,8 @@ DEFAULT_FAILURE_MIN_STOP_MIN = 10.0
 # Alarms older than this are not turned into orders by the sweep (the hook handles live ones at once).
 ALARM_SWEEP_DAYS = 7
 MAX_WINDOW = timedelta(days=31)
+# Source of corrective orders from alarms: one open order per machine takes all its alarms.
+ALARM_SOURCE = "alarms"
 
 
 # ---------------------------------------------------------------- helpers
@@ -218,8 +220,8 @@ def alarm_opens_order(settings: MaintSettings, severity: str | None, kind: str |
 
 def order_from_alarm(db: Session, alarm: Alarm) -> MaintOrder | None:
     """The corrective order for an alarm, when the enterprise's settings say its severity and kind open one.
-    Each alarm is taken once; a repeat of the same rule on the same machine while its order is open is added to
-    that order instead of opening another."""
+    Each alarm is taken once; while the machine has an open order from alarms, further alarms of that machine
+    (a repeat, or another rule firing on the same breakdown) are added to it instead of opening another."""
     settings = settings_for(db, alarm.org_id)
     if not alarm_opens_order(settings, alarm.severity, alarm.kind):
         return None
@@ -227,7 +229,7 @@ def order_from_alarm(db: Session, alarm: Alarm) -> MaintOrder | None:
         return None
     rule = (alarm.details or {}).get("rule") or ""
     title = f"{rule} — {alarm.message}" if rule else alarm.message
-    source = f"alarm-rule:{alarm.rule_id}" if alarm.rule_id else f"alarm:{alarm.id}"
+    source = ALARM_SOURCE
     detail = f"{alarm.started_at.isoformat()} {alarm.severity} {alarm.kind}: {alarm.message}"
     order = create_work_order(
         db, None, alarm.org_id, alarm.device_id, "corrective", title or "alarm", detail, alarm.started_at, source,
