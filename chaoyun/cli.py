@@ -63,6 +63,11 @@ def demo(
         from chaoyun.apps.scheduling import demo as scheduling_demo
 
         console.print(f"scheduling: {scheduling_demo.seed(db)}")
+        # Maintenance after the simulated history (and the scheduling demo's breakdown): plans due by the real
+        # rules, corrective orders from the simulated breakdown stops and alarms.
+        from chaoyun.apps.maintenance import demo as maintenance_demo
+
+        console.print(f"maintenance: {maintenance_demo.seed(db)}")
     table = Table(title="演示账号 / Demo logins")
     for col in ("role", "username", "password", "organisation"):
         table.add_column(col)
