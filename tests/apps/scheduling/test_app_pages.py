@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from chaoyun import timefmt
 from chaoyun.apps.models import AppUse
 from chaoyun.apps.scheduling import jobs
-from chaoyun.apps.scheduling.models import SchedulePlan
+from chaoyun.apps.scheduling.models import SchedulePlan, SolveJob
 from chaoyun.db import utcnow
 from chaoyun.identity.models import Membership, Organisation, User
 from chaoyun.identity.permissions import Actor
@@ -220,3 +220,21 @@ def test_officers_and_other_enterprises_see_nothing(db: Session, login: Any) -> 
     assert other.get(f"/api/v1/apps/scheduling/plans/{plan_id}").status_code == 404
     assert plan_id not in [p["id"] for p in other.get("/api/v1/apps/scheduling/plans").json()]
     assert login(None).get("/api/v1/apps/scheduling/plans").status_code == 401
+
+
+def test_a_second_solve_is_refused_on_the_page_with_the_form_kept(db: Session, login: Any) -> None:
+    f = _firm(db)
+    ids = _orders(db, f, "BUSY", n=1)
+    running = SchedulePlan(org_id=f.org.id, status="solving", origin=utcnow(), horizon_s=86400, problem={})
+    db.add(running)
+    db.flush()
+    job = SolveJob(org_id=f.org.id, plan_id=running.id, state="running", heartbeat_at=utcnow())  # another worker's
+    db.add(job)
+    db.commit()
+    client = login("factory")
+    r = client.post("/apps/scheduling/solve", {**FORM, "time_limit_s": "7", "wo": [str(ids[0])]})
+    assert r.status_code == 409
+    assert "已有一个排产计算在运行" in r.text and f"方案 {running.id}" in r.text
+    assert 'value="7"' in r.text and "页面测试" in r.text
+    job.state = "done"
+    db.commit()
