@@ -423,6 +423,17 @@ def propose_repair(
         ).first()
         if seen is not None:
             return None  # one proposal per alarm
+        # Two alarms of one breakdown (a fault state and a vibration limit): the open proposal already covers it.
+        open_one = db.execute(
+            select(RepairProposal.id).where(
+                RepairProposal.base_plan_id == base.id,
+                RepairProposal.device_id == device_id,
+                RepairProposal.state == "proposed",
+                RepairProposal.alarm_id.is_not(None),
+            )
+        ).first()
+        if open_one is not None:
+            return None
     down_until = down_until or max(down_from, now) + timedelta(hours=b.BREAKDOWN_HOURS)
     origin = base.origin
     problem = b.problem_from_json(base.problem)

@@ -256,7 +256,7 @@ def test_breakdown_alarm_proposes_a_repair_that_keeps_started_operations(db: Ses
     feed(db, f.im1, [(now - timedelta(seconds=5), {"state": "fault"})], now)
     jobs.wait_repairs(30)
     db.expire_all()
-    alarm = db.execute(select(Alarm).where(Alarm.device_id == f.im1.id)).scalar_one()
+    alarm = db.execute(select(Alarm).where(Alarm.device_id == f.im1.id)).scalars().one()
     assert alarm.kind == "state" and alarm.severity == "major"
     proposals = service.list_proposals(db, f.admin)
     assert len(proposals) == 1
@@ -279,6 +279,26 @@ def test_breakdown_alarm_proposes_a_repair_that_keeps_started_operations(db: Ses
     assert len(changed) <= 2 * len(hit) + len([o for o in before.values() if o.start >= p.down_from])
     rows = service.proposal_changes(p)
     assert {r["op"] for r in rows} == changed and all(r["after_start"] is not None for r in rows)
+
+    # A second alarm of the same breakdown (vibration over its critical limit) adds no second proposal.
+    db.add(
+        AlarmRule(
+            org_id=f.org.id,
+            device_id=f.im1.id,
+            name="振动超限",
+            kind="threshold",
+            metric="vibration",
+            severity="critical",
+            params={"op": ">", "value": 7.1, "duration_s": 0, "hysteresis": 0.5},
+        )
+    )
+    db.commit()
+    alarms.forget_rules()
+    feed(db, f.im1, [(utcnow() - timedelta(seconds=2), {"vibration": 9.0})], utcnow())
+    jobs.wait_repairs(30)
+    db.expire_all()
+    assert db.execute(select(func.count()).select_from(Alarm).where(Alarm.device_id == f.im1.id)).scalar_one() == 2
+    assert len(service.list_proposals(db, f.admin)) == 1
 
     accepted = service.accept_proposal(db, f.admin, p.id)
     assert accepted.state == "accepted"
