@@ -82,9 +82,12 @@ def context_routers() -> list[APIRouter]:
                 routers.append(module.router)
         # Sub-packages of a context (e.g. devices/connectors) may bring their own routers too.
         for sub in sorted(p for p in (package / name).iterdir() if (p / "__init__.py").exists()):
-            for role in ("views", "api"):
-                if (sub / f"{role}.py").exists():
-                    routers.append(importlib.import_module(f"chaoyun.{name}.{sub.name}.{role}").router)
+            # ... and so may theirs, one level down (apps/maintenance/predict).
+            for pkg in [sub, *sorted(p for p in sub.iterdir() if (p / "__init__.py").exists())]:
+                dotted = ".".join(pkg.relative_to(package).parts)
+                for role in ("views", "api"):
+                    if (pkg / f"{role}.py").exists():
+                        routers.append(importlib.import_module(f"chaoyun.{dotted}.{role}").router)
     return routers
 
 
