@@ -11,6 +11,8 @@ import typer
 def register(app: typer.Typer) -> None:
     app.command("reports")(reports)
     app.command("schedule-bench")(schedule_bench)
+    app.command("rul-bench")(rul_bench)
+    app.command("failure-bench")(failure_bench)
 
 
 def reports(
@@ -52,3 +54,30 @@ def schedule_bench(
     from chaoyun.apps.scheduling.bench import main
 
     raise typer.Exit(main(file, instances=instances, time_limit=time_limit, workers=workers, out=out))
+
+
+def rul_bench(
+    train: str = typer.Option(..., help="Run-to-failure training file (C-MAPSS train_FD00x.txt)."),
+    test: str = typer.Option(..., help="Truncated test file (C-MAPSS test_FD00x.txt)."),
+    out: str = typer.Option("predictions.txt", help="One predicted RUL per test engine, in engine order."),
+    folds: int = typer.Option(5, help="Cross-validation folds (engines grouped)."),
+    cuts: int = typer.Option(5, help="Random cut points per validation engine."),
+    jobs: int = typer.Option(2, help="LightGBM threads."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Remaining useful life benchmark: cross-validated RMSE and PHM08 score, predictions for the test engines."""
+    from chaoyun.apps.maintenance.predict.cli import rul_bench as run
+
+    raise typer.Exit(run(train, test, out, folds=folds, cuts=cuts, jobs=jobs, as_json=json_out))
+
+
+def failure_bench(
+    file: str = typer.Argument(..., help="AI4I 2020 CSV (ai4i2020.csv)."),
+    folds: int = typer.Option(5, help="Stratified cross-validation folds."),
+    jobs: int = typer.Option(2, help="LightGBM threads."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Failure classification benchmark: cross-validated F1 and PR-AUC."""
+    from chaoyun.apps.maintenance.predict.cli import failure_bench as run
+
+    raise typer.Exit(run(file, folds=folds, jobs=jobs, as_json=json_out))
