@@ -12,13 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chaoyun.i18n import translate
 from chaoyun.programme.effect import service
 from chaoyun.programme.outcomes import service as outcomes
-from chaoyun.programme.outcomes.models import OutcomeSnapshot
 
 CACHE_S = 600.0
 _lock = threading.Lock()
@@ -48,7 +46,7 @@ class Line:
 
 
 def _key(db: Session) -> Any:
-    return tuple(db.execute(select(func.max(OutcomeSnapshot.id), func.max(OutcomeSnapshot.computed_at))).one())
+    return service.snapshot_version(db)
 
 
 def results(db: Session) -> list[service.EffectResult]:

@@ -39,7 +39,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_programme_outcome_snapshots_outcome_org",
         "programme_outcome_snapshots",
-        ["outcome", "org_id", "month"],
+        ["outcome", "org_id", "month", "value"],
         unique=False,
     )
     op.create_index("ix_programme_outcome_snapshots_month", "programme_outcome_snapshots", ["month"], unique=False)
