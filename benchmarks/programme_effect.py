@@ -7,7 +7,8 @@ What it measures is the *query path*: the outcome snapshot rows (six outcomes pe
 ``chaoyun.programme.outcomes.service.snapshot_month`` does in the background, and is not what this measures.
 Paid vouchers (about one enterprise in five, redeemed over the three years) give the participants. Then:
 the service call (matching, difference-in-differences, 1,000 bootstrap draws, pre-period placebo), the JSON API
-and the HTML page, city-wide and for one district; the public page's summary (15 estimates) cold and cached.
+and the HTML page, city-wide and for one district; the page's first visit after the snapshots changed (the
+outcome matrix read again: ``page_cold_ms``); the public page's summary (15 estimates) cold and cached.
 The goal is under 1 s for the page and the API.
 """
 
@@ -138,6 +139,10 @@ def main() -> None:
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     client.post("/login", data={"username": "city", "password": "city-demo-2018", "csrf_token": csrf, "next": "/"})
     assert client.get("/programme/effect").status_code == 200
+    effect.forget_matrices()  # the first visit after the snapshots changed reads the outcome rows again
+    t = time.perf_counter()
+    assert client.get("/programme/effect?instrument=vouchers&outcome=oee").status_code == 200
+    page_cold_ms = (time.perf_counter() - t) * 1000
     page_ms = timed(lambda: client.get("/programme/effect?instrument=vouchers&outcome=oee"), args.runs)
     api_ms = timed(lambda: client.get("/api/v1/programme/effect?instrument=vouchers&outcome=oee"), args.runs)
     anon = TestClient(app)
@@ -160,6 +165,7 @@ def main() -> None:
         "insert_s": round(insert_s, 1),
         "service_ms_median": med(service_ms),
         "district_service_ms_median": med(district_ms),
+        "page_cold_ms": round(page_cold_ms, 1),
         "page_ms_median": med(page_ms),
         "page_ms_max": round(max(page_ms), 1),
         "api_ms_median": med(api_ms),
