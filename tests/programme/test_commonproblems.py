@@ -383,3 +383,16 @@ def test_year_filter_takes_each_enterprise_latest_diagnosis_up_to_that_year(db: 
     assert old.n == new.n == 5
     assert old.mean_score == pytest.approx(92.5) and new.mean_score == pytest.approx(100.0)
     assert service.build(db, service.Filters("textiles_apparel", "jinping", 2019)).shown is False
+
+
+def test_the_page_in_english(db: Session, login: Any) -> None:
+    group(db, "chaoyang", "chemicals_plastics", [answers(funding="none")] * 5, "潮阳测试化工")
+    city = login("city")
+    city.post("/lang", {"lang": "en", "back": "/home"})
+    page = city.get("/programme/common-problems?cluster=chemicals_plastics&district=chaoyang")
+    assert page.status_code == 200
+    assert "Weakest areas, ranked" in page.text and "Resources" in page.text  # 要素保障 in English
+    assert "A chemicals &amp; plastics enterprise in Chaoyang" in page.text
+    api = city.get("/api/v1/programme/common-problems?cluster=nope").json()["error"]
+    assert api["message_en"] == "Unknown industry: nope."
+    city.post("/lang", {"lang": "zh_CN", "back": "/home"})  # the user's language is stored with the user
