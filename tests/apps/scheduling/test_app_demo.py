@@ -5,20 +5,33 @@ repair proposal; seeding again changes nothing. The whole addition stays small (
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chaoyun.apps.scheduling import demo
 from chaoyun.apps.scheduling.models import RepairProposal, SchedulePlan
+from chaoyun.db import utcnow
 from chaoyun.devices import demo as devices_demo
-from chaoyun.devices.models import Alarm
+from chaoyun.devices.ingest import ingest
+from chaoyun.devices.models import Alarm, Device
 from chaoyun.production import demo as production_demo
 
 
 def test_demo_plans_publishes_and_proposes_a_repair(db: Session) -> None:
     devices_demo.seed(db)
     production_demo.seed(db)
+    # The first firm's moulding machines are shaking already (as after the demo's simulated week): their critical
+    # vibration alarms are open before there is a plan, so the breakdown is that open alarm.
+    first = production_demo._firms(db)[0]
+    for d in db.execute(select(Device).where(Device.org_id == first.id)).scalars():
+        if d.model.key == "injection_moulding":
+            now = utcnow()
+            points = [{"ts": (now - timedelta(minutes=m)).isoformat(), "values": {"vibration": 9.0}} for m in (3, 2, 1)]
+            ingest(db, d, points, "simulator", received_at=now)
+    open_before = db.execute(select(func.count()).select_from(Alarm).where(Alarm.status == "active")).scalar_one()
+    assert open_before >= 2
     t0 = time.monotonic()
     out = demo.seed(db)
     took = time.monotonic() - t0
