@@ -26,6 +26,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from sklearn.model_selection import GroupKFold  # type: ignore[import-untyped]
 
 from chaoyun.apps.maintenance.predict import features as ft
+from chaoyun.i18n import N_
 
 CAP = 125.0
 N_FOLDS = 5
@@ -200,6 +201,13 @@ def bench(
     t0 = time.perf_counter()
     train = ft.read_cmapss(train_path)
     test = ft.read_cmapss(test_path)
+    if train["unit"].nunique() < max(2, folds):
+        raise ft.DataError(
+            N_("%(file)s holds %(n)s engines; cross-validation needs at least %(need)s."),
+            file=Path(train_path).name,
+            n=int(train["unit"].nunique()),
+            need=max(2, folds),
+        )
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
