@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from chaoyun.apps.maintenance.background import maintenance_check
+from chaoyun.apps.maintenance.predict.jobs import score_loop as predict_score_loop
 from chaoyun.settings import env
 
 log = logging.getLogger("chaoyun.apps.background")
@@ -39,4 +40,4 @@ async def scheduled_reports() -> None:
 
 
 def tasks() -> list[Job]:
-    return [scheduled_reports, maintenance_check]
+    return [scheduled_reports, maintenance_check, predict_score_loop]
