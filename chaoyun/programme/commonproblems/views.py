@@ -131,9 +131,8 @@ async def consent_save(
     form = await request.form()
     named = str(form.get("named", "")) in ("1", "on", "true", "yes")
     service.set_consent(db, actor, named)
-    back = str(form.get("next", "") or "")
+    back = str(form.get("next", "") or "").split("?")[0].split("#")[0]
     # Only back to the enterprise's own diagnosis pages: never an outside address.
     if not back.startswith("/programme/diagnoses") or "//" in back or "\\" in back:
         back = "/programme/diagnoses"
-    sep = "&" if "?" in back else "?"
-    return RedirectResponse(f"{back}{sep}msg=saved", status_code=303)
+    return RedirectResponse(f"{back}?msg=saved", status_code=303)
