@@ -8,7 +8,9 @@ What it measures is the *query path*: the outcome snapshot rows (six outcomes pe
 Paid vouchers (about one enterprise in five, redeemed over the three years) give the participants. Then:
 the service call (matching, difference-in-differences, 1,000 bootstrap draws, pre-period placebo), the JSON API
 and the HTML page, city-wide and for one district; the page's first visit after the snapshots changed (the
-outcome matrix read again: ``page_cold_ms``); the public page's summary (15 estimates) cold and cached.
+outcome matrix read again and the estimate computed: ``page_cold_ms``), then reloads (``page_ms``, ``api_ms``:
+results kept per process until snapshots, participations or profiles change); the public page's summary
+(15 estimates) cold and cached.
 The goal is under 1 s for the page and the API.
 """
 
@@ -126,8 +128,9 @@ def main() -> None:
 
     with get_sessionmaker()() as db:
         r = effect.estimate(db, "vouchers", "oee")  # warm-up
-        service_ms = timed(lambda: effect.estimate(db, "vouchers", "oee"), args.runs)
-        district_ms = timed(lambda: effect.estimate(db, "vouchers", "oee", district="chenghai"), args.runs)
+        # The computation itself (outcome matrix cached, no result cache): matching, DiD, bootstrap, placebo.
+        service_ms = timed(lambda: effect.estimate(db, "vouchers", "oee", cache=False), args.runs)
+        district_ms = timed(lambda: effect.estimate(db, "vouchers", "oee", district="chenghai", cache=False), args.runs)
         exports.forget()
         t = time.perf_counter()
         exports.results(db)

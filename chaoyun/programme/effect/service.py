@@ -338,8 +338,10 @@ def _outcome_matrix(
 
 
 def forget_matrices() -> None:
+    """Forget the cached outcome matrices and results (tests, benchmarks)."""
     with _matrix_lock:
         _matrices.clear()
+        _results.clear()
 
 
 def _window(v: np.ndarray, m0: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -462,12 +464,58 @@ def estimate(
     district: str | None = None,
     columns: Columns | None = None,
     draws: int = BOOTSTRAP,
+    cache: bool = True,
 ) -> EffectResult:
-    """The effect of one instrument on one outcome (city-wide, or one district's enterprises only)."""
+    """The effect of one instrument on one outcome (city-wide, or one district's enterprises only).
+
+    Kept per process (``cache``) until the outcome snapshots, the participations or the enterprises' profiles
+    change, and for at most RESULT_CACHE_S seconds: reloading the page costs no new bootstrap."""
     check_choice(instrument, outcome)
-    res = EffectResult(instrument, outcome, year, district)
     prof = _profiles(db, district)
     parts = {o: p for o, p in participations(db, instrument).items() if o in prof.keys}
+    if not cache or columns is not None:
+        return _estimate(db, instrument, outcome, year, district, columns, draws, prof, parts)
+    key = hash(
+        (
+            snapshot_version(db),
+            instrument,
+            outcome,
+            year,
+            district,
+            draws,
+            tuple((o, *(prof.keys[o][f] for f in ("cluster", "size_class", "district"))) for o in prof.ids),
+            tuple(sorted((o, p.day, p.money) for o, p in parts.items())),
+        )
+    )
+    now = time.monotonic()
+    with _matrix_lock:
+        hit = _results.get(key)
+    if hit is not None and now - hit[0] < RESULT_CACHE_S:
+        return hit[1]
+    res = _estimate(db, instrument, outcome, year, district, columns, draws, prof, parts)
+    with _matrix_lock:
+        if len(_results) > 256:
+            _results.clear()
+        _results[key] = (now, res)
+    return res
+
+
+RESULT_CACHE_S = 600.0
+_results: dict[int, tuple[float, EffectResult]] = {}
+
+
+def _estimate(
+    db: Session,
+    instrument: str,
+    outcome: str,
+    year: int | None,
+    district: str | None,
+    columns: Columns | None,
+    draws: int,
+    prof: Profiles,
+    parts: dict[int, Participation],
+) -> EffectResult:
+    res = EffectResult(instrument, outcome, year, district)
     takers = {o: p for o, p in parts.items() if year is None or p.day.year == year}
     res.participants = len(takers)
     ids = prof.ids
