@@ -58,6 +58,19 @@ def test_demo_from_simulated_history(db: Session) -> None:
     from collections import Counter
 
     print("demo:", out, Counter((o.kind, o.state) for o in orders), "stops:", len(stops))
+    import time
+
+    from chaoyun.apps.maintenance import plans
+
+    t = time.perf_counter()
+    plans.check_due(db, org_id, now=now + timedelta(minutes=15))
+    t_check = time.perf_counter() - t
+    t = time.perf_counter()
+    reliability.compute(db, org_id, today - timedelta(days=6), today, now=now)
+    t_rel = time.perf_counter() - t
+    n_plans_org = db.execute(select(func.count(MaintPlan.id)).where(MaintPlan.org_id == org_id)).scalar_one()
+    print(f"timing: due check of {n_plans_org} plans (15 min of new telemetry) {t_check * 1000:.0f} ms; "
+          f"reliability of {len(rel.machines)} machines over 7 days {t_rel * 1000:.0f} ms")
     n_orders, n_plans = len(orders), db.execute(select(func.count(MaintPlan.id))).scalar_one()
     again = demo.seed(db, now=now)
     assert again == {"plans": 0, "orders": 0}
