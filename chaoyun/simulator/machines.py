@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from chaoyun.simulator import degrading
+
 CHINA = timezone(timedelta(hours=8))
 
 # Process values per model: metric -> (running level, idle level, noise sd, added at full wear).
@@ -113,6 +115,7 @@ class Machine:
     last: dict[str, float] = field(default_factory=dict)
     setpoints: dict[str, float] = field(default_factory=dict)
     lagged: dict[str, float] = field(default_factory=dict)
+    degrade_from: datetime | None = None  # a degrading machine's onset (chaoyun.simulator.degrading)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"chaoyun-sim-{self.uid}")
@@ -259,6 +262,8 @@ class Machine:
             out["program"] = f"O{1000 + int(self.cycles) // 5000 % 50}"
         for key, sp in self.setpoints.items():
             out[key] = sp
+        if degrading.is_degrading(self.uid):
+            out = degrading.apply(self, now, out)
         return {k: v for k, v in out.items() if k in self.metrics}
 
     def _meter(self, now: datetime, dt: float) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from chaoyun.devices.demo import DEMO_PREFIX
 from chaoyun.devices.models import Device
 from chaoyun.devices.store import to_ms
 from chaoyun.settings import get_settings
+from chaoyun.simulator import degrading
 from chaoyun.simulator.machines import Machine
 
 log = logging.getLogger("chaoyun.simulator")
@@ -65,6 +66,8 @@ def load_devices(db: Session, limit: int | None = None, uid_prefix: str = DEMO_P
         metrics = {m.key for m in d.model.metrics}
         machine = Machine(d.uid, d.model.key, d.model.ideal_cycle_s, metrics)
         resume(machine, {k: v.value for k, v in store.latest(d.id).items() if v.value is not None})
+        if degrading.is_degrading(d.uid):
+            machine.degrade_from = degrading.onset_from_store(store, d.id, datetime.now(UTC))
         out.append(SimDevice(d.id, d.uid, machine))
     return out
 
