@@ -409,7 +409,10 @@ def score_device(db: Session, device: Device, now: datetime | None = None) -> in
     h.scored_until = ws[-1].end
     h.updated_at = now
     db.flush()
-    _update_rul(db, device, h, wear, ws[-1].end)
+    # RUL hourly (and at the newest window): the trend chart shows how it moved.
+    for w in ws:
+        if w is ws[-1] or (w.end.minute < w_min and w.end.second == 0):
+            _update_rul(db, device, h, wear, w.end)
     _maybe_order(db, device, h, names, ws[-1].end)
     return len(ws)
 
