@@ -68,6 +68,11 @@ def demo(
         from chaoyun.apps.maintenance import demo as maintenance_demo
 
         console.print(f"maintenance: {maintenance_demo.seed(db)}")
+        # Predictive maintenance last: the degrading machines' simulated history scored by the real rules (baseline,
+        # anomaly alarm, health-index RUL, predictive order).
+        from chaoyun.apps.maintenance.predict import jobs as predict_jobs
+
+        console.print(f"predictive maintenance: {predict_jobs.seed_demo(db)}")
     table = Table(title="演示账号 / Demo logins")
     for col in ("role", "username", "password", "organisation"):
         table.add_column(col)
