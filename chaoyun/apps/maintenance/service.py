@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import ColumnElement, Select, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -337,18 +337,17 @@ def mine(actor: Actor) -> ColumnElement[bool]:
     return or_(MaintOrder.technician_id == actor.user.id, MaintOrder.created_by_id == actor.user.id)
 
 
-def list_orders(
-    db: Session,
+def orders_select(
     actor: Actor,
     state: str | None = None,
     device_id: int | None = None,
     kind: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = 5000,
     only_mine: bool = False,
-) -> list[MaintOrder]:
-    """Orders of the actor's enterprise; ``only_mine``: assigned to or reported by the actor."""
+) -> Select[MaintOrder]:
+    """Orders of the actor's enterprise; ``state`` "active": not finished; ``only_mine``: assigned to or reported
+    by the actor."""
     stmt = select(MaintOrder).where(order_scope(actor))
     if only_mine:
         stmt = stmt.where(mine(actor))
@@ -364,6 +363,21 @@ def list_orders(
         stmt = stmt.where(MaintOrder.created_at >= since)
     if until is not None:
         stmt = stmt.where(MaintOrder.created_at < until)
+    return stmt
+
+
+def list_orders(
+    db: Session,
+    actor: Actor,
+    state: str | None = None,
+    device_id: int | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 5000,
+    only_mine: bool = False,
+) -> list[MaintOrder]:
+    stmt = orders_select(actor, state, device_id, kind, since, until, only_mine)
     return list(db.execute(stmt.order_by(MaintOrder.id.desc()).limit(limit)).scalars())
 
 

@@ -3,6 +3,7 @@ reliability (MTBF / MTTR / availability) and the maintenance calendar. Thin over
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from chaoyun.apps.maintenance import agenda, labels, parts, plans, reliability, service
 from chaoyun.apps.maintenance.api import MAX_DAYS, parse_month, period
+from chaoyun.apps.maintenance.models import MaintOrder
 from chaoyun.apps.maintenance.permissions import MAINT_MANAGE, MAINT_READ, MAINT_WORK
 from chaoyun.apps.maintenance.schemas import (
     CancelIn,
@@ -31,7 +33,7 @@ from chaoyun.db import get_db
 from chaoyun.errors import AppError, Forbidden, Invalid, NotFound
 from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor
-from chaoyun.web import nav
+from chaoyun.web import lists, nav
 from chaoyun.web.deps import requires
 from chaoyun.web.forms import FormState
 from chaoyun.web.params import DbId
@@ -62,6 +64,15 @@ def _todos(db: Session, actor: Actor) -> list[nav.Todo]:
 
 
 nav.register_todo("maintenance", _todos)
+
+ORDER_SORTS: dict[str, Any] = {
+    "id": MaintOrder.id,
+    "due": MaintOrder.due,
+    "state": MaintOrder.state,
+    "kind": MaintOrder.kind,
+    "window": MaintOrder.window_start,
+}
+NUMBER_RE = re.compile(r"(?i)MO-?0*(\d{1,9})")
 
 FLASH = {
     "created": N_("Maintenance order saved."),
@@ -144,8 +155,14 @@ def _orders_page(
     kind = kind if kind in labels.KINDS else None
     # Technicians open on their own orders ("mine": assigned to or reported by them); managers on all.
     only_mine = request.query_params.get("mine", "0" if actor.has(MAINT_MANAGE) else "1") == "1"
-    orders = service.list_orders(
-        db, actor, None if state == "all" else state, kind=kind, limit=500, only_mine=only_mine
+    stmt = service.orders_select(actor, None if state == "all" else state, kind=kind, only_mine=only_mine)
+    lp = lists.params(request, ORDER_SORTS, "-id")
+    number = NUMBER_RE.fullmatch(lp.q.strip())
+    if number:  # an order number: that order
+        stmt = stmt.where(MaintOrder.id == int(number.group(1)))
+        lp = lists.ListParams("", lp.sort, lp.desc, lp.page, lp.size)
+    pg = lists.paginate_select(
+        db, stmt, lp, ORDER_SORTS, search_columns=[MaintOrder.title, MaintOrder.detail], tiebreak=MaintOrder.id
     )
     machines, people = _names(db, actor.org_id)
     return render(
@@ -154,7 +171,8 @@ def _orders_page(
         _ctx(
             request,
             actor,
-            orders=orders,
+            orders=pg.items,
+            pg=pg,
             state=state,
             kind=kind or "",
             only_mine=only_mine,

@@ -100,6 +100,11 @@ def test_order_flow_through_pages_and_api(db: Session, login: Any) -> None:
                 "/api/v1/apps/maintenance/reliability?days=30", "/api/v1/apps/maintenance/calendar?month=2026-12",
                 "/api/v1/apps/maintenance/plans", "/api/v1/apps/maintenance/settings"):
         assert admin.get(url).status_code == 200, url
+    # The list: search by number or title, sort, page.
+    page = admin.get(f"/apps/maintenance?state=all&mine=0&q={got['number']}").text
+    assert f'data-order="{oid}"' in page and page.count("data-order=") == 1
+    page = admin.get("/apps/maintenance?state=all&mine=0&q=液压站&sort=-due").text
+    assert f'data-order="{oid}"' in page and 'data-total="' in page
     # App use is recorded under "maintenance".
     assert app_of_path("/apps/maintenance/plans") == "maintenance"
     db.expire_all()
