@@ -23,6 +23,7 @@ at all, so every output that renders this report (page, PDF, Excel, API) suppres
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -53,6 +54,7 @@ from chaoyun.programme.outcomes.models import OutcomeSnapshot
 from chaoyun.programme.pack import get_pack
 from chaoyun.programme.questionnaire import Questionnaire, score
 
+log = logging.getLogger(__name__)
 MIN_GROUP = 5
 SUPPRESSED_NOTE = N_("Fewer than 5 enterprises: not shown")  # 样本不足 5 家，不予显示
 WEAK_AREA_SHARE = 0.5  # an enterprise is weak in an area scoring under half its points
@@ -543,15 +545,18 @@ def attach_offerings(db: Session, rep: Report) -> None:
 #
 # Computed on request, kept per process while the data it was computed from is unchanged: the version is the
 # number and latest completion time of completed diagnoses, the consents, and the newest outcome snapshot row
-# (snapshots are replaced by new rows, so a refresh raises it). Offerings are attached on every request (they
-# change without the version seeing it); a cached report older than CACHE_TTL_S is computed again (profile
-# changes: an enterprise's name, district or industry). Measured in docs/common-problem-report.md.
+# (snapshots are replaced by new rows, so a refresh raises it). A new diagnosis or consent shows on the next
+# request; new outcome snapshots a moment later (read in the background, see _platform_all). Offerings are
+# attached on every request (they change without the version seeing it); a cached report older than
+# CACHE_TTL_S is computed again (profile changes: an enterprise's name, district or industry).
 
 CACHE_TTL_S = 600.0
 REPORT_CACHE_SIZE = 128
 _LOCK = threading.Lock()
 _REPORTS: OrderedDict[Any, tuple[float, Report]] = OrderedDict()
-_PLATFORM: dict[Any, tuple[float, dict[int, dict[str, float | None]]]] = {}
+# database url -> (snapshot version, monotonic time read, every enterprise's latest outcomes)
+_PLATFORM: dict[str, tuple[Any, float, dict[int, dict[str, float | None]]]] = {}
+_REFRESHING: dict[str, threading.Thread] = {}
 
 
 def data_version(db: Session) -> tuple[Any, ...]:
@@ -565,6 +570,7 @@ def data_version(db: Session) -> tuple[Any, ...]:
 
 def forget(platform: bool = True, scores: bool = True) -> None:
     """Drop cached reports; also the memo of scores and the platform outcomes unless told not to."""
+    settle()
     with _LOCK:
         _REPORTS.clear()
         if scores:
@@ -573,30 +579,56 @@ def forget(platform: bool = True, scores: bool = True) -> None:
             _PLATFORM.clear()
 
 
-def _platform_all(db: Session, key: Any, now: float) -> dict[int, dict[str, float | None]]:
+def settle(timeout: float = 60.0) -> None:
+    """Wait for background re-reads of the platform outcomes (tests, benchmark)."""
+    for t in list(_REFRESHING.values()):
+        t.join(timeout)
+
+
+def _read_platform(engine: Any, url: str, version: Any) -> None:
+    try:
+        with Session(engine) as s:
+            data = outcomes.latest(s)
+        with _LOCK:
+            _PLATFORM[url] = (version, time.monotonic(), data)
+    except Exception:  # the next request tries again; the report keeps the outcomes it had
+        log.exception("re-reading the platform outcomes for the common-problem report failed")
+    finally:
+        with _LOCK:
+            _REFRESHING.pop(url, None)
+
+
+def _platform_all(db: Session, url: str, version: Any, now: float) -> tuple[Any, dict[int, dict[str, float | None]]]:
+    """Every enterprise's latest outcomes and the snapshot version they were read at. Read once per snapshot
+    version; when a refresh wrote new snapshots (or the copy is older than CACHE_TTL_S), the copy held is
+    used while a background thread reads the new one (the first read in a process waits for it)."""
     with _LOCK:
-        hit = _PLATFORM.get(key)
-    if hit and now - hit[0] < CACHE_TTL_S:
-        return hit[1]
+        hit = _PLATFORM.get(url)
+        stale = hit is not None and (hit[0] != version or now - hit[1] >= CACHE_TTL_S)
+        if stale and url not in _REFRESHING:
+            t = threading.Thread(target=_read_platform, args=(db.get_bind().engine, url, version), daemon=True)
+            _REFRESHING[url] = t
+            t.start()
+    if hit is not None:
+        return hit[0], hit[2]
     data = outcomes.latest(db)
     with _LOCK:
-        _PLATFORM.clear()  # one version kept: the newest
-        _PLATFORM[key] = (now, data)
-    return data
+        _PLATFORM[url] = (version, now, data)
+    return version, data
 
 
 def cached(db: Session, f: Filters) -> Report:
     """``build`` through the per-process cache; offerings attached fresh."""
     url = str(db.get_bind().engine.url)
     version = data_version(db)
-    key = (url, f, version)
     now = time.monotonic()
+    used, platform = _platform_all(db, url, version[-1], now)
+    key = (url, f, version[:-1], used)  # the outcomes actually used, which may lag the newest for a moment
     with _LOCK:
         hit = _REPORTS.get(key)
     if hit and now - hit[0] < CACHE_TTL_S:
         rep = copy.deepcopy(hit[1])
     else:
-        platform = _platform_all(db, (url, version[-1]), now)
         rep = build(db, f, offerings=False, platform=platform)
         with _LOCK:
             _REPORTS[key] = (now, copy.deepcopy(rep))
