@@ -19,7 +19,6 @@ from chaoyun.web.deps import requires
 router = APIRouter(prefix="/api/v1/programme/common-problems", tags=["programme"])
 
 
-
 def _r(v: float | None, digits: int = 4) -> float | None:
     return None if v is None else round(v, digits)
 
