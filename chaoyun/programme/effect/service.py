@@ -668,7 +668,7 @@ def summary(db: Session, outcome_list: tuple[str, ...] = MAIN_OUTCOMES) -> list[
     """Every instrument against the main outcomes, city-wide (the evaluation exports and the public page)."""
     out = []
     for outcome in outcome_list:
-        columns = outcomes.history_columns(db, outcome)
         for instrument in INSTRUMENTS:
-            out.append(estimate(db, instrument, outcome, columns=columns))
+            # City-wide through the per-process caches: the background task's call warms the page's defaults.
+            out.append(estimate(db, instrument, outcome))
     return out
