@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from chaoyun import timefmt
 from chaoyun.apps.scheduling import build as b
@@ -129,7 +130,8 @@ async def solve(request: Request, db: Session = Depends(get_db), actor: Actor = 
         _pydantic_errors(request, form, exc)
     if form.ok and data is not None:
         try:
-            plan = jobs.start_solve(db, actor, data)
+            # Building the problem reads every open order (0.6 s for 200 orders × 8 operations): off the event loop.
+            plan = await run_in_threadpool(jobs.start_solve, db, actor, data)
             return RedirectResponse(f"/apps/scheduling/plans/{plan.id}", status_code=303)
         except AppError as exc:
             db.rollback()
