@@ -19,7 +19,8 @@ from tests.apps.maintenance.test_predict_service import _series
 
 
 def _factory_org(db: Session) -> int:
-    m = db.execute(select(Membership).join(User, Membership.user_id == User.id).where(User.username == "factory")).scalar_one()
+    q = select(Membership).join(User, Membership.user_id == User.id).where(User.username == "factory")
+    m = db.execute(q).scalar_one()
     return m.org_id
 
 

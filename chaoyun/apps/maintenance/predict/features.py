@@ -174,10 +174,11 @@ def fit_conditions(
     mu, sd = s.mean(axis=0), s.std(axis=0)
     sd[sd < 1e-12] = 1.0
     x = (s - mu) / sd
-    total = float(((x - x.mean(axis=0)) ** 2).sum()) or 1.0
+    total = float(((x - x.mean(axis=0)) ** 2).sum())
     k, centres = 1, [list(x.mean(axis=0))]
     sample = x if len(x) <= 4000 else x[np.random.default_rng(seed).choice(len(x), 4000, replace=False)]
-    for kk in range(2, MAX_CONDITIONS + 1):
+    # Constant settings (a single condition recorded exactly): nothing to cluster.
+    for kk in range(2, MAX_CONDITIONS + 1 if total > 1e-9 else 2):
         km = KMeans(n_clusters=kk, n_init=2, random_state=seed).fit(sample)
         if km.inertia_ * len(x) / len(sample) < 0.01 * total:
             k, centres = kk, km.cluster_centers_.tolist()
