@@ -28,7 +28,7 @@ def _monitored(db: Session, org_id: int, name: str) -> Device:
     d = new_device(db, org_id, "injection_moulding", name)
     now = utcnow().replace(second=0, microsecond=0)
     start = now - timedelta(hours=48)
-    pts = _series(start, 48, drift_from_h=30, seed=3)
+    pts = _series(start, 48, drift_from_h=30, seed=3, rate=0.3)
     for k in range(0, len(pts), 500):
         feed(db, d, pts[k : k + 500], pts[min(k + 499, len(pts) - 1)][0])
     service.enable(db, d, start)

@@ -23,13 +23,13 @@ STEP_S = 120
 
 
 def _series(
-    start: datetime, hours: float, drift_from_h: float, seed: int = 1
+    start: datetime, hours: float, drift_from_h: float, seed: int = 1, rate: float = 1.0
 ) -> list[tuple[datetime, dict[str, object]]]:
     rng = random.Random(seed)
     out = []
     for i in range(int(hours * 3600 / STEP_S)):
         h = i * STEP_S / 3600
-        d = max(0.0, h - drift_from_h)  # hours into the drift
+        d = rate * max(0.0, h - drift_from_h)  # hours into the drift (times its rate)
         out.append(
             (
                 start + timedelta(seconds=i * STEP_S),
