@@ -182,12 +182,15 @@ def create_work_order(
         created_by=actor.user.username if actor else "system",
         created_by_id=actor.user.id if actor else None,
     )
-    db.add(order)
     try:
+        # Added inside the savepoint, so a refused insert leaves nothing pending in the session.
         with db.begin_nested():
+            db.add(order)
             db.flush()
     except IntegrityError:
         # Another process opened an order of this source at the same moment: that one stands.
+        if order in db:
+            db.expunge(order)
         existing = _open_of(db, device_id, source_ref)
         if existing is None:
             raise

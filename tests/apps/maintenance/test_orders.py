@@ -288,3 +288,37 @@ def test_isolation_and_technician_scope(db: Session) -> None:
         service.use_part(db, s.tech, mine.id, p.id, 1)
     with pytest.raises(NotFound):
         parts.get_part(db, s.admin, p.id)
+
+
+def test_create_work_order_concurrently_makes_one_order(db: Session) -> None:
+    """Eight threads, each with its own session, ask for the same machine and source at once (two processes
+    scoring the same prediction): one order, every caller gets it (the unique (machine, open source) constraint
+    and the savepoint in create_work_order; on PostgreSQL the losers really hit the constraint)."""
+    import threading
+
+    from chaoyun.db import get_sessionmaker
+
+    s = shop(db)
+    RACE = "rul:race"
+    barrier = threading.Barrier(8)
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with get_sessionmaker()() as own:
+                barrier.wait(timeout=10)
+                o = service.create_work_order(own, None, s.org.id, s.im1.id, "predictive", "轴承", "", None, RACE)
+                got.append(o.id)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert len(got) == 8 and len(set(got)) == 1
+    n = select(func.count(MaintOrder.id)).where(MaintOrder.device_id == s.im1.id, MaintOrder.source_ref == RACE)
+    assert db.execute(n).scalar_one() == 1
