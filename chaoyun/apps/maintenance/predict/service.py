@@ -291,8 +291,14 @@ def start_monitoring(db: Session, actor: Actor, device_id: int, since: datetime 
         raise Forbidden(N_("Your role may not change condition monitoring."))
     device = get_machine(db, actor, device_id)
     h = enable(db, device, since)
+    # Audited as a change of the device (the audit labels have no predictive-maintenance object type yet).
     audit.record_by(
-        db, actor, "create", "predict_monitoring", device.id, after={"since": (since or h.updated_at).isoformat()}
+        db,
+        actor,
+        "update",
+        "device",
+        device.id,
+        after={"predictive_monitoring_since": (since or h.updated_at).isoformat()},
     )
     db.commit()
     return h
@@ -314,7 +320,7 @@ def retrain(db: Session, actor: Actor, device_id: int, start: datetime, end: dat
         raise Invalid(N_("The baseline window must be at least 4 hours long."), field="end")
     device = get_machine(db, actor, device_id)
     m = fit_baseline(db, device, start, end, actor.user.username)
-    audit.record_by(db, actor, "create", "predict_model", m.id, after={"device_id": device.id, "version": m.version})
+    audit.record_by(db, actor, "update", "device", device.id, after={"anomaly_baseline": m.id, "version": m.version})
     db.commit()
     return m
 
