@@ -935,12 +935,14 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         report: Callable[[_Plan, int, float, int], None],
         built: _Model,
         should_stop: Callable[[], bool] | None,
+        target: int | None = None,
         interval: float = 0.5,
     ) -> None:
         super().__init__()
         self.report = report
         self.built = built
         self.should_stop = should_stop
+        self.target = target  # a proved lower bound: a solution reaching it is optimal, so stop there
         self.interval = interval
         self.solutions = 0
         self.last = -1e9
@@ -951,13 +953,15 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         if self.should_stop is not None and self.should_stop():
             self.stopped = True
             self.stop_search()
+        objective = self.objective_value
+        score = round(objective) if math.isfinite(objective) else _BIG
+        if self.target is not None and score <= self.target:
+            self.stop_search()
         now = time.monotonic()
         if now - self.last < self.interval and self.solutions > 1:
             return
         self.last = now
         plan = _read(self.built, self.value)
-        objective = self.objective_value
-        score = round(objective) if math.isfinite(objective) else _BIG
         self.report(plan, score, self.best_objective_bound, self.solutions)
 
 
@@ -1032,7 +1036,7 @@ def solve(
             built.model.add(built.objective <= best_score)
         solver = cp_model.CpSolver()
         _parameters(solver, left * share, workers, large, lns_only)
-        code, phase_stopped, _n = _run(solver, built, report, should_stop)
+        code, phase_stopped, _n = _run(solver, built, report, should_stop, bound_score)
         stopped |= phase_stopped
         if code == cp_model.MODEL_INVALID:
             err = _err(
@@ -1094,9 +1098,10 @@ def _run(
     built: _Model,
     report: Callable[[_Plan, int, float, int], None],
     should_stop: Callable[[], bool] | None,
+    target: int | None,
 ) -> tuple[int, bool, int]:
     """One CP-SAT run with the solution callback and the cancellation poller: (status, stopped, solutions)."""
-    callback = _Callback(report, built, should_stop)
+    callback = _Callback(report, built, should_stop, target)
     done = threading.Event()
     polled = [False]
 
