@@ -470,7 +470,7 @@ def _prepare(problem: Problem) -> _Prep:
             o = ops[i]
             if o.frozen is not None:
                 o.head = o.frozen_w[0]
-                t = o.frozen_w[1]
+                t = max(o.frozen_w[1], r)  # what follows a finished operation still waits for release and not_before
             else:
                 o.head = t
                 t += min(d for _, d in o.options)

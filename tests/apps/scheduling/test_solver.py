@@ -535,3 +535,18 @@ def test_repair_makes_room_past_a_tight_horizon_and_drops_past_pins() -> None:
     assert by_op(result.assignments)["B2"].start >= 8
     assert result.makespan > 9
     assert result.moved == ["B2"]
+
+
+def test_not_before_holds_after_a_finished_operation() -> None:
+    problem = Problem(
+        jobs=[Job("A", (op("A/1", ("M1", 2)), op("A/2", ("M2", 3))))],
+        machines=["M1", "M2"],
+        horizon=50,
+        frozen=[Assignment("A/1", "A", "M1", 0, 2)],
+        not_before=5,
+    )
+    result = solve(problem, time_limit=5)
+    assert result.status == "optimal"
+    assert by_op(result.assignments)["A/2"].start == 5
+    assert validate(problem, result.assignments) == []
+    assert any("before 5" in x for x in validate(problem, [*problem.frozen, Assignment("A/2", "A", "M2", 2, 5)]))
