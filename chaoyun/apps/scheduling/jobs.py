@@ -37,6 +37,7 @@ from chaoyun.db import get_sessionmaker, utcnow
 from chaoyun.devices import events
 from chaoyun.errors import Conflict
 from chaoyun.i18n import N_
+from chaoyun.identity.audit import record_by
 from chaoyun.identity.permissions import Actor
 
 log = logging.getLogger("chaoyun.apps.scheduling")
@@ -135,6 +136,14 @@ def start_solve(
             plan.pins.append(PlanPin(op_key=key, device_id=dev, start=start, created_by=actor.user.username))
     db.add(plan)
     db.flush()
+    record_by(
+        db,
+        actor,
+        "solve",
+        "schedule_plan",
+        plan.id,
+        after={"objective": data.objective, "orders": len(built.work_order_ids), "invalid": bool(errors)},
+    )
     if errors:
         plan.solver_status = "invalid"
         db.commit()
@@ -169,6 +178,7 @@ def request_cancel(db: Session, actor: Actor, plan_id: int) -> SolveJob:
     if job is None or job.state not in ("queued", "running"):
         raise Conflict(N_("Plan %(id)s is not being solved; there is nothing to cancel."), id=plan.id)
     job.cancel_requested = True
+    record_by(db, actor, "cancel", "schedule_plan", plan.id)
     db.commit()
     return job
 

@@ -23,6 +23,7 @@ from chaoyun.db import utcnow
 from chaoyun.devices import service as devices
 from chaoyun.errors import Conflict, Invalid, NotFound
 from chaoyun.i18n import N_, Msgid
+from chaoyun.identity.audit import record_by
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.production import service as production
@@ -243,6 +244,14 @@ def add_pin(db: Session, actor: Actor, plan_id: int, data: PinIn) -> PlanPin:
         plan.pins.remove(old)  # one pin per operation: the newest wins
     pin = PlanPin(op_key=data.op_key, device_id=data.device_id, start=start, created_by=actor.user.username)
     plan.pins.append(pin)
+    record_by(
+        db,
+        actor,
+        "pin",
+        "schedule_plan",
+        plan.id,
+        after={"op": data.op_key, "device_id": data.device_id, "start": start.isoformat() if start else None},
+    )
     db.commit()
     return pin
 
@@ -253,6 +262,7 @@ def remove_pin(db: Session, actor: Actor, plan_id: int, pin_id: int) -> None:
     if pin is None:
         raise NotFound(N_("No such pin."))
     plan.pins.remove(pin)
+    record_by(db, actor, "unpin", "schedule_plan", plan.id, before={"op": pin.op_key})
     db.commit()
 
 
@@ -275,6 +285,7 @@ def publish(db: Session, actor: Actor, plan_id: int) -> SchedulePlan:
     if plan.published:
         raise Conflict(N_("Plan %(id)s is already the published plan."), id=plan.id)
     _publish(db, plan, actor.user.username)
+    record_by(db, actor, "publish", "schedule_plan", plan.id)
     db.commit()
     return plan
 
@@ -468,6 +479,7 @@ def accept_proposal(db: Session, actor: Actor, proposal_id: int) -> RepairPropos
     p.state = "accepted"
     p.decided_at = utcnow()
     p.decided_by = actor.user.username
+    record_by(db, actor, "proposal_accept", "repair_proposal", p.id, after={"plan": p.plan_id})
     db.commit()
     return p
 
@@ -479,6 +491,7 @@ def reject_proposal(db: Session, actor: Actor, proposal_id: int) -> RepairPropos
     p.state = "rejected"
     p.decided_at = utcnow()
     p.decided_by = actor.user.username
+    record_by(db, actor, "proposal_reject", "repair_proposal", p.id)
     db.commit()
     return p
 
