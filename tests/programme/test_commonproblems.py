@@ -207,11 +207,14 @@ def test_weakest_areas_and_scenes_ranked_on_a_hand_made_set(db: Session) -> None
     assert rep.scenes[0].share == 0 and rep.scenes[1].mean == pytest.approx(1.0)
     # Six enterprises: a quartile holds fewer than five, so leaders and laggards are not shown.
     assert not rep.quartiles_shown and all(w.leaders is None for w in rep.areas)
-    # The weaknesses with offerings: the lowest areas and scenes together.
-    assert [(w.kind, w.key) for w in rep.weaknesses[:2]] in (
-        [("area", "security"), ("scene", "energy")],
-        [("scene", "energy"), ("area", "security")],
-    )
+    # The weaknesses with offerings: the three weakest areas, then the two weakest scenes.
+    assert [(w.kind, w.key) for w in rep.weaknesses] == [
+        ("area", "security"),
+        ("area", "green"),
+        ("area", "information_systems"),
+        ("scene", "energy"),
+        ("scene", "quality"),
+    ]
 
 
 def test_leaders_against_laggards_and_the_spread(db: Session) -> None:

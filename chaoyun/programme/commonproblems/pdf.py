@@ -67,6 +67,7 @@ WEAKNESS_HEADERS = [
     "落后企业",
     "差距",
 ]
+SCENE_HEADERS = ["场景" if h == "环节" else h for h in WEAKNESS_HEADERS]
 
 
 def group_rows(rows: list[GroupRow], by: str, names: dict[str, str]) -> list[list[Any]]:
@@ -139,7 +140,7 @@ def report_pdf(rep: Report) -> bytes:
             _p(f"阈值：环节得分低于满分的 {service.WEAK_AREA_SHARE * 100:.0f}%。", st["small"]),
             _p("三、数字化经营场景排名（L0–L4）", st["h2"]),
             _table(
-                [WEAKNESS_HEADERS, *weakness_rows(rep.scenes, rep.quartiles_shown)],
+                [SCENE_HEADERS, *weakness_rows(rep.scenes, rep.quartiles_shown)],
                 [26, 70, 62, 40, 56, 60, 44, 44, 36],
             ),
             _p(f"阈值：场景等级低于 L{service.WEAK_SCENE_LEVEL}。", st["small"]),
@@ -153,8 +154,9 @@ def report_pdf(rep: Report) -> bytes:
                     st["body"],
                 )
             )
-            biggest = sorted(rep.areas, key=lambda w: -(w.gap or 0))[:3]
-            story.append(_p("差距最大的环节：" + "、".join(f"{w.zh}（{_pc(w.gap)}）" for w in biggest), st["body"]))
+            biggest = [w for w in sorted(rep.areas, key=lambda w: -(w.gap or 0))[:3] if (w.gap or 0) > 0]
+            if biggest:
+                story.append(_p("差距最大的环节：" + "、".join(f"{w.zh}（{_pc(w.gap)}）" for w in biggest), st["body"]))
         else:
             story.append(_p(f"领先或落后企业{SUPPRESSED_ZH}。", st["body"]))
         story.append(_p("五、平台数据", st["h2"]))
@@ -244,7 +246,8 @@ def report_xlsx(rep: Report) -> bytes:
     if rep.shown:
         for title, ws_rows in (("薄弱环节", rep.areas), ("经营场景", rep.scenes)):
             sheet = excel.sheet(wb, title)
-            excel.write_table(sheet, WEAKNESS_HEADERS, weakness_rows(ws_rows, rep.quartiles_shown))
+            headers = WEAKNESS_HEADERS if title == "薄弱环节" else SCENE_HEADERS
+            excel.write_table(sheet, headers, weakness_rows(ws_rows, rep.quartiles_shown))
             chart = BarChart()
             chart.type = "bar"
             chart.title = f"{title}得分率"

@@ -59,7 +59,9 @@ MIN_GROUP = 5
 SUPPRESSED_NOTE = N_("Fewer than 5 enterprises: not shown")  # 样本不足 5 家，不予显示
 WEAK_AREA_SHARE = 0.5  # an enterprise is weak in an area scoring under half its points
 WEAK_SCENE_LEVEL = 2  # ... and in a scene below L2
-TOP_WEAKNESSES = 5  # weaknesses listed with offerings
+# Weaknesses listed with offerings: the weakest areas, then the weakest scenes (a scene's share is its level over
+# L4, not comparable with an area's share of points, so the two lists are not merged by share).
+TOP_AREAS, TOP_SCENES = 3, 2
 OFFERINGS_PER_WEAKNESS = 3
 
 
@@ -196,10 +198,8 @@ class Report:
 
     @property
     def weaknesses(self) -> list[Weakness]:
-        """The weakest areas and scenes together, for the offerings list."""
-        return sorted(self.areas[:TOP_WEAKNESSES] + self.scenes[:TOP_WEAKNESSES], key=lambda w: (w.share, w.key))[
-            :TOP_WEAKNESSES
-        ]
+        """The weakest areas, then the weakest scenes, for the recommendations with offerings."""
+        return self.areas[:TOP_AREAS] + self.scenes[:TOP_SCENES]
 
 
 # ---------------------------------------------------------------- population
