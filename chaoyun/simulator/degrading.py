@@ -16,6 +16,9 @@ SUFFIX = "-inj03"
 ONSET_DAYS = 3.0
 # Added per day of degradation, while running (idle: a third of it).
 RATE_PER_DAY = {"vibration": 0.45, "oil_temp": 1.6}
+# The simulator's own slow wear (partly reset by every random repair) is held at this level on a degrading machine,
+# so the only trend in its values is the failing component's (a repair that resets wear would look like a recovery).
+HELD_WEAR = 0.15
 
 
 def is_degrading(uid: str) -> bool:
@@ -30,6 +33,7 @@ def onset_from_store(store: Any, device_id: int, now: datetime) -> datetime | No
 
 def apply(machine: Any, now: datetime, out: dict[str, Any]) -> dict[str, Any]:
     """Add the drift to this instant's values (called from ``Machine.step`` for a degrading machine)."""
+    machine.wear = HELD_WEAR
     if machine.degrade_from is None:
         machine.degrade_from = now + timedelta(days=ONSET_DAYS)
     days = (now - machine.degrade_from).total_seconds() / 86400
