@@ -18,7 +18,7 @@ from chaoyun.db import get_db, utcnow
 from chaoyun.i18n import both
 from chaoyun.identity.permissions import Actor
 from chaoyun.web.deps import requires
-from chaoyun.web.params import DbId
+from chaoyun.web.params import INT32_MAX, DbId
 
 router = APIRouter(prefix="/api/v1/apps/scheduling", tags=["scheduling"], dependencies=[Depends(track_use)])
 jobs.install()
@@ -227,7 +227,9 @@ def resolve(
 
 @router.get("/compare")
 def compare(
-    a: DbId = Query(...), b: DbId = Query(...), db: Session = Depends(get_db), actor: Actor = requires(SCHED_READ)
+    a: DbId = Query(..., ge=1, le=INT32_MAX),
+    b: DbId = Query(..., ge=1, le=INT32_MAX),
+    db: Session = Depends(get_db), actor: Actor = requires(SCHED_READ)
 ) -> dict[str, Any]:
     c = service.compare(db, actor, a, b)
 

@@ -25,7 +25,7 @@ from chaoyun.identity.permissions import Actor
 from chaoyun.web import nav
 from chaoyun.web.deps import requires
 from chaoyun.web.forms import FormState
-from chaoyun.web.params import DbId
+from chaoyun.web.params import INT32_MAX, DbId
 from chaoyun.web.render import render
 from chaoyun.web.validation import field_errors
 
@@ -303,8 +303,8 @@ def export(sched_plan_id: DbId, db: Session = Depends(get_db), actor: Actor = re
 @router.get("/apps/scheduling/compare")
 def compare(
     request: Request,
-    a: DbId = Query(...),
-    b: DbId = Query(...),
+    a: DbId = Query(..., ge=1, le=INT32_MAX),
+    b: DbId = Query(..., ge=1, le=INT32_MAX),
     db: Session = Depends(get_db),
     actor: Actor = requires(SCHED_READ),
 ) -> Response:
