@@ -363,17 +363,34 @@ def score_device(db: Session, device: Device, now: datetime | None = None) -> in
     wear = {
         m.key for m in signals_of(profile) if (m.role or "") in WEAR_ROLES or "vibration" in m.key or "temp" in m.key
     }
-    recent = [
-        p.score
-        for p in db.execute(
+    # An anomaly clears after CLEAR normal windows *in the state it was seen in*: a machine switched off for the
+    # night is not a recovered machine.
+    last_bad = (
+        db.execute(
             select(HealthPoint)
-            .where(HealthPoint.device_id == device.id)
+            .where(HealthPoint.device_id == device.id, HealthPoint.score > model.threshold)
             .order_by(HealthPoint.ts.desc())
-            .limit(anomaly.CLEAR)
-        ).scalars()
-    ]
-    flagged = [i for i, sc in enumerate(recent) if sc is not None and sc > model.threshold]
-    streak_normal = flagged[0] if flagged else len(recent)
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
+    bad_state = last_bad.state if last_bad is not None else None
+    streak_normal = anomaly.CLEAR
+    if last_bad is not None:
+        streak_normal = int(
+            db.execute(
+                select(func.count())
+                .select_from(HealthPoint)
+                .where(
+                    HealthPoint.device_id == device.id,
+                    HealthPoint.ts > last_bad.ts,
+                    HealthPoint.state == bad_state,
+                    HealthPoint.score.is_not(None),
+                )
+            ).scalar()
+            or 0
+        )
     points = []
     for w in ws:
         z = model.deviations(w.state, w.values)
@@ -391,7 +408,7 @@ def score_device(db: Session, device: Device, now: datetime | None = None) -> in
             )
         )
         if score > model.threshold:
-            streak_normal = 0
+            streak_normal, bad_state = 0, w.state
             if h.anomaly_since is None:
                 h.anomaly_since = w.end - timedelta(minutes=w_min)
             persisted = (w.end - h.anomaly_since) >= timedelta(minutes=w_min * model.persist)
@@ -399,11 +416,12 @@ def score_device(db: Session, device: Device, now: datetime | None = None) -> in
             if persisted and h.alarm_id is None:
                 h.anomalous = True
                 h.alarm_id = raise_anomaly_alarm(db, device, z, names, model.threshold, w.end)
-        else:
+        elif w.state == bad_state:
             streak_normal += 1
-            if streak_normal >= anomaly.CLEAR and h.anomaly_since is not None:
-                if h.alarm_id is not None:
-                    alarms._clear_alarm(db, h.alarm_id, w.end, "system")
+            if h.alarm_id is None:
+                h.anomaly_since = None  # the breach ended before it persisted
+            elif streak_normal >= anomaly.CLEAR:
+                alarms._clear_alarm(db, h.alarm_id, w.end, "system")
                 h.anomaly_since, h.alarm_id, h.anomalous = None, None, False
         h.score = round(score, 3)
     db.execute(
