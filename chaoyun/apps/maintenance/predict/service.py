@@ -408,6 +408,8 @@ def score_device(db: Session, device: Device, now: datetime | None = None) -> in
             )
         )
         if score > model.threshold:
+            if h.alarm_id is None and w.state != bad_state:
+                h.anomaly_since = None  # a breach is a run of anomalous windows of one operating state
             streak_normal, bad_state = 0, w.state
             if h.anomaly_since is None:
                 h.anomaly_since = w.end - timedelta(minutes=w_min)
@@ -415,7 +417,16 @@ def score_device(db: Session, device: Device, now: datetime | None = None) -> in
             h.signals = {k: round(v, 2) for k, v in z.items()}
             if persisted and h.alarm_id is None:
                 h.anomalous = True
-                h.alarm_id = raise_anomaly_alarm(db, device, z, names, model.threshold, w.end)
+                # The alarm describes the breach, not its last window: each signal's mean z over the breach's
+                # windows (a one-window spike of another signal does not take over the message).
+                since = h.anomaly_since
+                breach = [
+                    p.signals
+                    for p in points
+                    if p.score is not None and since is not None and p.ts > since and p.state == w.state
+                ]
+                mean_z = {k: sum(b.get(k, 0.0) for b in breach) / len(breach) for k in z} if breach else z
+                h.alarm_id = raise_anomaly_alarm(db, device, mean_z, names, model.threshold, w.end)
         elif w.state == bad_state:
             streak_normal += 1
             if h.alarm_id is None:
