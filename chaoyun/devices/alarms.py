@@ -470,6 +470,7 @@ def _new_alarm(
     ts: datetime,
     value: float | None,
     extra: dict[str, Any] | None = None,
+    message: str | None = None,
 ) -> Alarm:
     extra = extra or {}
     alarm = Alarm(
@@ -480,7 +481,7 @@ def _new_alarm(
         severity=rule.severity,
         metric=rule.metric,
         status="active",
-        message=_message(rule, device, value, extra)[:300],
+        message=(message or _message(rule, device, value, extra))[:300],
         details={"rule": rule.name, "params": rule.params, **extra},
         value=value,
         started_at=ts,
@@ -502,6 +503,29 @@ def _new_alarm(
         message=alarm.message,
     )
     return alarm
+
+
+def raise_from_analysis(
+    db: Session,
+    device: Device,
+    *,
+    name: str,
+    metric: str,
+    severity: str,
+    value: float | None,
+    text: str,
+    details: dict[str, Any],
+    ts: datetime,
+) -> Alarm:
+    """An alarm found by an analysis in a context above devices (anomaly detection), not by a rule: an alarm
+    like any other for the alarm pages, webhooks and the ``alarm.raised`` hook."""
+    rule = AlarmRule(name=name, kind="state", metric=metric, severity=severity, params={})
+    return _new_alarm(db, rule, device, ts, value, details, message=f"{device.name}: {text}")
+
+
+def clear_alarm(db: Session, alarm_id: int | None, ts: datetime, who: str) -> None:
+    """Clear an alarm raised by ``raise_from_analysis`` once its analysis finds the machine normal again."""
+    _clear_alarm(db, alarm_id, ts, who)
 
 
 def _clear_alarm(db: Session, alarm_id: int | None, ts: datetime, who: str) -> None:

@@ -33,7 +33,7 @@ from chaoyun.apps.maintenance.predict.models import DeviceHealth, HealthPoint, P
 from chaoyun.apps.maintenance.predict.permissions import PREDICT_MANAGE, PREDICT_READ
 from chaoyun.db import utcnow
 from chaoyun.devices import alarms
-from chaoyun.devices.models import AlarmRule, Device, MetricDef
+from chaoyun.devices.models import Device, MetricDef
 from chaoyun.devices.profiles import service as profiles
 from chaoyun.devices.store import get_store, to_ms
 from chaoyun.errors import Forbidden, Invalid, NotFound
@@ -432,7 +432,7 @@ def score_device(db: Session, device: Device, now: datetime | None = None) -> in
             if h.alarm_id is None:
                 h.anomaly_since = None  # the breach ended before it persisted
             elif streak_normal >= anomaly.CLEAR:
-                alarms._clear_alarm(db, h.alarm_id, w.end, "system")
+                alarms.clear_alarm(db, h.alarm_id, w.end, "system")
                 h.anomaly_since, h.alarm_id, h.anomalous = None, None, False
         h.score = round(score, 3)
     db.execute(
@@ -532,14 +532,20 @@ def raise_anomaly_alarm(
     maintenance app's corrective-order hook leaves alone (a predictive order is opened here instead)."""
     text = anomaly.summary(z, names, threshold)
     top = max(z, key=lambda k: abs(z[k]))
-    rule = AlarmRule(name="异常检测 / anomaly detection", kind="state", metric=top, severity="minor", params={})
-    alarm = alarms._new_alarm(
+    alarm = alarms.raise_from_analysis(
         db,
-        rule,
         device,
-        ts,
-        round(z[top], 2),
-        {"state": f"异常 {text}", "source": "predict.anomaly", "signals": {k: round(v, 2) for k, v in z.items()}},
+        name="异常检测 / anomaly detection",
+        metric=top,
+        severity="minor",
+        value=round(z[top], 2),
+        text=f"异常 {text}",
+        details={
+            "state": f"异常 {text}",
+            "source": "predict.anomaly",
+            "signals": {k: round(v, 2) for k, v in z.items()},
+        },
+        ts=ts,
     )
     return alarm.id
 
