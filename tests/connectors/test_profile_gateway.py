@@ -132,7 +132,8 @@ def test_new_machine_profile_to_gateway_to_oee(
     states = [r[2] for r in store.raw(dev_id, roles["state"], now - timedelta(hours=1), now + timedelta(minutes=1))]
     assert states[0] == "running" and states[-1] == "setup"
     assert list(oc.encode_states(["running", "setup"])) == [oc.STATE_CODES["running"], oc.STATE_CODES["setup"]]
-    period = oee.compute_period(db, device.org_id, now.date(), now.date(), device_ids=[dev_id])
+    # Before 08:00 the night shift belongs to the production day it started on: take yesterday too.
+    period = oee.compute_period(db, device.org_id, now.date() - timedelta(days=1), now.date(), device_ids=[dev_id])
     assert [m.device.id for m in period.machines] == [dev_id]
     seconds = period.machines[0].result.state_s.sum(axis=0)
     # Default shifts break 00:00-01:00 and 12:00-13:00: no planned time then (the data is up to minutes old).
