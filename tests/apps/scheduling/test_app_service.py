@@ -266,15 +266,25 @@ def test_breakdown_alarm_proposes_a_repair_that_keeps_started_operations(db: Ses
     before = {o.op_key: o for o in plan.operations}
     after = {o.op_key: o for o in p.plan.operations}
     assert set(after) == set(before)
-    # Nothing runs on machine 1 while it is down.
-    for o in after.values():
-        if o.device_id == f.im1.id:
+    # Nothing new runs on machine 1 while it is down. An operation that had started when the repair was made is
+    # kept where it is; if it was running on machine 1, the outage lengthens it (docs/scheduling-solver.md).
+    for k, o in after.items():
+        if o.device_id != f.im1.id:
+            continue
+        b = before[k]
+        if b.start <= p.created_at:
+            assert o.start == b.start and o.device_id == b.device_id and o.end >= b.end
+        else:
             assert o.end <= p.down_from or o.start >= p.down_until
     # Moved are exactly the operations whose machine or start changed, and no more than those that had to:
     # operations on machine 1 inside the down window, and what follows them.
     changed = {k for k, o in after.items() if o.device_id != before[k].device_id or o.start != before[k].start}
     assert set(p.moved) == changed
-    hit = {k for k, o in before.items() if o.device_id == f.im1.id and o.start < p.down_until and o.end > p.down_from}
+    hit = {
+        k
+        for k, o in before.items()
+        if o.device_id == f.im1.id and o.start < p.down_until and o.end > p.down_from and o.start > p.created_at
+    }
     assert hit <= changed
     assert len(changed) <= 2 * len(hit) + len([o for o in before.values() if o.start >= p.down_from])
     rows = service.proposal_changes(p)
