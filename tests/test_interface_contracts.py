@@ -90,3 +90,53 @@ def test_a_context_registers_a_home_panel(db: Session) -> None:
         assert all(p.template != "_test_panel.html" for p, _ in nav.panels_for(db, actor(db, "factory")))
     finally:
         nav._PANELS.remove(panel)
+
+
+def test_shift_calendar_and_machine_downtime_for_other_apps(db: Session) -> None:
+    from chaoyun.apps.models import PlannedDowntime
+
+    f = firm(db, "接口停机厂")
+    calendar, _ = oee.calendar_for(db, f.org.id)
+    assert calendar.shifts, "an enterprise without its own calendar gets the default shifts"
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    d = oee.put_machine_downtime(db, f.org.id, f.im1.id, start, start + timedelta(hours=2), "保养窗口")
+    db.commit()
+    moved = oee.put_machine_downtime(
+        db, f.org.id, f.im1.id, start + timedelta(hours=1), start + timedelta(hours=3), "保养窗口", downtime_id=d.id
+    )
+    assert moved.id == d.id and moved.start == start + timedelta(hours=1)
+    with pytest.raises(Exception, match="end"):
+        oee.put_machine_downtime(db, f.org.id, f.im1.id, start, start, "零长度")
+    db.rollback()
+    oee.remove_downtime(db, f.org.id, d.id)
+    db.commit()
+    assert db.get(PlannedDowntime, d.id) is None
+
+
+def test_an_analysis_raises_and_clears_an_alarm_like_any_other(db: Session) -> None:
+    from chaoyun.devices import alarms, events
+    from chaoyun.devices.models import Alarm
+
+    f = firm(db, "接口分析告警厂")
+    seen: list[dict[str, object]] = []
+    events.subscribe("alarm.raised", lambda **data: seen.append(data))
+    now = datetime.now(UTC)
+    alarm = alarms.raise_from_analysis(
+        db,
+        f.im1,
+        name="异常检测 / anomaly detection",
+        metric="vibration",
+        severity="minor",
+        value=4.2,
+        text="异常 振动 +4.2σ",
+        details={"source": "test"},
+        ts=now,
+    )
+    db.commit()
+    row = db.get(Alarm, alarm.id)
+    assert row is not None and row.status == "active" and row.message.endswith("异常 振动 +4.2σ")
+    assert any(e.get("alarm_id") == alarm.id and e.get("severity") == "minor" for e in seen)
+    alarms.clear_alarm(db, alarm.id, now + timedelta(minutes=5), "system")
+    db.commit()
+    db.refresh(row)
+    assert row.status == "cleared" and row.cleared_by == "system"
