@@ -13,10 +13,12 @@ the data. Goal: page and API under 1 s. Figures are printed and written to bench
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -162,6 +164,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="chaoyun-bench-report-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the database is ~400 MB: never leave it behind
     os.environ["CHAOYUN_DATABASE_URL"] = args.url or f"sqlite:///{tmp / 'bench.db'}"
     os.environ["CHAOYUN_VAR_DIR"] = str(tmp / "var")
     os.environ.setdefault("CHAOYUN_SECRET_KEY", "bench")
