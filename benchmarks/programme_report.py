@@ -28,32 +28,12 @@ from pathlib import Path
 from typing import Any
 
 
-def _answers(q: Any, rng: random.Random, strength: float) -> dict[str, Any]:
-    ans: dict[str, Any] = {}
-    for it in q.items():
-        if it.type == "rate":
-            continue
-        if it.type == "single":
-            idx = min(len(it.options) - 1, int(strength * len(it.options) + rng.random() * 1.5))
-            ans[it.key] = it.options[idx].key
-        else:
-            ans[it.key] = sorted(o.key for o in it.options if rng.random() < strength)
-    total = rng.randint(10, 200)
-    ans["evidence"] = {
-        "device_count": total,
-        "digitised_devices": int(total * min(1.0, strength + rng.random() * 0.2)),
-        "networked_devices": int(total * strength * 0.8),
-    }
-    top = 1 + int(strength * 3.5)
-    ans["scenes"] = {s.key: max(0, min(4, top - rng.randint(0, 2))) for s in q.scenes}
-    return ans
-
-
 def seed(db: Any, months: int) -> dict[str, int]:
     from sqlalchemy import insert, select
 
     from chaoyun.identity.models import Organisation, ProviderProfile
     from chaoyun.marketplace.models import Admission, Offering
+    from chaoyun.programme.demo import plausible_answers
     from chaoyun.programme.models import Diagnosis
     from chaoyun.programme.outcomes.models import OutcomeSnapshot
     from chaoyun.programme.outcomes.service import OUTCOMES, add_months, month_start
@@ -69,7 +49,7 @@ def seed(db: Any, months: int) -> dict[str, int]:
     for org_id in orgs:
         strength = rng.random() * 0.8
         for k, year in enumerate((2019, 2020) if rng.random() < 0.33 else (2020,)):
-            ans = _answers(q, rng, min(1.0, strength + 0.15 * k))
+            ans = plausible_answers(rng, min(1.0, strength + 0.15 * k))
             res = score(q, ans)
             at = datetime(year, 6, 15, tzinfo=UTC)
             diagnoses.append(

@@ -31,7 +31,7 @@ from chaoyun.programme.questionnaire import get_questionnaire, score
 DEMO_USERS = ("factory", "factory2", "operator")
 
 
-def _answers(rng: random.Random, strength: float) -> dict[str, Any]:
+def plausible_answers(rng: random.Random, strength: float) -> dict[str, Any]:
     """A plausible questionnaire answer set; ``strength`` 0..1 shifts it toward better answers."""
     q = get_questionnaire(get_pack().diagnosis.questionnaire)
     ans: dict[str, Any] = {}
@@ -120,7 +120,7 @@ def seed(db: Session, adoption_share: float = 0.45, diagnosis_share: float = 0.1
             y0 = rng.choice(years[:-1] or years)
             for k in range(n):
                 y = min(years[-1], y0 + k)
-                ans = _answers(rng, min(1.0, strength + 0.3 * k))
+                ans = plausible_answers(rng, min(1.0, strength + 0.3 * k))
                 res = score(q, ans)
                 at = datetime(y, 6 + k * 3 if k < 2 else 12, 15, tzinfo=UTC)
                 diagnoses.append(
