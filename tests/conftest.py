@@ -89,8 +89,10 @@ def _fresh_login_counters() -> None:
     """Failed-sign-in counters live in process memory and every TestClient shares one address: each test
     starts with none (tests of the counters make their own failures)."""
     from chaoyun.identity import throttle
+    from chaoyun.web import ratelimit
 
     throttle.clear()
+    ratelimit.MEMORY.clear()  # rate-limit buckets too (every TestClient is the address "testclient")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -32,6 +32,7 @@ from chaoyun.i18n import N_
 from chaoyun.identity.permissions import Actor, Permission
 from chaoyun.web.deps import Requires, requires
 from chaoyun.web.params import DbId
+from chaoyun.web.ratelimit import rate_limit
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
@@ -99,9 +100,19 @@ def _ingest_http(raw_token: str, body: bytes) -> Response:
 @router.post(
     "/telemetry",
     summary="Send telemetry (device access token)",
-    responses={401: {"description": "unknown token"}, 413: {"description": "too large"}},
+    responses={
+        401: {"description": "unknown token"},
+        413: {"description": "too large"},
+        429: {"description": "rate limited (Retry-After)"},
+    },
 )
-async def post_telemetry(request: Request, _declared: None = Depends(DeviceTokenRoute())) -> Response:
+async def post_telemetry(
+    request: Request,
+    _declared: None = Depends(DeviceTokenRoute()),
+    # Per device token, then per client address (a gateway posting for many devices; random-token floods).
+    _per_token: None = Depends(rate_limit("ingest", per_minute=600, burst=600, key="token")),
+    _per_address: None = Depends(rate_limit("ingest-address", per_minute=12000, burst=2000, key="address")),
+) -> Response:
     """Body: ``{"metric": value, ...}``, ``{"ts": epoch_ms, "values": {...}}`` or a list of these. The answer
     counts accepted points and lists each rejected one with its reason in Chinese and English."""
     raw = _device_token(request)

@@ -158,8 +158,13 @@ def create_app() -> FastAPI:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
         if is_api(request):
-            return JSONResponse(exc.payload(), status_code=exc.status)
-        return render(request, "error.html", {"error": exc}, status=exc.status)
+            response: Response = JSONResponse(exc.payload(), status_code=exc.status)
+        else:
+            response = render(request, "error.html", {"error": exc}, status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)  # 429s (rate limits, sign-in throttling)
+        if isinstance(retry_after, int):
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
