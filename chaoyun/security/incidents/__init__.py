@@ -1,0 +1,1 @@
+"""Incidents: hidden danger → alert → response → trace."""
