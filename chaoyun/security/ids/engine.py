@@ -214,7 +214,11 @@ class Learner:
             key = (src, dst, proto, dport)
         elif (dst, src, proto, sport) in self.services:
             key = (dst, src, proto, sport)
-        elif dport in self.modbus_ports or dport in self.mqtt_ports or (dport <= sport and sport not in self.modbus_ports):
+        elif (
+            dport in self.modbus_ports
+            or dport in self.mqtt_ports
+            or (dport <= sport and sport not in self.modbus_ports)
+        ):
             key = (src, dst, proto, dport)
         else:
             key = (dst, src, proto, sport)
@@ -307,7 +311,13 @@ class Learner:
             "bindings": {ip_str(ip): sorted(mac_str(m) for m in macs) for ip, macs in sorted(self.bindings.items())},
             "hosts": sorted(ip_str(h) for h in self.hosts),
             "services": [
-                {"client": ip_str(c), "server": ip_str(s), "proto": PROTO_NAMES.get(p, str(p)), "port": port, "frames": k}
+                {
+                    "client": ip_str(c),
+                    "server": ip_str(s),
+                    "proto": PROTO_NAMES.get(p, str(p)),
+                    "port": port,
+                    "frames": k,
+                }
                 for (c, s, p, port), k in sorted(self.services.items())
             ],
             "modbus_masters": {m: sorted(f) for m, f in sorted(masters.items())},
@@ -319,8 +329,13 @@ class Learner:
         }
 
 
-def learn(frames: Iterable[tuple[float, bytes]], labels: dict[int, int] | None = None, source: str = "",
-          params: dict[str, Any] | None = None, last_frame: int | None = None) -> dict[str, Any]:
+def learn(
+    frames: Iterable[tuple[float, bytes]],
+    labels: dict[int, int] | None = None,
+    source: str = "",
+    params: dict[str, Any] | None = None,
+    last_frame: int | None = None,
+) -> dict[str, Any]:
     """A profile from ``frames``; with ``labels`` only from frames labelled 0 (unlabelled frames are skipped);
     with ``last_frame`` only from frames up to it."""
     learner = Learner(params)
@@ -468,8 +483,14 @@ class Detector:
                     hit = True
             return hit
         if kind == 3:
-            self._hit(no, ts, "malformed_frame", ip_str(src) if src else "", ip_str(dst) if dst else "",
-                      "IPv4 header inconsistent")
+            self._hit(
+                no,
+                ts,
+                "malformed_frame",
+                ip_str(src) if src else "",
+                ip_str(dst) if dst else "",
+                "IPv4 header inconsistent",
+            )
             return True
         if not zero:
             macs = self.bindings.get(src)
@@ -511,8 +532,9 @@ class Detector:
                     hit = self._mqtt(no, ts, src, dst, payload) or hit
         return hit
 
-    def _modbus(self, no: int, ts: float, master: bytes, mport: int, slave: bytes, sport: int, request: bool,
-                payload: bytes) -> bool:
+    def _modbus(
+        self, no: int, ts: float, master: bytes, mport: int, slave: bytes, sport: int, request: bool, payload: bytes
+    ) -> bool:
         hit = False
         ck = (master, mport, slave, sport) if request else (slave, sport, master, mport)
         carried = self._carry.pop(ck, None)
@@ -530,20 +552,32 @@ class Detector:
                     pending[(master, mport, slave, sport, tid)] = (fc, ts)
                     spans = mb.request_spans(fc, pdu)
                     if pair is None:
-                        self._hit(no, ts, "modbus_function", m(master), s(slave),
-                                  f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')}); no Modbus learned for this pair",
-                                  key=f"fc{fc}")
+                        self._hit(
+                            no,
+                            ts,
+                            "modbus_function",
+                            m(master),
+                            s(slave),
+                            f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')}); no Modbus learned for this pair",
+                            key=f"fc{fc}",
+                        )
                         hit = True
                         continue
                     if unit not in pair["units"]:
                         self._hit(no, ts, "modbus_unit", m(master), s(slave), f"unit {unit}", key=f"u{unit}")
                         hit = True
-                    if fc not in pair["functions"]:
-                        if fc not in self.masters.get(master, ()) or not spans:
-                            self._hit(no, ts, "modbus_function", m(master), s(slave),
-                                      f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')})", key=f"fc{fc}")
-                            hit = True
-                            spans = []
+                    if fc not in pair["functions"] and (fc not in self.masters.get(master, ()) or not spans):
+                        self._hit(
+                            no,
+                            ts,
+                            "modbus_function",
+                            m(master),
+                            s(slave),
+                            f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')})",
+                            key=f"fc{fc}",
+                        )
+                        hit = True
+                        spans = []
                     tables = pair["tables"]
                     for table, lo, hi, write in spans:
                         hull = tables.get((unit, table))
@@ -551,23 +585,44 @@ class Detector:
                             verb = "write" if write else "read"
                             where = f"{table} {lo}-{hi}" if hi != lo else f"{table} {lo}"
                             learned = f"learned {hull[0]}-{hull[1]}" if hull else "table not learned"
-                            self._hit(no, ts, "modbus_address", m(master), s(slave),
-                                      f"fc {fc} {verb} {where} on unit {unit} ({learned})", key=f"{unit}{table}{verb}")
+                            self._hit(
+                                no,
+                                ts,
+                                "modbus_address",
+                                m(master),
+                                s(slave),
+                                f"fc {fc} {verb} {where} on unit {unit} ({learned})",
+                                key=f"{unit}{table}{verb}",
+                            )
                             hit = True
                     ckey = (master, slave, int(ts / self.req_w), False)
                     c = self._counts.get(ckey, 0) + 1
                     self._counts[ckey] = c
                     if c > pair["req_limit"]:
-                        self._hit(no, ts, "modbus_request_rate", m(master), s(slave),
-                                  f"more than {pair['req_limit']} requests in {self.req_w:g} s", key="rate")
+                        self._hit(
+                            no,
+                            ts,
+                            "modbus_request_rate",
+                            m(master),
+                            s(slave),
+                            f"more than {pair['req_limit']} requests in {self.req_w:g} s",
+                            key="rate",
+                        )
                         hit = True
                     if fc in mb.WRITE_FCS:
                         wkey = (master, slave, int(ts / self.write_w), True)
                         c = self._counts.get(wkey, 0) + 1
                         self._counts[wkey] = c
                         if c > pair["write_limit"]:
-                            self._hit(no, ts, "modbus_write_rate", m(master), s(slave),
-                                      f"more than {pair['write_limit']} writes in {self.write_w:g} s", key="wrate")
+                            self._hit(
+                                no,
+                                ts,
+                                "modbus_write_rate",
+                                m(master),
+                                s(slave),
+                                f"more than {pair['write_limit']} writes in {self.write_w:g} s",
+                                key="wrate",
+                            )
                             hit = True
                 else:
                     rkey = (master, mport, slave, sport, tid)
@@ -578,17 +633,31 @@ class Detector:
                         answered[rkey] = req
                     if req is None or req[0] != fc & 0x7F:
                         why = "no request with this transaction id" if req is None else f"request was fc {req[0]}"
-                        self._hit(no, ts, "modbus_unmatched", s(slave), m(master),
-                                  f"response tid {tid} fc {fc}: {why}", key="unmatched")
+                        self._hit(
+                            no,
+                            ts,
+                            "modbus_unmatched",
+                            s(slave),
+                            m(master),
+                            f"response tid {tid} fc {fc}: {why}",
+                            key="unmatched",
+                        )
                         hit = True
                     code = mb.check_response(fc, pdu)
                     if code is not None and (pair is None or code not in pair["exceptions"]):
-                        self._hit(no, ts, "modbus_exception", s(slave), m(master),
-                                  f"exception {code} to fc {fc & 0x7F}", key=f"x{code}")
+                        self._hit(
+                            no,
+                            ts,
+                            "modbus_exception",
+                            s(slave),
+                            m(master),
+                            f"exception {code} to fc {fc & 0x7F}",
+                            key=f"x{code}",
+                        )
                         hit = True
         except mb.Malformed as exc:
             if exc.why == "partial" and len(payload) < 260:
-                self._carry[ck] = payload[self._consumed(payload):]
+                self._carry[ck] = payload[self._consumed(payload) :]
             else:
                 src, dst = (master, slave) if request else (slave, master)
                 self._hit(no, ts, "modbus_malformed", ip_str(src), ip_str(dst), exc.why, key="malformed")

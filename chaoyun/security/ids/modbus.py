@@ -103,9 +103,13 @@ def request_spans(fc: int, pdu: bytes) -> list[Span]:
     if fc == 23:
         if n < 11:
             raise Malformed(f"fc 23 request of {n + 1} bytes")
-        rs, rq, ws, wq, count = (pdu[0] << 8) | pdu[1], (pdu[2] << 8) | pdu[3], (pdu[4] << 8) | pdu[5], (
-            pdu[6] << 8
-        ) | pdu[7], pdu[8]
+        rs, rq, ws, wq, count = (
+            (pdu[0] << 8) | pdu[1],
+            (pdu[2] << 8) | pdu[3],
+            (pdu[4] << 8) | pdu[5],
+            (pdu[6] << 8) | pdu[7],
+            pdu[8],
+        )
         if not (1 <= rq <= 125 and 1 <= wq <= 121) or count != 2 * wq or n - 9 != count:
             raise Malformed(f"fc 23 quantities {rq}/{wq}, byte count {count}")
         return [(HOLDING, rs, rs + rq - 1, False), (HOLDING, ws, ws + wq - 1, True)]

@@ -167,7 +167,7 @@ def _iter_pcapng(f: BinaryIO, data: bytes) -> Iterator[tuple[float, bytes]]:
                     break
                 if code == 9 and olen >= 1:  # if_tsresol
                     v = data[opt + 4]
-                    tick = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+                    tick = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0**-v
                 opt += 4 + ((olen + 3) & ~3)
             ifaces.append((linktype, tick))
         pos = end
@@ -179,7 +179,7 @@ def write_pcap(path: str, frames: list[tuple[float, bytes]]) -> None:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_ETHERNET))
         for ts, frame in frames:
             sec = int(ts)
-            usec = int(round((ts - sec) * 1e6))
+            usec = round((ts - sec) * 1e6)
             out.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
             out.write(frame)
 
