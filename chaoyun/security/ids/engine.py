@@ -389,7 +389,7 @@ class Detector:
             raise ProfileError("not a chaoyun IDS profile")
         try:
             self._load(profile)
-        except (KeyError, TypeError, ValueError, OSError) as exc:
+        except (KeyError, TypeError, ValueError, OSError, AttributeError) as exc:
             raise ProfileError(f"profile is damaged: {exc}") from exc
         self.alerts: list[Alert] = []
         self._open: dict[tuple[str, str, str, str], Alert] = {}
@@ -720,6 +720,10 @@ def load_profile(text: str) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError as exc:
         raise ProfileError(f"profile is not JSON: {exc}") from exc
+    return load_profile_dict(data)
+
+
+def load_profile_dict(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != PROFILE_FORMAT:
         raise ProfileError("not a chaoyun IDS profile")
     Detector(data)  # validates

@@ -190,7 +190,7 @@ def live_frames(interface: str) -> Iterator[tuple[float, bytes]]:  # pragma: no 
     import socket
     import time
 
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))  # type: ignore[attr-defined]
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     sock.bind((interface, 0))
     recv = sock.recv
     now = time.time
