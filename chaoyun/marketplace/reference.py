@@ -5,10 +5,10 @@ Labels are English msgids (translated in this context's catalog); codes are what
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from chaoyun.i18n import N_
+from chaoyun.security import engine as checklist_engine
 
 # Plan item 13: key fields, then professional services.
 CATEGORIES: dict[str, str] = {
@@ -110,132 +110,11 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class CheckItem:
-    code: str
-    domain: str
-    title: str  # English msgid
-    source: str  # the clause the item is traced to (titles only for IEC 62443)
-    weight: int  # maximum points
-
-
-SECURITY_DOMAINS: dict[str, str] = {
-    "device": N_("Device security"),
-    "control": N_("Control security"),
-    "network": N_("Network security"),
-    "platform": N_("Platform security"),
-    "data": N_("Data security"),
-}
-
-# The whitelist checklist (plan item 18). Weights sum to 100; each item names its source clause:
-# GB/T 22239-2019 level-2 (7.5.x) / level-3 (8.5.x) industrial-control extension, IEC 62443-3-3
-# foundational requirements (titles only), and the 2024 SME digital-level security indicators.
-CHECKLIST: tuple[CheckItem, ...] = (
-    CheckItem(
-        "DEV-1",
-        "device",
-        N_("Field devices and gateways authenticate, control access and keep audit records"),
-        "GB/T 22239-2019 7.5.4 / 8.5.4 安全计算环境（工业控制扩展）; IEC 62443 FR1 Identification and authentication",
-        8,
-    ),
-    CheckItem(
-        "DEV-2",
-        "device",
-        N_("USB, serial and unused ports are closed or monitored"),
-        "GB/T 22239-2019 7.5.4 安全计算环境（工业控制扩展）; IEC 62443 FR2 Use control",
-        6,
-    ),
-    CheckItem(
-        "DEV-3",
-        "device",
-        N_("Patches and firmware are applied only after testing; firmware integrity is checked"),
-        "GB/T 22239-2019 7.5.4 / 8.5.4 安全计算环境（工业控制扩展）; IEC 62443 FR3 System integrity",
-        6,
-    ),
-    CheckItem(
-        "CTL-1",
-        "control",
-        N_("The control zone is separated from other enterprise systems (one-way at level 3)"),
-        "GB/T 22239-2019 7.5.2 / 8.5.2 安全通信网络（工业控制扩展）; IEC 62443 FR5 Restricted data flow",
-        8,
-    ),
-    CheckItem(
-        "CTL-2",
-        "control",
-        N_("Security domains inside the control network, with zones and conduits documented"),
-        "GB/T 22239-2019 7.5.2 安全通信网络（工业控制扩展）; IEC 62443 FR5 Restricted data flow",
-        6,
-    ),
-    CheckItem(
-        "CTL-3",
-        "control",
-        N_("Control equipment is security-tested before purchase; outsourcing contracts carry security clauses"),
-        "GB/T 22239-2019 7.5.5 安全建设管理（工业控制扩展）",
-        6,
-    ),
-    CheckItem(
-        "NET-1",
-        "network",
-        N_("Boundary access control: no e-mail, web, telnet, rlogin or FTP across the control boundary"),
-        "GB/T 22239-2019 7.5.3 安全区域边界（工业控制扩展）; SME 2024 网络安全 (boundary access control)",
-        8,
-    ),
-    CheckItem(
-        "NET-2",
-        "network",
-        N_("Control traffic over wide-area networks is encrypted and authenticated"),
-        "GB/T 22239-2019 7.5.2 安全通信网络（工业控制扩展）; IEC 62443 FR4 Data confidentiality",
-        7,
-    ),
-    CheckItem(
-        "NET-3",
-        "network",
-        N_("Dial-up and wireless use is controlled; boundary failures raise alarms"),
-        "GB/T 22239-2019 7.5.3 安全区域边界（工业控制扩展）; IEC 62443 FR6 Timely response to events",
-        5,
-    ),
-    CheckItem(
-        "PLT-1",
-        "platform",
-        N_("Platform accounts use strong authentication and least privilege; login logs are kept for the province"),
-        "IEC 62443 FR1 Identification and authentication; FR2 Use control; 粤 voucher real-use evidence",
-        8,
-    ),
-    CheckItem(
-        "PLT-2",
-        "platform",
-        N_("Intrusion and malware detection, monitored and answered (incident response plan)"),
-        "SME 2024 网络安全 (IDS, intrusion/malware detection); IEC 62443 FR6 Timely response to events",
-        7,
-    ),
-    CheckItem(
-        "PLT-3",
-        "platform",
-        N_("Capacity, backup and recovery keep the service available"),
-        "IEC 62443 FR7 Resource availability",
-        5,
-    ),
-    CheckItem(
-        "DAT-1",
-        "data",
-        N_("Data security policy and a data ledger with periodic checks"),
-        "SME 2024 数据安全 (policy; data ledger)",
-        6,
-    ),
-    CheckItem(
-        "DAT-2",
-        "data",
-        N_("Enterprise data is encrypted, backed up, masked and classified"),
-        "SME 2024 数据安全 (encryption/backup/masking/classification); IEC 62443 FR4 Data confidentiality",
-        8,
-    ),
-    CheckItem(
-        "DAT-3",
-        "data",
-        N_("A security and data risk assessment at least once a year"),
-        "SME 2024 网络安全/数据安全 (risk assessment); GB/T 36466-2018",
-        6,
-    ),
-)
-CHECKLIST_BY_CODE: dict[str, CheckItem] = {i.code: i for i in CHECKLIST}
+# The whitelist checklist (plan item 18) is data of the security context's checklist engine
+# (chaoyun/security/checklists/provider_whitelist.yaml): codes, titles, weights (summing to 100) and the source
+# clause of every item. The assessment here scores points per item on that engine.
+WHITELIST_CHECKLIST = "provider_whitelist"
+SECURITY_DOMAINS: dict[str, str] = checklist_engine.DOMAINS
+CHECKLIST: tuple[checklist_engine.Item, ...] = checklist_engine.load(WHITELIST_CHECKLIST).items
+CHECKLIST_BY_CODE: dict[str, checklist_engine.Item] = checklist_engine.load(WHITELIST_CHECKLIST).by_code
 assert sum(i.weight for i in CHECKLIST) == 100

@@ -1,4 +1,5 @@
-"""White-list security assessments (plan item 18): checklist scoring, evidence, expiry, spot checks."""
+"""White-list security assessments (plan item 18): checklist scoring (on the security context's checklist engine,
+``chaoyun.security.engine``, checklist ``provider_whitelist``), evidence, expiry, spot checks."""
 
 from __future__ import annotations
 
@@ -18,8 +19,14 @@ from chaoyun.marketplace import files
 from chaoyun.marketplace.config import market_config
 from chaoyun.marketplace.models import Admission, Assessment, Attachment, SpotCheck
 from chaoyun.marketplace.pool import _adjust
-from chaoyun.marketplace.reference import CHECKLIST, CHECKLIST_BY_CODE, IN_POOL
+from chaoyun.marketplace.reference import CHECKLIST_BY_CODE, IN_POOL, WHITELIST_CHECKLIST
 from chaoyun.marketplace.service import base_quota
+from chaoyun.security import engine as checklist_engine
+
+
+def _checklist() -> checklist_engine.Checklist:
+    """The whitelist checklist on the security context's engine (one engine for every assessment)."""
+    return checklist_engine.load(WHITELIST_CHECKLIST)
 
 
 def add_months(d: date, months: int) -> date:
@@ -65,29 +72,11 @@ def score(
     a = get_assessment(db, actor, assessment_id)
     if a.status != "open":
         raise Conflict(N_("This assessment is concluded; open a new one to assess again."))
-    parsed: dict[str, int] = {}
-    for code, raw in scores.items():
-        item = CHECKLIST_BY_CODE.get(code)
-        if item is None:
-            raise Invalid(N_("Unknown checklist item %(code)s."), field="scores", code=code)
-        if str(raw).strip() == "":
-            continue
-        try:
-            v = int(str(raw).strip())
-        except ValueError:
-            raise Invalid(N_("Points for %(code)s must be a whole number."), field=f"score_{code}", code=code) from None
-        if not 0 <= v <= item.weight:
-            raise Invalid(
-                N_("Points for %(code)s must be between 0 and %(max)s."),
-                field=f"score_{code}",
-                code=code,
-                max=item.weight,
-            )
-        parsed[code] = v
+    parsed = checklist_engine.parse_points(_checklist(), scores)
     before = {"scores": dict(a.scores or {}), "status": a.status}
     merged = {**(a.scores or {}), **parsed}
     if conclude:
-        missing = [i.code for i in CHECKLIST if i.code not in merged]
+        missing = checklist_engine.unscored(_checklist(), merged)
         if missing:
             raise Invalid(
                 N_("Score every checklist item before concluding (missing: %(codes)s)."),
@@ -101,7 +90,7 @@ def score(
     }
     a.assessor_user_id = actor.user.id
     a.assessor_name = actor.user.display_name
-    a.total = float(sum(merged.values()))
+    a.total = checklist_engine.points_total(_checklist(), merged)
     if conclude:
         a.status = "passed" if a.total >= a.threshold else "failed"
         a.concluded_at = utcnow()

@@ -146,7 +146,7 @@ def load(key: str) -> Checklist:
     return checklist
 
 
-def keys() -> list[str]:
+def checklist_keys() -> list[str]:
     return sorted(p.stem for p in HERE.glob("*.yaml"))
 
 

@@ -141,7 +141,7 @@ class IncidentItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("sec_incidents.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # ids_alert | device_alarm | audit | note | state
-    ref_id: Mapped[int] = mapped_column(Integer, default=0)  # the alert / alarm / audit id (0 for notes)
+    ref_id: Mapped[int | None] = mapped_column(Integer)  # the alert / alarm / audit id (none for notes, states)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     summary: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=_empty)

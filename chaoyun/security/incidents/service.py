@@ -57,9 +57,9 @@ SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 def severity_of(raw: str) -> str:
     """An IDS alert's or alarm's severity on the incident's scale (high / medium / low)."""
     r = (raw or "").lower()
-    if r in ("critical", "high", "major", "error"):
+    if r in ("critical", "high", "error"):
         return "high"
-    if r in ("medium", "warning", "minor", "moderate"):
+    if r in ("major", "medium", "warning", "moderate"):
         return "medium"
     return "low"
 
@@ -127,7 +127,7 @@ def gather(db: Session, inc: Incident) -> int:
         (k, r)
         for k, r in db.execute(
             select(IncidentItem.kind, IncidentItem.ref_id).where(IncidentItem.incident_id == inc.id)
-        ).tuples()
+        ).all()
     }
     devs = involved_devices(db, inc)
     added = 0
@@ -249,7 +249,7 @@ def open_from_alerts(db: Session, org_id: int, alert_ids: list[int]) -> int:
     _system_audit(
         db,
         org_id,
-        "incident.open" if created else "incident.add_alerts",
+        "security_incident.open" if created else "security_incident.add_alerts",
         inc,
         {"alerts": [a.id for a in new], "added": added, "severity": inc.severity},
     )
@@ -292,7 +292,7 @@ def open_high_by_org(db: Session) -> dict[int, int]:
         select(Incident.org_id, func.count(Incident.id))
         .where(Incident.state != "closed", Incident.severity == "high")
         .group_by(Incident.org_id)
-    ).tuples()
+    ).all()
     return {int(o): int(n) for o, n in rows}
 
 
@@ -410,7 +410,7 @@ def _note(db: Session, actor: Actor, inc: Incident, kind: str, text: str, detail
         IncidentItem(
             incident_id=inc.id,
             kind=kind,
-            ref_id=0,
+            ref_id=None,
             at=utcnow(),
             summary=text[:2000],
             details=details,
@@ -438,7 +438,7 @@ def open_manual(db: Session, actor: Actor, org_id: int, title: str, severity: st
     if note.strip():
         _note(db, actor, inc, "note", note.strip(), {})
     gather(db, inc)
-    audit.record_by(db, actor, "incident.open", "security_incident", inc.id, None, {"title": inc.title})
+    audit.record_by(db, actor, "security_incident.open", "security_incident", inc.id, None, {"title": inc.title})
     db.commit()
     return inc
 
@@ -449,7 +449,9 @@ def add_note(db: Session, actor: Actor, incident_id: int, text: str) -> Incident
     if not text.strip():
         raise Invalid(N_("Write the note first."), field="text")
     _note(db, actor, inc, "note", text.strip(), {})
-    audit.record_by(db, actor, "incident.note", "security_incident", inc.id, None, {"text": text.strip()[:500]})
+    audit.record_by(
+        db, actor, "security_incident.note", "security_incident", inc.id, None, {"text": text.strip()[:500]}
+    )
     db.commit()
     return inc
 
@@ -457,7 +459,7 @@ def add_note(db: Session, actor: Actor, incident_id: int, text: str) -> Incident
 def assignable(db: Session, inc: Incident) -> list[tuple[int, str]]:
     rows = db.execute(
         select(Membership.user_id, Membership.role).where(Membership.org_id == inc.org_id).order_by(Membership.id)
-    ).tuples()
+    ).all()
     ids_ = [u for u, _r in rows]
     names = sources.user_names(db, set(ids_))
     return [(u, names.get(u, str(u))) for u in ids_]
@@ -473,7 +475,9 @@ def assign(db: Session, actor: Actor, incident_id: int, user_id: int) -> Inciden
     inc.assignee_user_id = user_id
     inc.assignee_name = people[user_id]
     _note(db, actor, inc, "state", people[user_id], {"assigned": user_id})
-    audit.record_by(db, actor, "incident.assign", "security_incident", inc.id, before, {"assignee": people[user_id]})
+    audit.record_by(
+        db, actor, "security_incident.assign", "security_incident", inc.id, before, {"assignee": people[user_id]}
+    )
     db.commit()
     return inc
 
@@ -486,7 +490,7 @@ def set_state(db: Session, actor: Actor, incident_id: int, state: str, note: str
     before = {"state": inc.state}
     inc.state = state
     _note(db, actor, inc, "state", note.strip(), {"from": before["state"], "to": state})
-    audit.record_by(db, actor, "incident.state", "security_incident", inc.id, before, {"state": state})
+    audit.record_by(db, actor, "security_incident.change_state", "security_incident", inc.id, before, {"state": state})
     db.commit()
     return inc
 
@@ -507,7 +511,7 @@ def escalate(db: Session, actor: Actor, incident_id: int, reason: str) -> Incide
     before = {"escalation": inc.escalation}
     inc.escalation = to
     _note(db, actor, inc, "state", reason.strip(), {"escalation": to})
-    audit.record_by(db, actor, "incident.escalate", "security_incident", inc.id, before, {"escalation": to})
+    audit.record_by(db, actor, "security_incident.escalate", "security_incident", inc.id, before, {"escalation": to})
     db.commit()
     return inc
 
@@ -531,6 +535,8 @@ def close(db: Session, actor: Actor, incident_id: int, cause: str, actions: str,
     inc.state = "closed"
     inc.closed_at = utcnow()
     _note(db, actor, inc, "state", "", {"from": before["state"], "to": "closed"})
-    audit.record_by(db, actor, "incident.close", "security_incident", inc.id, before, {"state": "closed", **inc.report})
+    audit.record_by(
+        db, actor, "security_incident.close", "security_incident", inc.id, before, {"state": "closed", **inc.report}
+    )
     db.commit()
     return inc

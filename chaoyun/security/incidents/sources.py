@@ -103,13 +103,13 @@ def devices_of(db: Session, org_id: int) -> list[DeviceView]:
 def device_names(db: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(db.execute(select(Device.id, Device.name).where(Device.id.in_(sorted(ids)))).tuples().all())
+    return {k: v for k, v in db.execute(select(Device.id, Device.name).where(Device.id.in_(sorted(ids)))).all()}
 
 
 def user_names(db: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(db.execute(select(User.id, User.display_name).where(User.id.in_(sorted(ids)))).tuples().all())
+    return {k: v for k, v in db.execute(select(User.id, User.display_name).where(User.id.in_(sorted(ids)))).all()}
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('ref_id', sa.Integer(), nullable=False),
+    sa.Column('ref_id', sa.Integer(), nullable=True),
     sa.Column('at', chaoyun.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('details', sa.JSON(), nullable=False),
