@@ -97,6 +97,9 @@ VARIABLES: tuple[Var, ...] = (
     Var("MARKET_SPOT_CHECK_PENALTY", "0.20", "share of the base quota removed by a failed spot check"),
     Var("MARKET_COMPLAINT_PENALTY", "0.02", "share removed by an upheld complaint"),
     Var("MARKET_RATING_BONUS", "0.10", "share added at re-evaluation for an average rating of 4.5 or more"),
+    # traceability (标识解析)
+    Var("TRACE_NATIONAL_PREFIX", "88.754", "the city's identifier prefix; enterprise prefixes are allocated under it"),
+    Var("TRACE_PUBLIC_BASE_URL", "", "public address printed in QR labels (empty: the address the request came to)"),
     # production apps
     Var("TARIFFS_FILE", "chaoyun/apps/energy/tariffs.yaml", "time-of-use tariffs (periods and prices)"),
     Var("REPORTS_CHECK_S", "900", "how often scheduled PDF reports are checked"),

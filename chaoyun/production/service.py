@@ -24,7 +24,7 @@ from chaoyun.i18n import N_, Msgid
 from chaoyun.identity.audit import record_by
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
-from chaoyun.production import counters
+from chaoyun.production import counters, events
 from chaoyun.production.labels import OP_STATES
 from chaoyun.production.labels import WO_STATES as WO_LABELS
 from chaoyun.production.models import (
@@ -711,6 +711,7 @@ def create_lot(db: Session, actor: Actor, data: LotIn) -> Lot:
         lot.materials.append(LotMaterial(item_id=mat.id, material_lot=m.material_lot, quantity=m.quantity))
     db.add(lot)
     db.flush()
+    events.publish("lot.created", db=db, actor=actor, lot=lot)
     record_by(
         db,
         actor,
@@ -799,6 +800,14 @@ def produced(db: Session, org_id: int, since: datetime, until: datetime) -> dict
         )
     ).one()
     return {"good": int(g or 0), "reject": int(r or 0), "runs": int(n or 0)}
+
+
+def lots_after(db: Session, after_id: int = 0, limit: int = 1000, org_id: int | None = None) -> list[Lot]:
+    """Lots in id order after ``after_id`` (traceability rebuilds its graph from them in pages)."""
+    stmt = select(Lot).where(Lot.id > after_id)
+    if org_id is not None:
+        stmt = stmt.where(Lot.org_id == org_id)
+    return list(db.execute(stmt.order_by(Lot.id).limit(limit)).unique().scalars())
 
 
 def lot_genealogy(db: Session, org_id: int, lot_number: str) -> dict[str, Any] | None:
