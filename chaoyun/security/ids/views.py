@@ -34,8 +34,8 @@ nav.register(
 
 FLASH = {
     "learned": N_("Profile learned from the capture."),
-    "uploaded": N_("Profile saved."),
-    "deleted": N_("Profile deleted."),
+    "uploaded": N_("Baseline profile saved."),
+    "deleted": N_("Baseline profile deleted."),
     "scanned": N_("Capture scanned."),
 }
 RulesQuery = Query(None, pattern="^(" + "|".join(engine.RULES) + ")$")
