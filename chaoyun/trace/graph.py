@@ -82,7 +82,12 @@ def find_node(db: Session, kind: str, org_id: int, key: str) -> Node | None:
 
 
 def _label(n: Node) -> str:
-    return n.key if n.kind != "ship" else n.key.split("/", 1)[0]
+    """A node as people name it: the lot number, the shipment number, the delivery's reference."""
+    if n.kind == "ship":
+        return n.key.split("/", 1)[0]
+    if n.kind == "dlv":
+        return n.label
+    return n.key
 
 
 def link(db: Session, src: Node, dst: Node) -> bool:
@@ -279,9 +284,9 @@ def record_delivery(
         db,
         "dlv",
         actor.org_id,
-        f"D{d.id}",
+        f"D{d.id}/{lot.number}",
         ref_id=d.id,
-        label=d.reference or lot.number,
+        label=d.reference or f"D{d.id}",
         customer_name=d.customer_name,
         quantity=float(quantity),
         at=delivered_at,
@@ -468,7 +473,7 @@ def recall_rows(g: Graph) -> list[dict[str, Any]]:
                 {
                     "kind": n.kind,
                     "reference": _label(n),
-                    "lot": n.key.split("/", 1)[1] if n.kind == "ship" and "/" in n.key else "",
+                    "lot": n.key.split("/", 1)[1] if "/" in n.key else "",
                     "item": n.label,
                     "customer": customer,
                     "quantity": n.quantity,
