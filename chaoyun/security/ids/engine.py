@@ -428,26 +428,34 @@ class Detector:
         self.mqtt = {
             (aton(e["client"]), aton(e["broker"])): (frozenset(e["types"]), frozenset(e["topics"])) for e in p["mqtt"]
         }
-        self._pending: dict[tuple[bytes, int, bytes, int, int], tuple[int, float]] = {}
-        self._answered: dict[tuple[bytes, int, bytes, int, int], tuple[int, float]] = {}
+        self._pending: dict[tuple[bytes, int, bytes, int, int], tuple[int, float, list[Any]]] = {}
+        self._answered: dict[tuple[bytes, int, bytes, int, int], tuple[int, float, list[Any]]] = {}
         self._counts: dict[tuple[bytes, bytes, int, bool], int] = {}
         self._carry: dict[tuple[bytes, int, bytes, int], bytes] = {}
         self._last_prune = 0.0
 
     # -- alerts
 
-    def _hit(self, no: int, ts: float, rule: str, src: str, dst: str, detail: str, key: str = "") -> None:
+    def _hit(
+        self, no: int, ts: float, rule: str, src: str, dst: str, detail: str, key: str = ""
+    ) -> tuple[str, str, str, str]:
         k = (rule, src, dst, key or detail)
         a = self._open.get(k)
         if a is None or ts - a.last_ts > self.gap:
             a = Alert(rule, RULES[rule], src, dst, detail, ts, ts, [no], 1)
             self._open[k] = a
             self.alerts.append(a)
-            return
+        else:
+            self._join(no, ts, a)
+        return k
+
+    @staticmethod
+    def _join(no: int, ts: float, a: Alert) -> None:
         a.last_ts = ts
-        a.count += 1
-        if a.frames[-1] != no and len(a.frames) < MAX_ALERT_FRAMES:
-            a.frames.append(no)
+        if a.frames[-1] != no:
+            a.count += 1
+            if len(a.frames) < MAX_ALERT_FRAMES:
+                a.frames.append(no)
 
     # -- per frame
 
@@ -549,32 +557,39 @@ class Detector:
         try:
             for tid, unit, fc, pdu in mb.adus(payload):
                 if request:
-                    pending[(master, mport, slave, sport, tid)] = (fc, ts)
+                    keys: list[tuple[str, str, str, str]] = []
+                    pending[(master, mport, slave, sport, tid)] = (fc, ts, keys)
                     spans = mb.request_spans(fc, pdu)
                     if pair is None:
-                        self._hit(
-                            no,
-                            ts,
-                            "modbus_function",
-                            m(master),
-                            s(slave),
-                            f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')}); no Modbus learned for this pair",
-                            key=f"fc{fc}",
+                        keys.append(
+                            self._hit(
+                                no,
+                                ts,
+                                "modbus_function",
+                                m(master),
+                                s(slave),
+                                f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')}); no Modbus learned for this pair",
+                                key=f"fc{fc}",
+                            )
                         )
                         hit = True
                         continue
                     if unit not in pair["units"]:
-                        self._hit(no, ts, "modbus_unit", m(master), s(slave), f"unit {unit}", key=f"u{unit}")
+                        keys.append(
+                            self._hit(no, ts, "modbus_unit", m(master), s(slave), f"unit {unit}", key=f"u{unit}")
+                        )
                         hit = True
                     if fc not in pair["functions"] and (fc not in self.masters.get(master, ()) or not spans):
-                        self._hit(
-                            no,
-                            ts,
-                            "modbus_function",
-                            m(master),
-                            s(slave),
-                            f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')})",
-                            key=f"fc{fc}",
+                        keys.append(
+                            self._hit(
+                                no,
+                                ts,
+                                "modbus_function",
+                                m(master),
+                                s(slave),
+                                f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')})",
+                                key=f"fc{fc}",
+                            )
                         )
                         hit = True
                         spans = []
@@ -585,28 +600,32 @@ class Detector:
                             verb = "write" if write else "read"
                             where = f"{table} {lo}-{hi}" if hi != lo else f"{table} {lo}"
                             learned = f"learned {hull[0]}-{hull[1]}" if hull else "table not learned"
-                            self._hit(
-                                no,
-                                ts,
-                                "modbus_address",
-                                m(master),
-                                s(slave),
-                                f"fc {fc} {verb} {where} on unit {unit} ({learned})",
-                                key=f"{unit}{table}{verb}",
+                            keys.append(
+                                self._hit(
+                                    no,
+                                    ts,
+                                    "modbus_address",
+                                    m(master),
+                                    s(slave),
+                                    f"fc {fc} {verb} {where} on unit {unit} ({learned})",
+                                    key=f"{unit}{table}{verb}",
+                                )
                             )
                             hit = True
                     ckey = (master, slave, int(ts / self.req_w), False)
                     c = self._counts.get(ckey, 0) + 1
                     self._counts[ckey] = c
                     if c > pair["req_limit"]:
-                        self._hit(
-                            no,
-                            ts,
-                            "modbus_request_rate",
-                            m(master),
-                            s(slave),
-                            f"more than {pair['req_limit']} requests in {self.req_w:g} s",
-                            key="rate",
+                        keys.append(
+                            self._hit(
+                                no,
+                                ts,
+                                "modbus_request_rate",
+                                m(master),
+                                s(slave),
+                                f"more than {pair['req_limit']} requests in {self.req_w:g} s",
+                                key="rate",
+                            )
                         )
                         hit = True
                     if fc in mb.WRITE_FCS:
@@ -614,14 +633,16 @@ class Detector:
                         c = self._counts.get(wkey, 0) + 1
                         self._counts[wkey] = c
                         if c > pair["write_limit"]:
-                            self._hit(
-                                no,
-                                ts,
-                                "modbus_write_rate",
-                                m(master),
-                                s(slave),
-                                f"more than {pair['write_limit']} writes in {self.write_w:g} s",
-                                key="wrate",
+                            keys.append(
+                                self._hit(
+                                    no,
+                                    ts,
+                                    "modbus_write_rate",
+                                    m(master),
+                                    s(slave),
+                                    f"more than {pair['write_limit']} writes in {self.write_w:g} s",
+                                    key="wrate",
+                                )
                             )
                             hit = True
                 else:
@@ -631,6 +652,13 @@ class Detector:
                         req = answered.get(rkey)  # a retransmitted response
                     else:
                         answered[rkey] = req
+                    if req is not None and req[2]:
+                        # The response belongs to a flagged request: it joins the request's alerts.
+                        for k in req[2]:
+                            alert = self._open.get(k)
+                            if alert is not None:
+                                self._join(no, ts, alert)
+                        hit = True
                     if req is None or req[0] != fc & 0x7F:
                         why = "no request with this transaction id" if req is None else f"request was fc {req[0]}"
                         self._hit(
