@@ -182,6 +182,10 @@ OBJECT_TYPES: dict[str, str] = {
     "user": N_("User"),
     "webhook": N_("Webhook"),
     "work_order": N_("Work order"),
+    "capacity_offer": N_("Capacity offer"),
+    "capacity_booking": N_("Capacity booking"),
+    "payment_terms": N_("Payment terms"),
+    "invoice": N_("Invoice"),
 }
 
 

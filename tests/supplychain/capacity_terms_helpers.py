@@ -21,7 +21,12 @@ def enterprise(db: Session, name: str, district: str = "chenghai", cluster: str 
     db.flush()
     db.add(
         EnterpriseProfile(
-            org_id=org.id, industry_code="2450", cluster=cluster, employees=50, annual_revenue=Decimal("2000"), size_class="small"
+            org_id=org.id,
+            industry_code="2450",
+            cluster=cluster,
+            employees=50,
+            annual_revenue=Decimal("2000"),
+            size_class="small",
         )
     )
     db.commit()
@@ -68,21 +73,35 @@ def receipt(
     db.add(sh)
     db.flush()
     sl = ShipmentLot(
-        shipment_id=sh.id, line_id=line.id, buyer_org_id=buyer.id, lot_number=f"L-{tag}", item_code="M-1",
-        quantity=100, inspection="pass",
+        shipment_id=sh.id,
+        line_id=line.id,
+        buyer_org_id=buyer.id,
+        lot_number=f"L-{tag}",
+        item_code="M-1",
+        quantity=100,
+        inspection="pass",
     )
     db.add(sl)
     db.flush()
     r = Receipt(
-        number=f"GR-{tag}", shipment_id=sh.id, buyer_org_id=buyer.id, supplier_org_id=supplier.id,
+        number=f"GR-{tag}",
+        shipment_id=sh.id,
+        buyer_org_id=buyer.id,
+        supplier_org_id=supplier.id,
         received_at=received_at,
     )
     db.add(r)
     db.flush()
     db.add(
         ReceiptLot(
-            receipt_id=r.id, shipment_lot_id=sl.id, line_id=line.id, result="pass", received_qty=100,
-            accepted_qty=100, unit_price=value / 100, value=value,
+            receipt_id=r.id,
+            shipment_lot_id=sl.id,
+            line_id=line.id,
+            result="pass",
+            received_qty=100,
+            accepted_qty=100,
+            unit_price=value / 100,
+            value=value,
         )
     )
     db.commit()

@@ -111,16 +111,22 @@ def test_officers_see_overdue_per_area_without_names(db: Session) -> None:
     city = _officer(db, "city_officer", None)
     rows = {(r.district, r.cluster): r for r in service.overdue_by_area(db, city)}
     toys = rows[("chenghai", "toys")]
-    assert not toys.withheld and toys.suppliers_owed >= 3 and toys.buckets["d90_plus"] >= Decimal("3000.00")
-    assert rows[("chaonan", "textiles_apparel")].withheld if rows[("chaonan", "textiles_apparel")].suppliers_owed < 3 else True
+    assert not toys.withheld and toys.suppliers_owed >= 3 and toys.overdue >= Decimal("3000.00")
+    assert toys.buckets["d31_60"] + toys.buckets["d61_90"] >= Decimal("3000.00")  # due 60 days after receipt
+    lone_row = rows[("chaonan", "textiles_apparel")]
+    assert lone_row.withheld and lone_row.overdue == Decimal("0.00")
     district = _officer(db, "district_officer", "chaonan")
     assert {r.district for r in service.overdue_by_area(db, district)} <= {"chaonan"}
 
 
 def _officer(db: Session, role: str, district: str | None) -> Actor:
-    m = db.execute(
-        select(Membership).where(Membership.role == role, Membership.district == district).order_by(Membership.id)
-    ).scalars().first()
+    m = (
+        db.execute(
+            select(Membership).where(Membership.role == role, Membership.district == district).order_by(Membership.id)
+        )
+        .scalars()
+        .first()
+    )
     assert m is not None
     u = db.get(User, m.user_id)
     assert u is not None

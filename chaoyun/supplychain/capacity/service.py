@@ -456,7 +456,7 @@ def confirm_booking(db: Session, actor: Actor, booking_id: int) -> CapacityBooki
     )
     b.state, b.device_id, b.downtime_id = "confirmed", machine.id, down.id
     b.decided_by, b.decided_at = actor.user.username, datetime.now(UTC)
-    record_by(db, actor, "confirm", "capacity_booking", b.id, after={"device_id": machine.id, "hours": b.hours})
+    record_by(db, actor, "approve", "capacity_booking", b.id, after={"device_id": machine.id, "hours": b.hours})
     db.flush()
     buyer = _requester_actor(db, b)
     model = offer.machine_type
@@ -567,3 +567,15 @@ def booking_out(b: CapacityBooking) -> dict[str, Any]:
 def device_name(db: Session, device_id: int | None) -> str:
     d = db.get(Device, device_id) if device_id else None
     return d.name if d else ""
+
+
+def org_names(db: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {i: n for i, n in db.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))}
+
+
+def all_offered_types(db: Session) -> list[str]:
+    """Machine types of the published offers (the search form's choices)."""
+    stmt = select(CapacityOffer.machine_type).where(CapacityOffer.state == "published").distinct()
+    return [k for (k,) in db.execute(stmt).all()]

@@ -570,3 +570,15 @@ def overdue_by_area(db: Session, actor: Actor, today: date | None = None) -> lis
         )
     out.sort(key=lambda r: (r.district or "", r.cluster or ""))
     return out
+
+
+def agreement_out(a: TermsAgreement) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "payer_org_id": a.payer_org_id,
+        "payee_org_id": a.payee_org_id,
+        "days": a.days if a.agreed_at else None,
+        "proposed_days": a.proposed_days,
+        "proposed_by_org_id": a.proposed_by_org_id,
+        "state": a.state,
+    }
