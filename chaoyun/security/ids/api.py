@@ -128,9 +128,9 @@ def list_alerts(
     return [alert_out(a) for a in service.list_alerts(db, actor, rule, severity, scan_id, limit)]
 
 
-@router.get("/alerts/{alert_id}")
-def get_alert(alert_id: DbId, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)) -> dict[str, Any]:
-    return alert_out(service.get_alert(db, actor, alert_id))
+@router.get("/alerts/{ids_alert_id}")
+def get_alert(ids_alert_id: DbId, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)) -> dict[str, Any]:
+    return alert_out(service.get_alert(db, actor, ids_alert_id))
 
 
 @router.post("/alerts", status_code=201)
@@ -146,9 +146,11 @@ def list_profiles(actor: Actor = requires(IDS_READ), db: Session = Depends(get_d
     return [profile_out(p) for p in service.list_profiles(db, actor)]
 
 
-@router.get("/profiles/{profile_id}")
-def get_profile(profile_id: DbId, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)) -> dict[str, Any]:
-    return profile_out(service.get_profile(db, actor, profile_id), full=True)
+@router.get("/profiles/{ids_profile_id}")
+def get_profile(
+    ids_profile_id: DbId, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)
+) -> dict[str, Any]:
+    return profile_out(service.get_profile(db, actor, ids_profile_id), full=True)
 
 
 @router.post("/profiles", status_code=201)
@@ -176,9 +178,9 @@ async def learn_profile(
     return profile_out(p)
 
 
-@router.delete("/profiles/{profile_id}", status_code=204)
-def delete_profile(profile_id: DbId, actor: Actor = requires(IDS_WRITE), db: Session = Depends(get_db)) -> None:
-    service.delete_profile(db, actor, profile_id)
+@router.delete("/profiles/{ids_profile_id}", status_code=204)
+def delete_profile(ids_profile_id: DbId, actor: Actor = requires(IDS_WRITE), db: Session = Depends(get_db)) -> None:
+    service.delete_profile(db, actor, ids_profile_id)
 
 
 @router.get("/scans")
@@ -186,9 +188,9 @@ def list_scans(actor: Actor = requires(IDS_READ), db: Session = Depends(get_db))
     return [scan_out(s) for s in service.list_scans(db, actor)]
 
 
-@router.get("/scans/{scan_id}")
-def get_scan(scan_id: DbId, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)) -> dict[str, Any]:
-    s = service.get_scan(db, actor, scan_id)
+@router.get("/scans/{ids_scan_id}")
+def get_scan(ids_scan_id: DbId, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)) -> dict[str, Any]:
+    s = service.get_scan(db, actor, ids_scan_id)
     out = scan_out(s)
     out["alert_list"] = [alert_out(a) for a in service.list_alerts(db, actor, scan_id=s.id)]
     return out

@@ -27,7 +27,7 @@ def _checksum(data: bytes) -> int:
     s = sum(struct.unpack(f"!{len(data) // 2}H", data))
     s = (s >> 16) + (s & 0xFFFF)
     s += s >> 16
-    return ~s & 0xFFFF
+    return int(~s & 0xFFFF)
 
 
 def ethernet(src_ip: str, dst_ip: str, ethertype: int, payload: bytes, src_mac: bytes | None = None) -> bytes:

@@ -168,10 +168,10 @@ async def scan(request: Request, actor: Actor = requires(IDS_WRITE), db: Session
     return _page(request, db, actor, {"scan": form}, status=form.status)
 
 
-@router.post("/security/ids/profiles/{profile_id}/delete")
-def delete(profile_id: DbId, actor: Actor = requires(IDS_WRITE), db: Session = Depends(get_db)) -> Response:
+@router.post("/security/ids/profiles/{ids_profile_id}/delete")
+def delete(ids_profile_id: DbId, actor: Actor = requires(IDS_WRITE), db: Session = Depends(get_db)) -> Response:
     try:
-        service.delete_profile(db, actor, profile_id)
+        service.delete_profile(db, actor, ids_profile_id)
     except NotFound:
         return RedirectResponse("/security/ids", status_code=303)  # already deleted (a second click)
     return RedirectResponse("/security/ids?done=deleted", status_code=303)
@@ -186,20 +186,20 @@ def _alert_ctx(db: Session, alerts: list[Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/security/ids/alerts/{alert_id}")
+@router.get("/security/ids/alerts/{ids_alert_id}")
 def alert_page(
-    alert_id: DbId, request: Request, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)
+    ids_alert_id: DbId, request: Request, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)
 ) -> Response:
-    a = service.get_alert(db, actor, alert_id)
+    a = service.get_alert(db, actor, ids_alert_id)
     orgs = service.org_names(db, {a.org_id})
     return render(request, "security_ids/alert.html", {"a": a, "org": orgs.get(a.org_id, ""), **_alert_ctx(db, [a])})
 
 
-@router.get("/security/ids/scans/{scan_id}")
+@router.get("/security/ids/scans/{ids_scan_id}")
 def scan_page(
-    scan_id: DbId, request: Request, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)
+    ids_scan_id: DbId, request: Request, actor: Actor = requires(IDS_READ), db: Session = Depends(get_db)
 ) -> Response:
-    s = service.get_scan(db, actor, scan_id)
+    s = service.get_scan(db, actor, ids_scan_id)
     alerts = service.list_alerts(db, actor, scan_id=s.id, limit=2000)
     p = db.get(IdsProfile, s.profile_id) if s.profile_id else None
     return render(
