@@ -67,7 +67,7 @@ def resolve_handle(
         body = service.resolve(db, actor, handle, base_url(request), full=full, types=type, indexes=idx)
     except AppError as exc:
         return JSONResponse(
-            {"responseCode": _rc(exc, actor), "handle": handle[:200], "error": exc.payload()}, status_code=exc.status
+            {"responseCode": _rc(exc, actor), "handle": handle[:200], **exc.payload()}, status_code=exc.status
         )
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
@@ -209,7 +209,9 @@ def add_grant(body: GrantIn, db: Session = Depends(get_db), actor: Actor = requi
 
 
 @router.delete("/grants/{trace_grant_id}", status_code=204)
-def remove_grant(trace_grant_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(TRACE_MANAGE)) -> Response:
+def remove_grant(
+    trace_grant_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(TRACE_MANAGE)
+) -> Response:
     service.remove_grant(db, actor, trace_grant_id)
     return Response(status_code=204)
 

@@ -26,7 +26,8 @@ def _zh(msgid: str) -> str:
 
 def recall_xlsx(g: Graph) -> bytes:
     """Every shipment and delivery the recall reaches: kind, reference, lot, item, customer, quantity, time."""
-    heads = [N_("Kind"), N_("Shipment or delivery"), N_("Lot"), N_("Item code"), N_("Customer"), N_("Quantity"), N_("Date")]
+    heads = [N_("Kind"), N_("Shipment or delivery"), N_("Lot"), N_("Item code"), N_("Customer")]
+    heads += [N_("Quantity"), N_("Date")]
     rows = [
         [
             _zh(NODE_KINDS[r["kind"]]),

@@ -693,7 +693,7 @@ def view_of(db: Session, viewer: Actor | None, handle: str) -> dict[str, Any]:
             shown.append((it, i.attrs[it.code]))
         else:
             hidden += 1
-    return {"ident": i, "org": org, "items": shown, "hidden": hidden, "authorised": allowed}
+    return {"ident": i, "org": org, "shown": shown, "hidden": hidden, "authorised": allowed}
 
 
 def template_of_class(db: Session, org_id: int, object_class: str) -> Template | None:

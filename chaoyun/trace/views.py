@@ -326,7 +326,9 @@ async def add_grant(request: Request, db: Session = Depends(get_db), actor: Acto
 
 
 @router.post("/trace/grants/{trace_grant_id}/delete")
-def remove_grant(trace_grant_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(TRACE_MANAGE)) -> Response:
+def remove_grant(
+    trace_grant_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(TRACE_MANAGE)
+) -> Response:
     service.remove_grant(db, actor, trace_grant_id)
     return _back("/trace/grants", "revoked")
 

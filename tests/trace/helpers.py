@@ -73,3 +73,26 @@ def lot(
             materials=[LotMaterialIn(item_code=c, material_lot=m, quantity=10.0) for c, m in materials],
         ),
     )
+
+
+def firm_of(db: Session, org_id: int) -> Firm:
+    """A Firm over an existing organisation (a demo login's), with machines and products of its own."""
+    from chaoyun.identity.models import Organisation
+    from tests.apps.helpers import new_device
+    from tests.production.helpers import actor
+
+    org = db.get(Organisation, org_id)
+    assert org is not None
+    f = Firm(
+        org,
+        actor(db, org),
+        actor(db, org, "enterprise_member"),
+        new_device(db, org.id, "injection_moulding", "溯源注塑机"),
+        new_device(db, org.id, "injection_moulding", "溯源注塑机2"),
+        new_device(db, org.id, "packaging", "溯源包装机"),
+    )
+    graph.install()
+    for code in ("CAR", "BODY"):
+        if production.item_by_code(db, org.id, code) is None:
+            product(db, f, code=code)
+    return f
