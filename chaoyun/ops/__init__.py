@@ -1,0 +1,1 @@
+"""Operations: backup and restore of the platform's data (``chaoyun backup`` / ``chaoyun restore``)."""
