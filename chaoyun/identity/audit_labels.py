@@ -109,6 +109,20 @@ VERBS: dict[str, str] = {
     "window": N_("Set maintenance window"),
     "window_clear": N_("Clear maintenance window"),
     "withdraw": N_("Withdraw"),
+    # security: inspections, findings, incidents
+    "add_alerts": N_("Add intrusion alerts"),
+    "add_enterprises": N_("Add enterprises"),
+    "change_state": N_("Change state"),
+    "close": N_("Close with a report"),
+    "escalate": N_("Escalate"),
+    "note": N_("Add note"),
+    "onsite_conclude": N_("Conclude the on-site check"),
+    "onsite_save": N_("Save the on-site check"),
+    "open": N_("Log the incident"),
+    "recheck": N_("Re-check"),
+    "rectify": N_("Report rectified"),
+    "self_check_save": N_("Save the self-check"),
+    "self_check_submit": N_("Submit self-check"),
 }
 
 OBJECTS: dict[str, str] = {
@@ -127,6 +141,10 @@ OBJECTS: dict[str, str] = {
     "voucher": N_("Service voucher"),
     "voucher_batch": N_("Payment batch"),
     "voucher_round": N_("Voucher round"),
+    "security_campaign": N_("Security inspection campaign"),
+    "security_finding": N_("Security finding"),
+    "security_incident": N_("Security incident"),
+    "security_inspection": N_("Security inspection"),
 }
 
 

@@ -172,7 +172,7 @@ def incident_pdf(tl: incidents.Timeline, org_name: str) -> bytes:
             st["body"],
         ),
         _p(
-            f"事件：{inc.title}　　严重程度：{translate(engine.RISKS.get(inc.severity, inc.severity), zh)}　　"
+            f"事件：{inc.title}　　严重程度：{translate(incidents.SEVERITIES.get(inc.severity, inc.severity), zh)}　　"
             f"状态：{translate(incidents.STATES.get(inc.state, inc.state), zh)}　　"
             f"上报：{translate(incidents.ESCALATIONS.get(inc.escalation, inc.escalation), zh)}",
             st["body"],
@@ -241,9 +241,7 @@ def _entry_text(it: Any, locale: str) -> str:
                 f"{translate(incidents.STATES.get(d['to'], d['to']), locale)}"
             )
         if "escalation" in d:
-            parts.append(
-                f"{translate(N_('Escalated to'), locale)} {translate(incidents.ESCALATIONS[d['escalation']], locale)}"
-            )
+            parts.append(translate(incidents.ESCALATIONS[d["escalation"]], locale))
         if "assigned" in d:
             parts.append(f"{translate(N_('Assigned to'), locale)} {it.summary}")
             return "；".join(parts)

@@ -33,7 +33,11 @@ INSPECTION_STATES: dict[str, str] = {
     "self_checked": N_("Self-checked"),
     "inspected": N_("Inspected on site"),
 }
-FINDING_STATES: dict[str, str] = {"open": N_("Open"), "rectified": N_("Rectified"), "closed": N_("Closed")}
+FINDING_STATES: dict[str, str] = {
+    "open": N_("Not rectified"),
+    "rectified": N_("Rectified, awaiting re-check"),
+    "closed": N_("Closed after re-check"),
+}
 FINDING_SOURCES: dict[str, str] = {"self_check": N_("Self-check"), "onsite": N_("On-site check")}
 # Days to remediate a finding, by risk level (the inspector may set another deadline).
 REMEDIATION_DAYS: dict[str, int] = {"high": 30, "medium": 60, "low": 90}

@@ -32,10 +32,15 @@ WINDOW = timedelta(hours=2)
 CONTEXT = timedelta(minutes=30)
 
 STATES: dict[str, str] = {
-    "open": N_("Open"),
+    "open": N_("Awaiting response"),
     "investigating": N_("Investigating"),
     "contained": N_("Contained"),
-    "closed": N_("Closed"),
+    "closed": N_("Incident closed"),
+}
+SEVERITIES: dict[str, str] = {
+    "high": N_("High severity"),
+    "medium": N_("Medium severity"),
+    "low": N_("Low severity"),
 }
 NEXT_STATES: dict[str, tuple[str, ...]] = {
     "open": ("investigating", "contained"),
@@ -43,7 +48,11 @@ NEXT_STATES: dict[str, tuple[str, ...]] = {
     "contained": ("investigating",),
     "closed": (),
 }
-ESCALATIONS: dict[str, str] = {"none": N_("Not escalated"), "district": N_("District"), "city": N_("City")}
+ESCALATIONS: dict[str, str] = {
+    "none": N_("Not escalated"),
+    "district": N_("Escalated to the district"),
+    "city": N_("Escalated to the city"),
+}
 ITEM_KINDS: dict[str, str] = {
     "ids_alert": N_("Intrusion alert"),
     "device_alarm": N_("Device alarm"),
