@@ -1,9 +1,10 @@
 """Capacity sharing rules: idle hours per machine type from real OEE loading, offers, search, bookings.
 
-Idle capacity of a machine type = the planned production time of its machines over the last four full weeks
-(shift calendar minus breaks, holidays and planned downtime, as OEE counts it; time without any state report left
-out) minus their operating time (running plus small stops), per week. The proposal keeps a fifth of it in reserve
-for the owner's own rush orders.
+Idle capacity of a machine type = its machines' planned production hours per week (shift calendar minus breaks,
+holidays and planned downtime, as OEE counts it, averaged over the last four full weeks) × (1 − loading), where
+loading = operating time (running plus small stops) ÷ planned time in which the machines reported their state
+(time without any report is not counted either way: a machine connected a week ago is judged on that week). The
+proposal keeps a fifth of it in reserve for the owner's own rush orders.
 
 A confirmed booking takes one machine of the type for whole hours: one ``CapacitySlot`` row per hour (primary key
 machine + hour, so two confirmations of the same hours cannot both commit), the hours as the machine's planned
@@ -78,14 +79,17 @@ def idle_capacity(db: Session, org_id: int, today: date | None = None) -> list[I
     for m in period.machines:
         groups.setdefault(m.device.model.key, []).append(m)
     out = []
+    weeks = float(LOOKBACK_WEEKS)
     for key, ms in sorted(groups.items()):
-        planned = operating = 0.0
+        planned = observed = operating = 0.0
         for m in ms:
             o = period.summary([m])
-            planned += max(o.planned_s - o.no_signal_s, 0.0)
+            planned += o.planned_s
+            observed += max(o.planned_s - o.no_signal_s, 0.0)
             operating += o.operating_s
-        weeks = float(LOOKBACK_WEEKS)
-        idle = max(planned - operating, 0.0) / 3600 / weeks
+        loading = min(operating / observed, 1.0) if observed > 0 else None
+        planned_h = planned / 3600 / weeks
+        idle = planned_h * (1 - loading) if loading is not None else 0.0
         model = ms[0].device.model
         out.append(
             IdleType(
@@ -93,11 +97,11 @@ def idle_capacity(db: Session, org_id: int, today: date | None = None) -> list[I
                 name_zh=model.name_zh,
                 name_en=model.name_en,
                 machines=len(ms),
-                planned_h_week=round(planned / 3600 / weeks, 1),
-                operating_h_week=round(operating / 3600 / weeks, 1),
-                loading_pct=round(100 * operating / planned) if planned > 0 else None,
+                planned_h_week=round(planned_h, 1),
+                operating_h_week=round(planned_h * loading, 1) if loading is not None else 0.0,
+                loading_pct=round(100 * loading) if loading is not None else None,
                 idle_h_week=round(idle, 1),
-                proposed_h_week=math.floor(idle * float(1 - RESERVE)) if planned > 0 else 0,
+                proposed_h_week=math.floor(idle * float(1 - RESERVE)),
                 first_day=first,
                 last_day=last,
             )
