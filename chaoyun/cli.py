@@ -73,6 +73,13 @@ def demo(
         from chaoyun.apps.maintenance.predict import jobs as predict_jobs
 
         console.print(f"predictive maintenance: {predict_jobs.seed_demo(db)}")
+        # Capacity sharing and payment terms after the supply-chain seed (its receipts) and the machine history (the
+        # loading that offers are computed from).
+        from chaoyun.supplychain.capacity import demo as capacity_demo
+        from chaoyun.supplychain.terms import demo as terms_demo
+
+        console.print(f"shared capacity: {capacity_demo.seed(db)}")
+        console.print(f"payment terms: {terms_demo.seed(db)}")
     table = Table(title="演示账号 / Demo logins")
     for col in ("role", "username", "password", "organisation"):
         table.add_column(col)
