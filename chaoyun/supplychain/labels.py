@@ -19,7 +19,7 @@ LINE_STATES = {
     "cancelled": N_("Line cancelled"),
     "delivered": N_("Delivered"),
 }
-SHIPMENT_STATES = {"sent": N_("In transit"), "received": N_("Received"), "cancelled": N_("Shipment cancelled")}
+SHIPMENT_STATES = {"sent": N_("In transit"), "received": N_("Goods received"), "cancelled": N_("Shipment cancelled")}
 INSPECTION = {"pass": N_("Inspection passed"), "fail": N_("Inspection failed")}
 RISKS = {
     "": N_("Not started"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -210,7 +211,7 @@ class ReceiptLot(Base):
     unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     value: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     # SPC of the supplier's lot window at receipt (apps.quality), when the supplier measures it.
-    spc: Mapped[dict | None] = mapped_column(JSON)
+    spc: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     note: Mapped[str] = mapped_column(String(200), default="")
 
     receipt: Mapped[Receipt] = relationship(back_populates="lots")
@@ -253,6 +254,6 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("supplychain_orders.id", ondelete="CASCADE"), index=True)
     message: Mapped[str] = mapped_column(String(200))  # English msgid
-    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

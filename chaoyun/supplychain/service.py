@@ -183,7 +183,14 @@ def check_line(line: NewLine, no: int, today: date | None = None, prefix: str = 
         raise Invalid(N_("Line %(no)s: give the item name (at most 200 characters)."), field=f + "item_name", no=no)
     if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or not 0 < line.quantity <= MAX_QUANTITY:
         raise Invalid(N_("Line %(no)s: the quantity must be a positive whole number."), field=f + "quantity", no=no)
-    price = parse_price(line.unit_price, f + "unit_price")
+    try:
+        price = parse_price(line.unit_price, f + "unit_price")
+    except Invalid:
+        raise Invalid(
+            N_("Line %(no)s: the unit price must be a number of zero or more with at most four decimals."),
+            field=f + "unit_price",
+            no=no,
+        ) from None
     if not isinstance(line.due_date, date):
         raise Invalid(N_("Line %(no)s: give the due date."), field=f + "due_date", no=no)
     if line.due_date < (today or timefmt.local_today()):
