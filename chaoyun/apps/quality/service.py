@@ -658,3 +658,38 @@ def plan_or_404(db: Session, plan_id: int) -> InspectionPlan:
     if p is None:
         raise NotFound(NOT_FOUND)
     return p
+
+
+def lot_results(
+    db: Session, org_id: int, device_id: int | None, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """SPC of a lot's window for other contexts (supply chain's incoming inspection): for each of the
+    enterprise's plans on the lot's machine with subgroups in [start, end], the subgroups in the window, how
+    many of them a test flagged, and the capability of the plan's latest phase. Empty when nothing was measured."""
+    if device_id is None:
+        return []
+    plans = db.execute(
+        select(InspectionPlan).where(InspectionPlan.org_id == org_id, InspectionPlan.device_id == device_id)
+    ).scalars()
+    out: list[dict[str, Any]] = []
+    for plan in plans:
+        with _collector_paused():
+            rows = _load(db, plan, MAX_CHART_POINTS)
+            inside = [i for i, t in enumerate(rows.times) if start <= t <= end]
+            if not inside or len(rows) < 2:
+                continue
+            data = compute(plan, rows)
+        flags = data.chart.primary.flags
+        flagged = sum(1 for i in inside if i < len(flags) and flags[i])
+        cap = data.capability
+        out.append(
+            {
+                "plan": plan.name,
+                "characteristic": plan.characteristic,
+                "chart_type": plan.chart_type,
+                "subgroups": len(inside),
+                "flagged": flagged,
+                "cpk": _clean(round(cap.cpk, 3)) if cap and cap.cpk is not None else None,
+            }
+        )
+    return out
