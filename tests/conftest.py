@@ -304,7 +304,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture()
 def page(browser: Any, live_server: str) -> Iterator[Any]:
-    """A fresh browser context (no cookies), Chinese locale, base URL set to the live server."""
+    """A fresh browser context (no cookies), Chinese locale, base URL set to the live server.
+
+    Pages run under the Content-Security-Policy (no eval): give ``wait_for_function`` a function
+    (``"() => ..."``), not a bare expression, which Playwright would have to eval in the page."""
     ctx = browser.new_context(base_url=live_server, locale="zh-CN", viewport={"width": 1400, "height": 900})
     # Generous: on a loaded 2-core CI machine Chromium shares the cores with a second pytest worker and
     # PostgreSQL; a real failure still fails, only later.

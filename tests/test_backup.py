@@ -31,7 +31,9 @@ CHAOYUN = [sys.executable, "-m", "chaoyun"]
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The real command, in its own process, against this test file's database and var folder."""
     _settle_process_state()  # pending telemetry written, this process's connections closed
-    return subprocess.run([*CHAOYUN, *args], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [*CHAOYUN, *args], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=600
+    )
 
 
 def _digest(rows: list[Any]) -> str:
@@ -69,7 +71,11 @@ def test_restore_drill_loses_nothing(app: Any, tmp_path: Path) -> None:
     with get_sessionmaker()() as db:
         _device, token = make_device(db, org_of(db, "factory"))
     now = int(time.time() * 1000)
-    _post(app, token, [{"ts": now - 60_000 + i * 1000, "values": {"barrel_temp": 200 + i, "state": "running"}} for i in range(50)])
+    _post(
+        app,
+        token,
+        [{"ts": now - 60_000 + i * 1000, "values": {"barrel_temp": 200 + i, "state": "running"}} for i in range(50)],
+    )
     var = get_settings().var_dir
     (var / "programme" / "uploads").mkdir(parents=True, exist_ok=True)
     upload = var / "programme" / "uploads" / "drill-凭证.pdf"

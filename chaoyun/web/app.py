@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -38,13 +40,38 @@ VENDOR = {
 }
 
 
+def content_security_policy(nonce: str) -> str:
+    """No inline script runs unless it carries this response's nonce; nothing is loaded from other hosts; no
+    page of this site may be framed (frame-ancestors, with X-Frame-Options for old browsers). Styles may be
+    inline (style attributes in templates, and the ones ECharts, htmx and Swagger UI set)."""
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; "
+        "font-src 'self' data:; "
+        "connect-src 'self'; "
+        "object-src 'none'; "
+        "base-uri 'self'; "
+        "form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
 class ShellHeadersMiddleware:
     """Pure ASGI (cheaper than BaseHTTPMiddleware): language from the cookie, security headers, and
-    the pre-login CSRF cookie for pages."""
+    the pre-login CSRF cookie for pages.
+
+    Every response gets a Content-Security-Policy with a fresh nonce (``request.state.csp_nonce``; templates
+    put it on their inline scripts as ``nonce="{{ csp_nonce }}"``), and Strict-Transport-Security when served
+    over HTTPS (the request came in as https, or ``CHAOYUN_COOKIE_SECURE=1`` says a proxy terminates TLS;
+    ``CHAOYUN_HSTS_SECONDS=0`` turns it off).
+    """
 
     def __init__(self, app: ASGIApp, secure_cookies: bool) -> None:
         self.app = app
         self.secure = secure_cookies
+        self.hsts_seconds = int(os.environ.get("CHAOYUN_HSTS_SECONDS", "31536000") or 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,6 +81,9 @@ class ShellHeadersMiddleware:
         request.state.locale = i18n.normalise(request.cookies.get("cy_lang"))
         i18n.set_locale(request.state.locale)
         needs_cookie = not is_api(request) and CSRF_COOKIE not in request.cookies
+        nonce = secrets.token_urlsafe(16)
+        request.state.csp_nonce = nonce
+        hsts = self.hsts_seconds > 0 and (self.secure or scope.get("scheme") == "https")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -61,6 +91,11 @@ class ShellHeadersMiddleware:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("Content-Security-Policy", content_security_policy(nonce))
+                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+                if hsts:
+                    headers.setdefault("Strict-Transport-Security", f"max-age={self.hsts_seconds}; includeSubDomains")
                 if needs_cookie:
                     cookie = f"{CSRF_COOKIE}={anon_csrf(request)}; HttpOnly; Path=/; SameSite=lax"
                     headers.append("set-cookie", cookie + ("; Secure" if self.secure else ""))
@@ -140,7 +175,7 @@ def create_app() -> FastAPI:
     async def api_docs(request: Request) -> Response:
         # Swagger UI from /static/vendor (npm swagger-ui-dist, pinned in package-lock.json): no third-party
         # host, no floating version.
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/api/openapi.json",
             title="Chaoyun 潮云 API",
             swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
@@ -149,6 +184,10 @@ def create_app() -> FastAPI:
             # No badge fetched from validator.swagger.io.
             swagger_ui_parameters={"validatorUrl": None},
         )
+        # Its one inline script (SwaggerUIBundle(...)) runs under the page's CSP nonce.
+        nonce = getattr(request.state, "csp_nonce", "")
+        html = bytes(page.body).decode("utf-8").replace("<script>", f'<script nonce="{nonce}">')
+        return HTMLResponse(html, status_code=page.status_code)
 
     app.add_route("/api/docs", api_docs, include_in_schema=False)
 

@@ -102,6 +102,8 @@ def render(request: Request, name: str, ctx: dict[str, Any] | None = None, statu
         "nav_items": nav.for_actor(actor),
         "nav_menu": nav.groups_for(actor),
         "path": request.url.path,
+        # Inline <script nonce="{{ csp_nonce }}">: the Content-Security-Policy runs no other inline script.
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),
     }
     context.update(ctx or {})
     html = env().get_template(name).render(context)

@@ -47,7 +47,7 @@ def test_device_charts_name_the_deployments_zone(page: Any, db: Session) -> None
     device = new_device(db, _org_of(db, "factory").id, "injection_moulding", "时区测试机")
     _sign_in(page, "factory")
     page.goto(f"/devices/{device.id}")
-    page.wait_for_function("window.echarts && echarts.getInstanceByDom(document.getElementById('chart-live'))")
+    page.wait_for_function("() => window.echarts && echarts.getInstanceByDom(document.getElementById('chart-live'))")
     axis = page.evaluate(
         "(() => { const o = echarts.getInstanceByDom(document.getElementById('chart-live')).getOption();"
         " return [o.xAxis[0].name, o.xAxis[0].axisLabel.formatter(Date.UTC(2026, 0, 2, 9, 44))]; })()"

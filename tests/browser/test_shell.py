@@ -52,14 +52,14 @@ def test_district_officer_filters_the_directory(page: Any) -> None:
     page.goto("/gov/enterprises")
     total_text = page.locator("#result-count").inner_text()
     page.select_option("#filter-cluster", "toys")
-    page.wait_for_function(f"document.querySelector('#result-count').innerText !== {total_text!r}")
+    page.wait_for_function(f"() => document.querySelector('#result-count').innerText !== {total_text!r}")
     districts = page.locator("td.district-cell").all_inner_texts()
     assert districts and all(d == "澄海区" for d in districts)
     assert "cluster=toys" in page.url
     page.fill("#filter-q", "奥达")
     page.click("#filter-submit")
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('#directory tbody td:first-child'))"
+        "() => Array.from(document.querySelectorAll('#directory tbody td:first-child'))"
         ".every(td => td.innerText.includes('奥达'))"
     )
     names = page.locator("#directory tbody td:first-child").all_inner_texts()

@@ -79,6 +79,21 @@
     wireQuota(root);
   }
 
+  // <form data-confirm="question">: asks before submitting (instead of an inline onsubmit handler, which the
+  // Content-Security-Policy would block).
+  document.addEventListener("submit", function (e) {
+    var form = e.target.closest ? e.target.closest("form[data-confirm]") : null;
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
+  }, true);
+
+  // A polling element with data-pause-while-checked skips its refresh while a box in it is ticked
+  // (instead of an hx-trigger filter expression, which htmx would have to eval).
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail && e.detail.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-pause-while-checked") &&
+        elt.querySelector("[data-check-item]:checked")) e.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSwap", function (e) { init(e.target); });
 })();

@@ -110,6 +110,6 @@ def test_order_assign_to_done_calendar_and_pages(page: Any, db: Session) -> None
     assert page.locator(f"#parts tr[data-part='{part.id}'][data-reorder='1']").count() == 1
     page.screenshot(path="/tmp/maint_parts.png", full_page=True)
     page.goto("/apps/maintenance/reliability?days=7")
-    page.wait_for_function("document.querySelector('#rel-chart canvas') !== null")
+    page.wait_for_function("() => document.querySelector('#rel-chart canvas') !== null")
     assert page.locator("#rel-machines tr", has_text="维护1号注塑机").count() == 1
     page.screenshot(path="/tmp/maint_reliability.png", full_page=True)
