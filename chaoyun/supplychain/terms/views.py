@@ -33,6 +33,7 @@ from chaoyun.web.validation import field_errors
 router = APIRouter(include_in_schema=False)
 BASE = "/supplychain/terms"
 GOV = "/gov/supplychain/terms"
+PAGE_ROWS = 200  # open invoices listed on the page, earliest due first (the API lists up to 500)
 
 nav.register(
     nav.NavItem("enterprise", N_("Payment terms"), BASE, TERMS_READ, 62, group="production"),
@@ -100,12 +101,11 @@ def _counterparts(db: Session, actor: Actor) -> list[Organisation]:
     from chaoyun.supplychain.models import Receipt
 
     ids: set[int] = set()
-    for b, s in db.execute(
-        select(Receipt.buyer_org_id, Receipt.supplier_org_id)
-        .where((Receipt.buyer_org_id == actor.org_id) | (Receipt.supplier_org_id == actor.org_id))
-        .distinct()
-    ).all():
-        ids |= {b, s}
+    for mine, other in (
+        (Receipt.buyer_org_id, Receipt.supplier_org_id),
+        (Receipt.supplier_org_id, Receipt.buyer_org_id),
+    ):
+        ids |= {o for (o,) in db.execute(select(other).where(mine == actor.org_id).distinct()).all()}
     for a in service.agreements_of(db, actor.org_id):
         ids |= {a.payer_org_id, a.payee_org_id}
     ids.discard(actor.org_id)
@@ -118,7 +118,7 @@ def _home(request: Request, db: Session, actor: Actor, form: FormState | None = 
     side = _side(request)
     today = timefmt.local_today()
     ag = service.aging(db, actor.org_id, side, today)
-    invoices = service.list_invoices(db, actor, side, "open")
+    invoices = service.list_invoices(db, actor, side, "open", limit=PAGE_ROWS)
     partners = _counterparts(db, actor)
     agreements = service.agreements_of(db, actor.org_id)
     names = {o.id: o.name for o in partners}
@@ -146,6 +146,7 @@ def _home(request: Request, db: Session, actor: Actor, form: FormState | None = 
             "today": today,
             "yuan": yuan,
             "default_days": service.DEFAULT_DAYS,
+            "page_rows": PAGE_ROWS,
             "can_manage": actor.has(TERMS_MANAGE),
             "org_id": actor.org_id,
             "form": form or FormState(),
