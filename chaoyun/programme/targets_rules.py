@@ -7,6 +7,7 @@ adoption and diagnosis rules live next to their records (``cloud_adoption.py``, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from chaoyun.i18n import N_
 from chaoyun.marketplace import pool
 from chaoyun.marketplace.prices import service as prices
 from chaoyun.programme.targets import Rule, RuleResult, memo, register_rule, unavailable
+from chaoyun.supplychain import queries as sc_queries
 
 NOT_BY_AREA = N_("The resource pool is city-wide: this figure is not broken down by district or industry.")
 
@@ -38,10 +40,11 @@ register_rule("marketplace.recommended_to_province", _pool_rule("recommended_to_
 
 
 def _supply_collaboration(db: Session, year: int, district: str | None, cluster: str | None) -> RuleResult:
-    # The supply-chain context (orders between enterprises) does not exist yet: truly no data source.
-    return unavailable(
-        N_("Data source not available yet: order collaboration (supply chain) is not on the platform so far.")
-    )
+    """Enterprises (buyers and suppliers) with at least one live order exchange on the platform in the year: a
+    purchase-order line its supplier confirmed that year, or a confirmed line still being delivered during it
+    (``chaoyun.supplychain.queries.live_exchange_orgs``)."""
+    ids = sc_queries.live_exchange_orgs(db, date(year, 1, 1), date(year, 12, 31), district, cluster)
+    return RuleResult(value=len(ids), enterprise_ids=sorted(ids))
 
 
 register_rule("supplychain.platform_collaboration", _supply_collaboration)

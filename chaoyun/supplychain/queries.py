@@ -259,7 +259,9 @@ def mark_read(db: Session, actor: Actor) -> None:
 # ---------------------------------------------------------------- government: aggregates only
 
 
-def live_exchange_orgs(db: Session, first: date, last: date, district: str | None = None) -> set[int]:
+def live_exchange_orgs(
+    db: Session, first: date, last: date, district: str | None = None, cluster: str | None = None
+) -> set[int]:
     """Enterprises (buyers and suppliers) with at least one live order exchange in [first, last]: a line
     confirmed by the supplier in the period, or a confirmed line still being delivered during it."""
     start, end = timefmt.day_start(first), timefmt.day_end_exclusive(last)
@@ -270,12 +272,15 @@ def live_exchange_orgs(db: Session, first: date, last: date, district: str | Non
     )
     rows = db.execute(select(OrderLine.buyer_org_id, OrderLine.supplier_org_id).where(live).distinct()).all()
     ids = {int(b) for b, _s in rows} | {int(s) for _b, s in rows}
-    if district and ids:
-        ids = set(
-            db.execute(
-                select(Organisation.id).where(Organisation.id.in_(ids), Organisation.district == district)
-            ).scalars()
-        )
+    if (district or cluster) and ids:
+        q = select(Organisation.id).where(Organisation.id.in_(ids))
+        if district:
+            q = q.where(Organisation.district == district)
+        if cluster:
+            q = q.join(EnterpriseProfile, EnterpriseProfile.org_id == Organisation.id).where(
+                EnterpriseProfile.cluster == cluster
+            )
+        ids = set(db.execute(q).scalars())
     return ids
 
 
