@@ -72,6 +72,13 @@ def ensure_prefix(db: Session, actor: Actor | None, org_id: int) -> Prefix:
     org = db.get(Organisation, org_id)
     if org is None or org.kind != "enterprise":
         raise Forbidden(N_("Only enterprises get an identifier prefix."))
+    p = allocate(db, org_id)
+    record_by(db, actor, "create", "trace_prefix", p.id, after={"prefix": p.prefix, "org_id": org_id})
+    return p
+
+
+def allocate(db: Session, org_id: int) -> Prefix:
+    """The prefix row and default templates (``ensure_prefix`` audits it; test fixtures call this directly)."""
     p = Prefix(org_id=org_id, prefix=f"{national_prefix()}.{10000 + org_id}")
     db.add(p)
     db.flush()
@@ -92,7 +99,6 @@ def ensure_prefix(db: Session, actor: Actor | None, org_id: int) -> Prefix:
             )
         db.add(t)
     db.flush()
-    record_by(db, actor, "create", "trace_prefix", p.id, after={"prefix": p.prefix, "org_id": org_id})
     return p
 
 

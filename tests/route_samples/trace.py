@@ -25,7 +25,7 @@ PUBLIC_ROUTES = {("GET", "/api/v1/trace/handles/{handle:path}"), ("GET", "/t/{ha
 def _identifier(db: Session, owner: Organisation) -> Identifier:
     i = db.execute(select(Identifier).where(Identifier.org_id == owner.id).order_by(Identifier.id)).scalars().first()
     if i is None:
-        p = service.ensure_prefix(db, None, owner.id)
+        p = service.prefix_of(db, owner.id) or service.allocate(db, owner.id)
         t = db.execute(select(Template).where(Template.org_id == owner.id, Template.code == "META_model")).scalar_one()
         row = service._new_row(
             owner.id, f"{p.prefix}/RS{owner.id}", t, {"model_code": "RS", "product_name": "样例"}, "rs", None
