@@ -170,10 +170,7 @@ async def scan(request: Request, actor: Actor = requires(IDS_WRITE), db: Session
 
 @router.post("/security/ids/profiles/{ids_profile_id}/delete")
 def delete(ids_profile_id: DbId, actor: Actor = requires(IDS_WRITE), db: Session = Depends(get_db)) -> Response:
-    try:
-        service.delete_profile(db, actor, ids_profile_id)
-    except NotFound:
-        return RedirectResponse("/security/ids", status_code=303)  # already deleted (a second click)
+    service.delete_profile(db, actor, ids_profile_id)  # a second click answers 404 (already deleted)
     return RedirectResponse("/security/ids?done=deleted", status_code=303)
 
 
