@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from chaoyun.db import get_db
@@ -18,7 +18,6 @@ from chaoyun.web.deps import requires
 from chaoyun.web.params import DbId
 
 router = APIRouter(prefix="/api/v1/security", tags=["security"])
-ChecklistKey = Path(pattern="^[a-z_]{1,64}$")
 
 
 def checklist_out(c: engine.Checklist) -> dict[str, Any]:
@@ -57,7 +56,7 @@ def campaign_out(c: Campaign) -> dict[str, Any]:
 def inspection_out(i: Inspection) -> dict[str, Any]:
     return {
         "id": i.id,
-        "campaign_id": i.campaign_id,
+        "sec_campaign_id": i.campaign_id,
         "org_id": i.org_id,
         "district": i.district,
         "cluster": i.cluster,
@@ -75,7 +74,7 @@ def inspection_out(i: Inspection) -> dict[str, Any]:
 def finding_out(f: Finding) -> dict[str, Any]:
     return {
         "id": f.id,
-        "inspection_id": f.inspection_id,
+        "sec_inspection_id": f.inspection_id,
         "org_id": f.org_id,
         "district": f.district,
         "item_code": f.item_code,
@@ -92,9 +91,10 @@ def finding_out(f: Finding) -> dict[str, Any]:
     }
 
 
-@router.get("/checklists/{checklist_key}")
-def get_checklist(checklist_key: str = ChecklistKey, actor: Actor = requires(SEC_READ)) -> dict[str, Any]:
-    return checklist_out(engine.load(checklist_key))
+@router.get("/checklists")
+def list_checklists(actor: Actor = requires(SEC_READ)) -> list[dict[str, Any]]:
+    """Every checklist of the engine, each item with its source clauses."""
+    return [checklist_out(engine.load(k)) for k in engine.checklist_keys()]
 
 
 @router.get("/campaigns")
@@ -110,18 +110,18 @@ def create_campaign(
     return campaign_out(c)
 
 
-@router.post("/campaigns/{campaign_id}/enterprises")
+@router.post("/campaigns/{sec_campaign_id}/enterprises")
 def add_enterprises(
-    campaign_id: DbId, body: EnterprisesIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_MANAGE)
+    sec_campaign_id: DbId, body: EnterprisesIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_MANAGE)
 ) -> dict[str, int]:
-    return {"added": service.add_enterprises(db, actor, campaign_id, list(body.org_ids))}
+    return {"added": service.add_enterprises(db, actor, sec_campaign_id, list(body.org_ids))}
 
 
-@router.get("/campaigns/{campaign_id}/risk")
+@router.get("/campaigns/{sec_campaign_id}/risk")
 def campaign_risk(
-    campaign_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+    sec_campaign_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
 ) -> dict[str, Any]:
-    rows = service.risk_rows(db, actor, campaign_id)
+    rows = service.risk_rows(db, actor, sec_campaign_id)
     return {
         "enterprises": [r.__dict__ for r in rows],
         "heatmap": [h.__dict__ for h in service.heatmap(rows)],
@@ -133,11 +133,11 @@ def list_inspections(db: Session = Depends(get_db), actor: Actor = requires(SEC_
     return [inspection_out(i) for i in service.inspections(db, actor)]
 
 
-@router.get("/inspections/{inspection_id}")
+@router.get("/inspections/{sec_inspection_id}")
 def get_inspection(
-    inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+    sec_inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
 ) -> dict[str, Any]:
-    i = service.get_inspection(db, actor, inspection_id)
+    i = service.get_inspection(db, actor, sec_inspection_id)
     out = inspection_out(i)
     out["evidence"] = [
         {"id": e.id, "item_code": e.item_code, "filename": e.filename, "sha256": e.sha256, "size": e.size}
@@ -147,18 +147,18 @@ def get_inspection(
     return out
 
 
-@router.post("/inspections/{inspection_id}/self-check")
+@router.post("/inspections/{sec_inspection_id}/self-check")
 def self_check(
-    inspection_id: DbId, body: SelfCheckIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
+    sec_inspection_id: DbId, body: SelfCheckIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
 ) -> dict[str, Any]:
-    return inspection_out(service.save_self_check(db, actor, inspection_id, body.answers, body.notes, body.submit))
+    return inspection_out(service.save_self_check(db, actor, sec_inspection_id, body.answers, body.notes, body.submit))
 
 
-@router.post("/inspections/{inspection_id}/onsite")
+@router.post("/inspections/{sec_inspection_id}/onsite")
 def onsite(
-    inspection_id: DbId, body: OnsiteIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
+    sec_inspection_id: DbId, body: OnsiteIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
 ) -> dict[str, Any]:
-    i = service.record_onsite(db, actor, inspection_id, body.answers, body.notes, body.conclude, body.inspected_on)
+    i = service.record_onsite(db, actor, sec_inspection_id, body.answers, body.notes, body.conclude, body.inspected_on)
     return inspection_out(i)
 
 
@@ -169,22 +169,22 @@ def list_findings(
     return [finding_out(f) for f in service.findings(db, actor, open_only=open_only)]
 
 
-@router.post("/findings/{finding_id}")
+@router.post("/findings/{sec_finding_id}")
 def update_finding(
-    finding_id: DbId, body: FindingIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
+    sec_finding_id: DbId, body: FindingIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
 ) -> dict[str, Any]:
-    return finding_out(service.update_finding(db, actor, finding_id, body.owner, body.deadline, body.description))
+    return finding_out(service.update_finding(db, actor, sec_finding_id, body.owner, body.deadline, body.description))
 
 
-@router.post("/findings/{finding_id}/rectify")
+@router.post("/findings/{sec_finding_id}/rectify")
 def rectify(
-    finding_id: DbId, body: RectifyIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
+    sec_finding_id: DbId, body: RectifyIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
 ) -> dict[str, Any]:
-    return finding_out(service.rectify(db, actor, finding_id, body.text))
+    return finding_out(service.rectify(db, actor, sec_finding_id, body.text))
 
 
-@router.post("/findings/{finding_id}/recheck")
+@router.post("/findings/{sec_finding_id}/recheck")
 def recheck(
-    finding_id: DbId, body: RecheckIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
+    sec_finding_id: DbId, body: RecheckIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
 ) -> dict[str, Any]:
-    return finding_out(service.recheck(db, actor, finding_id, body.passed, body.note, body.new_deadline))
+    return finding_out(service.recheck(db, actor, sec_finding_id, body.passed, body.note, body.new_deadline))

@@ -146,10 +146,13 @@ def get_campaign(db: Session, actor: Actor, campaign_id: int) -> Campaign:
     c = db.get(Campaign, campaign_id)
     if c is None:
         raise NotFound(N_("No such campaign."))
-    if not actor.is_city_wide and actor.audience != "government":
-        # An enterprise sees a campaign only through its own inspection in it.
+    if not actor.is_city_wide:
+        # An enterprise sees a campaign through its own inspection in it, a district officer through its
+        # district's enterprises in it.
         mine = db.execute(
-            select(Inspection.id).where(Inspection.campaign_id == c.id, Inspection.org_id == actor.org_id)
+            select(Inspection.id).where(
+                Inspection.campaign_id == c.id, scope.where(actor, Inspection.org_id, Inspection.district)
+            )
         ).first()
         if mine is None:
             raise NotFound(N_("No such campaign."))
@@ -158,8 +161,12 @@ def get_campaign(db: Session, actor: Actor, campaign_id: int) -> Campaign:
 
 def list_campaigns(db: Session, actor: Actor) -> list[Campaign]:
     q = select(Campaign)
-    if not actor.is_city_wide and actor.audience != "government":
-        q = q.where(Campaign.id.in_(select(Inspection.campaign_id).where(Inspection.org_id == actor.org_id)))
+    if not actor.is_city_wide:
+        q = q.where(
+            Campaign.id.in_(
+                select(Inspection.campaign_id).where(scope.where(actor, Inspection.org_id, Inspection.district))
+            )
+        )
     return list(db.execute(q.order_by(Campaign.year.desc(), Campaign.id.desc())).scalars())
 
 

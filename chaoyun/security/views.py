@@ -188,11 +188,11 @@ def _inspection_page(
     request: Request,
     db: Session,
     actor: Actor,
-    inspection_id: int,
+    sec_inspection_id: int,
     forms: dict[str, FormState] | None = None,
     status: int = 200,
 ) -> Response:
-    i = service.get_inspection(db, actor, inspection_id)
+    i = service.get_inspection(db, actor, sec_inspection_id)
     c = service.get_campaign(db, actor, i.campaign_id) if actor.audience == "enterprise" else _campaign(db, i)
     checklist = service.checklist_of(c)
     ev: dict[str, list[Any]] = {}
@@ -235,11 +235,11 @@ def _campaign(db: Session, i: Inspection) -> Any:
     return c
 
 
-@router.get("/security/inspections/{inspection_id}")
+@router.get("/security/inspections/{sec_inspection_id}")
 def inspection_page(
-    request: Request, inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+    request: Request, sec_inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
 ) -> Response:
-    return _inspection_page(request, db, actor, inspection_id)
+    return _inspection_page(request, db, actor, sec_inspection_id)
 
 
 def _answers(form: FormState, prefix: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -255,41 +255,43 @@ def _refused(db: Session, form: FormState, exc: AppError) -> None:
     form.fail(exc)
 
 
-@router.post("/security/inspections/{inspection_id}/self-check")
+@router.post("/security/inspections/{sec_inspection_id}/self-check")
 async def self_check(
-    request: Request, inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
+    request: Request, sec_inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
 ) -> Response:
     form = await FormState.read(request, actor)
     answers, notes = _answers(form, "answer_")
     submit = form.get("action") == "submit"
     try:
-        service.save_self_check(db, actor, inspection_id, answers, notes, submit)
+        service.save_self_check(db, actor, sec_inspection_id, answers, notes, submit)
     except AppError as exc:
         _refused(db, form, exc)
-        return _inspection_page(request, db, actor, inspection_id, {"self": form}, form.status)
-    return _back(f"/security/inspections/{inspection_id}", "submitted" if submit else "saved")
+        return _inspection_page(request, db, actor, sec_inspection_id, {"self": form}, form.status)
+    return _back(f"/security/inspections/{sec_inspection_id}", "submitted" if submit else "saved")
 
 
-@router.post("/security/inspections/{inspection_id}/evidence")
+@router.post("/security/inspections/{sec_inspection_id}/evidence")
 async def evidence_upload(
-    request: Request, inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
+    request: Request, sec_inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
 ) -> Response:
     form = await FormState.read(request, actor, files=("file",), max_bytes=files.MAX_BYTES)
     up = form.upload("file")
     try:
         if up is None:
             raise Invalid(N_("Choose a file to upload."), field="file")
-        service.add_evidence(db, actor, inspection_id, form.get("item"), files.Upload(up.filename, up.data))
+        service.add_evidence(db, actor, sec_inspection_id, form.get("item"), files.Upload(up.filename, up.data))
         form.clear_staged()
     except AppError as exc:
         _refused(db, form, exc)
-        return _inspection_page(request, db, actor, inspection_id, {"evidence": form}, form.status)
-    return _back(f"/security/inspections/{inspection_id}#evidence", "evidence")
+        return _inspection_page(request, db, actor, sec_inspection_id, {"evidence": form}, form.status)
+    return _back(f"/security/inspections/{sec_inspection_id}#evidence", "evidence")
 
 
-@router.get("/security/evidence/{evidence_id}")
-def evidence_download(evidence_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)) -> Response:
-    ev, data = service.read_evidence(db, actor, evidence_id)
+@router.get("/security/evidence/{sec_evidence_id}")
+def evidence_download(
+    sec_evidence_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+) -> Response:
+    ev, data = service.read_evidence(db, actor, sec_evidence_id)
     return Response(
         data,
         media_type=ev.content_type,
@@ -297,9 +299,9 @@ def evidence_download(evidence_id: DbId, db: Session = Depends(get_db), actor: A
     )
 
 
-@router.post("/security/inspections/{inspection_id}/onsite")
+@router.post("/security/inspections/{sec_inspection_id}/onsite")
 async def onsite(
-    request: Request, inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
+    request: Request, sec_inspection_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
 ) -> Response:
     form = await FormState.read(request, actor)
     answers, notes = _answers(form, "answer_")
@@ -311,57 +313,57 @@ async def onsite(
     )
     if form.ok:
         try:
-            service.record_onsite(db, actor, inspection_id, answers, notes, conclude, when)
-            return _back(f"/security/inspections/{inspection_id}", "concluded" if conclude else "saved")
+            service.record_onsite(db, actor, sec_inspection_id, answers, notes, conclude, when)
+            return _back(f"/security/inspections/{sec_inspection_id}", "concluded" if conclude else "saved")
         except AppError as exc:
             _refused(db, form, exc)
-    return _inspection_page(request, db, actor, inspection_id, {"onsite": form}, form.status)
+    return _inspection_page(request, db, actor, sec_inspection_id, {"onsite": form}, form.status)
 
 
 # ---------------------------------------------------------------- findings
 
 
-def _finding_back(db: Session, actor: Actor, finding_id: int, msg: str) -> RedirectResponse:
-    f = service.get_finding(db, actor, finding_id)
+def _finding_back(db: Session, actor: Actor, sec_finding_id: int, msg: str) -> RedirectResponse:
+    f = service.get_finding(db, actor, sec_finding_id)
     return _back(f"/security/inspections/{f.inspection_id}#finding-{f.id}", msg)
 
 
-@router.post("/security/findings/{finding_id}/rectify")
+@router.post("/security/findings/{sec_finding_id}/rectify")
 async def finding_rectify(
-    request: Request, finding_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
+    request: Request, sec_finding_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_SELFCHECK)
 ) -> Response:
     form = await FormState.read(request, actor)
-    f = service.get_finding(db, actor, finding_id)
+    f = service.get_finding(db, actor, sec_finding_id)
     try:
-        service.rectify(db, actor, finding_id, form.get("text"))
+        service.rectify(db, actor, sec_finding_id, form.get("text"))
     except AppError as exc:
         _refused(db, form, exc)
-        return _inspection_page(request, db, actor, f.inspection_id, {f"f{finding_id}": form}, form.status)
-    return _finding_back(db, actor, finding_id, "rectified")
+        return _inspection_page(request, db, actor, f.inspection_id, {f"f{sec_finding_id}": form}, form.status)
+    return _finding_back(db, actor, sec_finding_id, "rectified")
 
 
-@router.post("/security/findings/{finding_id}/update")
+@router.post("/security/findings/{sec_finding_id}/update")
 async def finding_update(
-    request: Request, finding_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
+    request: Request, sec_finding_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
 ) -> Response:
     form = await FormState.read(request, actor)
-    f = service.get_finding(db, actor, finding_id)
+    f = service.get_finding(db, actor, sec_finding_id)
     deadline = form.check("deadline", lambda: _date(form.get("deadline"), "deadline"))
     if form.ok and deadline is not None:
         try:
-            service.update_finding(db, actor, finding_id, form.get("owner"), deadline, form.get("description"))
-            return _finding_back(db, actor, finding_id, "finding")
+            service.update_finding(db, actor, sec_finding_id, form.get("owner"), deadline, form.get("description"))
+            return _finding_back(db, actor, sec_finding_id, "finding")
         except AppError as exc:
             _refused(db, form, exc)
-    return _inspection_page(request, db, actor, f.inspection_id, {f"f{finding_id}": form}, form.status)
+    return _inspection_page(request, db, actor, f.inspection_id, {f"f{sec_finding_id}": form}, form.status)
 
 
-@router.post("/security/findings/{finding_id}/recheck")
+@router.post("/security/findings/{sec_finding_id}/recheck")
 async def finding_recheck(
-    request: Request, finding_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
+    request: Request, sec_finding_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_INSPECT)
 ) -> Response:
     form = await FormState.read(request, actor)
-    f = service.get_finding(db, actor, finding_id)
+    f = service.get_finding(db, actor, sec_finding_id)
     passed = form.get("passed") == "1"
     new_deadline = (
         form.check("new_deadline", lambda: _date(form.get("new_deadline"), "new_deadline"))
@@ -370,11 +372,11 @@ async def finding_recheck(
     )
     if form.ok:
         try:
-            service.recheck(db, actor, finding_id, passed, form.get("note"), new_deadline)
-            return _finding_back(db, actor, finding_id, "rechecked")
+            service.recheck(db, actor, sec_finding_id, passed, form.get("note"), new_deadline)
+            return _finding_back(db, actor, sec_finding_id, "rechecked")
         except AppError as exc:
             _refused(db, form, exc)
-    return _inspection_page(request, db, actor, f.inspection_id, {f"f{finding_id}": form}, form.status)
+    return _inspection_page(request, db, actor, f.inspection_id, {f"f{sec_finding_id}": form}, form.status)
 
 
 # ---------------------------------------------------------------- government: oversight, campaigns
@@ -457,9 +459,9 @@ def _year(text: str) -> int:
 
 
 def _campaign_page(
-    request: Request, db: Session, actor: Actor, campaign_id: int, form: FormState | None = None, status: int = 200
+    request: Request, db: Session, actor: Actor, sec_campaign_id: int, form: FormState | None = None, status: int = 200
 ) -> Response:
-    c = service.get_campaign(db, actor, campaign_id)
+    c = service.get_campaign(db, actor, sec_campaign_id)
     rows = service.risk_rows(db, actor, c.id)
     heat = service.heatmap(rows)
     insp = {i.org_id: i.id for i in service.inspections(db, actor, c.id)}
@@ -481,18 +483,16 @@ def _campaign_page(
     )
 
 
-@router.get("/gov/security/campaigns/{campaign_id}")
+@router.get("/gov/security/campaigns/{sec_campaign_id}")
 def campaign_page(
-    request: Request, campaign_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+    request: Request, sec_campaign_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
 ) -> Response:
-    if actor.audience != "government":
-        raise NotFound(N_("No such campaign."))
-    return _campaign_page(request, db, actor, campaign_id)
+    return _campaign_page(request, db, actor, sec_campaign_id)
 
 
-@router.post("/gov/security/campaigns/{campaign_id}/enterprises")
+@router.post("/gov/security/campaigns/{sec_campaign_id}/enterprises")
 async def campaign_add(
-    request: Request, campaign_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_MANAGE)
+    request: Request, sec_campaign_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_MANAGE)
 ) -> Response:
     form = await FormState.read(request, actor)
     ids: list[int] = []
@@ -503,11 +503,11 @@ async def campaign_add(
                 ids.append(v)
     if form.ok:
         try:
-            service.add_enterprises(db, actor, campaign_id, ids)
-            return _back(f"/gov/security/campaigns/{campaign_id}", "added")
+            service.add_enterprises(db, actor, sec_campaign_id, ids)
+            return _back(f"/gov/security/campaigns/{sec_campaign_id}", "added")
         except AppError as exc:
             _refused(db, form, exc)
-    return _campaign_page(request, db, actor, campaign_id, form, form.status)
+    return _campaign_page(request, db, actor, sec_campaign_id, form, form.status)
 
 
 def _org_id(text: str) -> int:
@@ -520,11 +520,11 @@ def _org_id(text: str) -> int:
     return v
 
 
-@router.get("/gov/security/campaigns/{campaign_id}/export.xlsx")
-def campaign_export(campaign_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)) -> Response:
-    if actor.audience != "government":
-        raise NotFound(N_("No such campaign."))
-    c = service.get_campaign(db, actor, campaign_id)
+@router.get("/gov/security/campaigns/{sec_campaign_id}/export.xlsx")
+def campaign_export(
+    sec_campaign_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+) -> Response:
+    c = service.get_campaign(db, actor, sec_campaign_id)
     data = exports.campaign_xlsx(db, actor, c, service.risk_rows(db, actor, c.id))
     name = f"security-inspection-{c.year}-{c.id}.xlsx"
     return Response(

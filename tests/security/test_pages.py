@@ -27,8 +27,13 @@ def test_journey_through_the_pages(db: Session, login: Any) -> None:
     import re
 
     token = re.search(r'name="form_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    form = {"name": "页面测试检查", "year": "2026", "self_check_due": "2026-12-31", "clusters": "toys",
-            "form_token": token}
+    form = {
+        "name": "页面测试检查",
+        "year": "2026",
+        "self_check_due": "2026-12-31",
+        "clusters": "toys",
+        "form_token": token,
+    }
     r1 = city.post("/gov/security/campaigns", form)
     r2 = city.post("/gov/security/campaigns", form)  # a second click
     assert r1.status_code == 303 and r2.status_code == 303
@@ -53,11 +58,17 @@ def test_journey_through_the_pages(db: Session, login: Any) -> None:
     assert 'value="yes" selected' in r.text
     for i in engine.load("enterprise_ics").items:
         if i.risk == "high":
-            r = fc.post(f"/security/inspections/{insp.id}/evidence", {"item": i.code},
-                        files={"file": (f"{i.code}.pdf", PDF, "application/pdf")})
+            r = fc.post(
+                f"/security/inspections/{insp.id}/evidence",
+                {"item": i.code},
+                files={"file": (f"{i.code}.pdf", PDF, "application/pdf")},
+            )
             assert r.status_code == 303, r.text
-    r = fc.post(f"/security/inspections/{insp.id}/evidence", {"item": "E-DEV-1"},
-                files={"file": ("x.pdf", b"MZ", "application/pdf")})
+    r = fc.post(
+        f"/security/inspections/{insp.id}/evidence",
+        {"item": "E-DEV-1"},
+        files={"file": ("x.pdf", b"MZ", "application/pdf")},
+    )
     assert r.status_code == 422 and 'data-field="file"' in r.text
     r = fc.post(f"/security/inspections/{insp.id}/self-check", {**answers, "action": "submit"})
     assert r.status_code == 303
@@ -83,7 +94,8 @@ def test_incident_pages_and_pdf(db: Session, login: Any) -> None:
     factory = actor_of(db, "factory")
     at = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
     res = ids_service.store_alerts(
-        db, factory.org_id,
+        db,
+        factory.org_id,
         [{"rule": "modbus_function", "src": "10.1.1.9", "dst": "10.1.1.20", "frames": [3], "first_ts": at.timestamp()}],
         source="test",
     )

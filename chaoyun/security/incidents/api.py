@@ -51,9 +51,11 @@ def open_incident(
     return incident_out(incidents.open_manual(db, actor, body.org_id, body.title, body.severity, body.note))
 
 
-@router.get("/{incident_id}")
-def get_incident(incident_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)) -> dict[str, Any]:
-    tl = incidents.timeline(db, actor, incident_id)
+@router.get("/{sec_incident_id}")
+def get_incident(
+    sec_incident_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+) -> dict[str, Any]:
+    tl = incidents.timeline(db, actor, sec_incident_id)
     out = incident_out(tl.incident)
     out["timeline"] = [
         {"at": e.at, "kind": e.kind, "ref_id": e.ref_id, "summary": e.summary, "details": e.details} for e in tl.entries
@@ -64,11 +66,11 @@ def get_incident(incident_id: DbId, db: Session = Depends(get_db), actor: Actor 
     return out
 
 
-@router.get("/{incident_id}/trace/{alert_id}")
+@router.get("/{sec_incident_id}/trace/{sec_alert_id}")
 def trace(
-    incident_id: DbId, alert_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+    sec_incident_id: DbId, sec_alert_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
 ) -> dict[str, Any]:
-    tr = incidents.trace(db, actor, incident_id, alert_id)
+    tr = incidents.trace(db, actor, sec_incident_id, sec_alert_id)
     return {
         "alert": tr.alert.__dict__,
         "window": list(tr.window),
@@ -81,36 +83,36 @@ def trace(
     }
 
 
-@router.post("/{incident_id}/assign")
+@router.post("/{sec_incident_id}/assign")
 def assign(
-    incident_id: DbId, body: AssignIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
+    sec_incident_id: DbId, body: AssignIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
 ) -> dict[str, Any]:
-    return incident_out(incidents.assign(db, actor, incident_id, body.user_id))
+    return incident_out(incidents.assign(db, actor, sec_incident_id, body.user_id))
 
 
-@router.post("/{incident_id}/state")
+@router.post("/{sec_incident_id}/state")
 def set_state(
-    incident_id: DbId, body: StateIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
+    sec_incident_id: DbId, body: StateIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
 ) -> dict[str, Any]:
-    return incident_out(incidents.set_state(db, actor, incident_id, body.state, body.note))
+    return incident_out(incidents.set_state(db, actor, sec_incident_id, body.state, body.note))
 
 
-@router.post("/{incident_id}/escalate")
+@router.post("/{sec_incident_id}/escalate")
 def escalate(
-    incident_id: DbId, body: EscalateIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
+    sec_incident_id: DbId, body: EscalateIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
 ) -> dict[str, Any]:
-    return incident_out(incidents.escalate(db, actor, incident_id, body.reason))
+    return incident_out(incidents.escalate(db, actor, sec_incident_id, body.reason))
 
 
-@router.post("/{incident_id}/notes")
+@router.post("/{sec_incident_id}/notes")
 def add_note(
-    incident_id: DbId, body: NoteIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
+    sec_incident_id: DbId, body: NoteIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
 ) -> dict[str, Any]:
-    return incident_out(incidents.add_note(db, actor, incident_id, body.text))
+    return incident_out(incidents.add_note(db, actor, sec_incident_id, body.text))
 
 
-@router.post("/{incident_id}/close")
+@router.post("/{sec_incident_id}/close")
 def close(
-    incident_id: DbId, body: CloseIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
+    sec_incident_id: DbId, body: CloseIn, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
 ) -> dict[str, Any]:
-    return incident_out(incidents.close(db, actor, incident_id, body.cause, body.actions, body.lessons))
+    return incident_out(incidents.close(db, actor, sec_incident_id, body.cause, body.actions, body.lessons))

@@ -104,9 +104,9 @@ async def incident_open(
 
 
 def _page(
-    request: Request, db: Session, actor: Actor, incident_id: int, form: FormState | None = None, status: int = 200
+    request: Request, db: Session, actor: Actor, sec_incident_id: int, form: FormState | None = None, status: int = 200
 ) -> Response:
-    tl = incidents.timeline(db, actor, incident_id)
+    tl = incidents.timeline(db, actor, sec_incident_id)
     inc = tl.incident
     series = [
         {
@@ -142,16 +142,16 @@ def _en() -> bool:
     return get_locale() == "en"
 
 
-@router.get("/security/incidents/{incident_id}")
+@router.get("/security/incidents/{sec_incident_id}")
 def incident_page(
-    request: Request, incident_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
+    request: Request, sec_incident_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)
 ) -> Response:
-    return _page(request, db, actor, incident_id)
+    return _page(request, db, actor, sec_incident_id)
 
 
-@router.post("/security/incidents/{incident_id}/act")
+@router.post("/security/incidents/{sec_incident_id}/act")
 async def incident_act(
-    request: Request, incident_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
+    request: Request, sec_incident_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_INCIDENT)
 ) -> Response:
     """One form post per action (``action`` = assign | state | escalate | note | close)."""
     form = await FormState.read(request, actor)
@@ -162,26 +162,26 @@ async def incident_act(
             uid = form.check("user_id", lambda: _int(form.get("user_id"), "user_id"))
             if uid is None:
                 raise Invalid(N_("Choose a person of the enterprise."), field="user_id")
-            incidents.assign(db, actor, incident_id, uid)
+            incidents.assign(db, actor, sec_incident_id, uid)
             msg = "assigned"
         elif action == "state":
-            incidents.set_state(db, actor, incident_id, form.get("state"), form.get("note"))
+            incidents.set_state(db, actor, sec_incident_id, form.get("state"), form.get("note"))
             msg = "state"
         elif action == "escalate":
-            incidents.escalate(db, actor, incident_id, form.get("reason"))
+            incidents.escalate(db, actor, sec_incident_id, form.get("reason"))
             msg = "escalated"
         elif action == "note":
-            incidents.add_note(db, actor, incident_id, form.get("text"))
+            incidents.add_note(db, actor, sec_incident_id, form.get("text"))
             msg = "note"
         elif action == "close":
-            incidents.close(db, actor, incident_id, form.get("cause"), form.get("actions"), form.get("lessons"))
+            incidents.close(db, actor, sec_incident_id, form.get("cause"), form.get("actions"), form.get("lessons"))
             msg = "closed"
         else:
             raise Invalid(N_("Choose an action."), field="action")
     except AppError as exc:
         _refused(db, form, exc)
-        return _page(request, db, actor, incident_id, form, form.status)
-    return RedirectResponse(f"/security/incidents/{incident_id}?msg={msg}", status_code=303)
+        return _page(request, db, actor, sec_incident_id, form, form.status)
+    return RedirectResponse(f"/security/incidents/{sec_incident_id}?msg={msg}", status_code=303)
 
 
 def _int(text: str, field: str) -> int:
@@ -194,24 +194,24 @@ def _int(text: str, field: str) -> int:
     return v
 
 
-@router.get("/security/incidents/{incident_id}/trace/{alert_id}")
+@router.get("/security/incidents/{sec_incident_id}/trace/{sec_alert_id}")
 def trace_page(
     request: Request,
-    incident_id: DbId,
-    alert_id: DbId,
+    sec_incident_id: DbId,
+    sec_alert_id: DbId,
     db: Session = Depends(get_db),
     actor: Actor = requires(SEC_READ),
 ) -> Response:
-    tr = incidents.trace(db, actor, incident_id, alert_id)
-    return render(request, "security/trace.html", _ctx(request, actor, tr=tr, incident_id=incident_id))
+    tr = incidents.trace(db, actor, sec_incident_id, sec_alert_id)
+    return render(request, "security/trace.html", _ctx(request, actor, tr=tr, incident_id=sec_incident_id))
 
 
-@router.get("/security/incidents/{incident_id}/report.pdf")
-def report_pdf(incident_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)) -> Response:
-    tl = incidents.timeline(db, actor, incident_id)
+@router.get("/security/incidents/{sec_incident_id}/report.pdf")
+def report_pdf(sec_incident_id: DbId, db: Session = Depends(get_db), actor: Actor = requires(SEC_READ)) -> Response:
+    tl = incidents.timeline(db, actor, sec_incident_id)
     name = service.org_names(db, {tl.incident.org_id}).get(tl.incident.org_id, "")
     data = exports.incident_pdf(tl, name)
-    fname = quote(f"安全事件报告-{incident_id}.pdf")
+    fname = quote(f"安全事件报告-{sec_incident_id}.pdf")
     return Response(
         data, media_type="application/pdf", headers={"Content-Disposition": f"inline; filename*=UTF-8''{fname}"}
     )
