@@ -145,6 +145,10 @@ OBJECTS: dict[str, str] = {
     "security_finding": N_("Security finding"),
     "security_incident": N_("Security incident"),
     "security_inspection": N_("Security inspection"),
+    # security: intrusion detection
+    "ids_profile": N_("IDS baseline profile"),
+    "ids_scan": N_("Capture scan"),
+    "ids_alert": N_("Intrusion alert"),
 }
 
 

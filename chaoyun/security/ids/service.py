@@ -175,7 +175,7 @@ def _add_profile(db: Session, actor: Actor, org_id: int, name: str, prof: dict[s
     )
     db.add(p)
     db.flush()
-    audit.record_by(db, actor, "ids.profile_saved", "ids_profile", p.id, after={"name": name, **p.summary})
+    audit.record_by(db, actor, "ids_profile.create", "ids_profile", p.id, after={"name": name, **p.summary})
     db.commit()
     return p
 
@@ -223,7 +223,7 @@ def delete_profile(db: Session, actor: Actor, profile_id: int) -> None:
     _write_org(db, actor, p.org_id if actor.role == Role.PLATFORM_ADMIN else None)
     if p.org_id != actor.org_id and actor.role != Role.PLATFORM_ADMIN:
         raise NotFound(N_("No such IDS profile."))
-    audit.record_by(db, actor, "ids.profile_deleted", "ids_profile", p.id, before={"name": p.name})
+    audit.record_by(db, actor, "ids_profile.delete", "ids_profile", p.id, before={"name": p.name})
     db.delete(p)
     db.commit()
 
@@ -253,7 +253,7 @@ def scan_capture(db: Session, actor: Actor, profile_id: int, filename: str, cont
     audit.record_by(
         db,
         actor,
-        "ids.scanned",
+        "ids_scan.create",
         "ids_scan",
         scan.id,
         after={"source": scan.source, "frames": scan.frames, "alerts": scan.alerts},
@@ -361,7 +361,7 @@ def store_alerts(
         actor_user_id=None,
         actor_username="ids",
         actor_org_id=org_id,
-        action="ids.alerts_stored",
+        action="ids_alert.import",
         object_type="organisation",
         object_id=str(org_id),
         after={"alerts": len(result.alert_ids), "source": source[:100]},
