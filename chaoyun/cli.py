@@ -80,6 +80,11 @@ def demo(
 
         console.print(f"shared capacity: {capacity_demo.seed(db)}")
         console.print(f"payment terms: {terms_demo.seed(db)}")
+        # Security incidents last (the inspection campaign seeds with the contexts above): the intrusion detector's
+        # demo alerts of the demo factory grouped into an incident by the real rule, with the device data around it.
+        from chaoyun.security import demo as security_demo
+
+        console.print(f"security incidents: {security_demo.seed_incidents(db)}")
     table = Table(title="演示账号 / Demo logins")
     for col in ("role", "username", "password", "organisation"):
         table.add_column(col)

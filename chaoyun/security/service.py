@@ -212,6 +212,45 @@ def save_self_check(
     i = get_inspection(db, actor, inspection_id)
     if actor.audience != "enterprise" or i.org_id != actor.org_id:
         raise NotFound(N_("No such inspection, or it is not yours to see."))
+    return self_check_for(db, i, answers, notes, submit, Who.of(actor))
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who acts, for the audit log: a person through their membership, or an import / the demo on behalf of an
+    enterprise (``on_behalf``)."""
+
+    user_id: int | None
+    username: str
+    org_id: int | None
+
+    @classmethod
+    def of(cls, actor: Actor) -> Who:
+        return cls(actor.user.id, actor.user.username, actor.org_id)
+
+    @classmethod
+    def on_behalf(cls, org_id: int, username: str = "demo") -> Who:
+        return cls(None, username, org_id)
+
+
+def _record(db: Session, who: Who, action: str, obj: str, obj_id: int, before: Any, after: Any) -> None:
+    audit.record(
+        db,
+        actor_user_id=who.user_id,
+        actor_username=who.username,
+        actor_org_id=who.org_id,
+        action=action,
+        object_type=obj,
+        object_id=obj_id,
+        before=before,
+        after=after,
+    )
+
+
+def self_check_for(
+    db: Session, i: Inspection, answers: Mapping[str, Any], notes: Mapping[str, str], submit: bool, who: Who
+) -> Inspection:
+    """The self-check rules once the caller has established that ``who`` answers for the inspection's enterprise."""
     c = db.get(Campaign, i.campaign_id)
     assert c is not None
     if c.status != "open":
@@ -254,9 +293,9 @@ def save_self_check(
         i.self_score = engine.score_answers(checklist, answered).score
         i.self_submitted_at = utcnow()
         i.status = "self_checked"
-    audit.record_by(
+    _record(
         db,
-        actor,
+        who,
         "security_inspection.self_check_submit" if submit else "security_inspection.self_check_save",
         "security_inspection",
         i.id,
@@ -271,6 +310,10 @@ def add_evidence(db: Session, actor: Actor, inspection_id: int, item_code: str, 
     i = get_inspection(db, actor, inspection_id)
     if actor.audience != "enterprise" or i.org_id != actor.org_id:
         raise NotFound(N_("No such inspection, or it is not yours to see."))
+    return evidence_for(db, i, item_code, upload, Who.of(actor))
+
+
+def evidence_for(db: Session, i: Inspection, item_code: str, upload: files.Upload, who: Who) -> Evidence:
     c = db.get(Campaign, i.campaign_id)
     assert c is not None
     if item_code not in checklist_of(c).by_code:
@@ -288,13 +331,13 @@ def add_evidence(db: Session, actor: Actor, inspection_id: int, item_code: str, 
             size=len(upload.data),
             sha256=sha,
             path=stored,
-            uploaded_by=actor.user.id,
+            uploaded_by=who.user_id,
         )
         db.add(ev)
         db.flush()
-        audit.record_by(
+        _record(
             db,
-            actor,
+            who,
             "security_inspection.evidence_upload",
             "security_inspection",
             i.id,
@@ -468,15 +511,19 @@ def rectify(db: Session, actor: Actor, finding_id: int, text: str) -> Finding:
     f = get_finding(db, actor, finding_id)
     if actor.audience != "enterprise":
         raise NotFound(N_("No such finding, or it is not yours to see."))
+    return rectify_for(db, f, text, Who.of(actor))
+
+
+def rectify_for(db: Session, f: Finding, text: str, who: Who) -> Finding:
     if f.status != "open":
         raise Conflict(N_("Only an open finding can be reported rectified."))
     if not text.strip():
         raise Invalid(N_("Describe what was done."), field="text")
     f.rectification = text.strip()[:4000]
     f.status = "rectified"
-    audit.record_by(
+    _record(
         db,
-        actor,
+        who,
         "security_finding.rectify",
         "security_finding",
         f.id,
