@@ -430,6 +430,8 @@ class Detector:
         }
         self._pending: dict[tuple[bytes, int, bytes, int, int], tuple[int, float, list[Any]]] = {}
         self._answered: dict[tuple[bytes, int, bytes, int, int], tuple[int, float, list[Any]]] = {}
+        self._flow_ok: set[tuple[bytes, bytes, bytes, int, int, int]] = set()
+        self._req_ok: set[tuple[bytes, bytes, int, int, bytes]] = set()  # requests that passed the static checks
         self._counts: dict[tuple[bytes, bytes, int, bool], int] = {}
         self._carry: dict[tuple[bytes, int, bytes, int], bytes] = {}
         self._last_prune = 0.0
@@ -470,6 +472,22 @@ class Detector:
     def _check(self, no: int, ts: float, frame: bytes) -> bool:
         kind, smac, et, src, dst, proto, sport, dport, flags, payload = decode(frame)
         hit = False
+        if kind == 2:
+            # Fast path: a conversation already checked from this card (MAC, hosts, binding, service all known).
+            fkey = (smac, src, dst, proto, sport, dport)
+            if fkey in self._flow_ok:
+                if proto == 6:
+                    if flags != 0x18 and flags != 0x10 and _bad_tcp_flags(flags):
+                        self._hit(no, ts, "tcp_flags", ip_str(src), ip_str(dst), f"TCP flags 0x{flags:02x}")
+                        hit = True
+                    if payload:
+                        if dport in self.modbus_ports:
+                            hit = self._modbus(no, ts, src, sport, dst, dport, True, payload) or hit
+                        elif sport in self.modbus_ports:
+                            hit = self._modbus(no, ts, dst, dport, src, sport, False, payload) or hit
+                        elif dport in self.mqtt_ports:
+                            hit = self._mqtt(no, ts, src, dst, payload) or hit
+                return hit
         if kind == 0:
             self._hit(no, ts, "malformed_frame", "", "", "frame shorter than an Ethernet header")
             return True
@@ -527,6 +545,10 @@ class Detector:
             pname = PROTO_NAMES.get(proto, str(proto))
             self._hit(no, ts, "unknown_flow", ip_str(client), ip_str(server), f"{pname}/{port}", key=f"{pname}/{port}")
             return True
+        if not hit:
+            if len(self._flow_ok) > 100_000:
+                self._flow_ok.clear()
+            self._flow_ok.add((smac, src, dst, proto, sport, dport))
         if proto == 6:
             if _bad_tcp_flags(flags):
                 self._hit(no, ts, "tcp_flags", ip_str(src), ip_str(dst), f"TCP flags 0x{flags:02x}")
@@ -559,7 +581,10 @@ class Detector:
                 if request:
                     keys: list[tuple[str, str, str, str]] = []
                     pending[(master, mport, slave, sport, tid)] = (fc, ts, keys)
-                    spans = mb.request_spans(fc, pdu)
+                    rkey_static = (master, slave, unit, fc, pdu)
+                    # The same request as one already checked (polls repeat): only the rates below.
+                    cached = pair is not None and rkey_static in self._req_ok
+                    spans = None if cached else mb.request_spans(fc, pdu)
                     if pair is None:
                         keys.append(
                             self._hit(
@@ -574,44 +599,49 @@ class Detector:
                         )
                         hit = True
                         continue
-                    if unit not in pair["units"]:
-                        keys.append(
-                            self._hit(no, ts, "modbus_unit", m(master), s(slave), f"unit {unit}", key=f"u{unit}")
-                        )
-                        hit = True
-                    if fc not in pair["functions"] and (fc not in self.masters.get(master, ()) or not spans):
-                        keys.append(
-                            self._hit(
-                                no,
-                                ts,
-                                "modbus_function",
-                                m(master),
-                                s(slave),
-                                f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')})",
-                                key=f"fc{fc}",
+                    if spans is not None:
+                        if unit not in pair["units"]:
+                            keys.append(
+                                self._hit(no, ts, "modbus_unit", m(master), s(slave), f"unit {unit}", key=f"u{unit}")
                             )
-                        )
-                        hit = True
-                        spans = []
-                    tables = pair["tables"]
-                    for table, lo, hi, write in spans:
-                        hull = tables.get((unit, table))
-                        if hull is None or lo < hull[0] or hi > hull[1]:
-                            verb = "write" if write else "read"
-                            where = f"{table} {lo}-{hi}" if hi != lo else f"{table} {lo}"
-                            learned = f"learned {hull[0]}-{hull[1]}" if hull else "table not learned"
+                            hit = True
+                        if fc not in pair["functions"] and (fc not in self.masters.get(master, ()) or not spans):
                             keys.append(
                                 self._hit(
                                     no,
                                     ts,
-                                    "modbus_address",
+                                    "modbus_function",
                                     m(master),
                                     s(slave),
-                                    f"fc {fc} {verb} {where} on unit {unit} ({learned})",
-                                    key=f"{unit}{table}{verb}",
+                                    f"fc {fc} ({mb.FUNCTION_NAMES.get(fc, 'unknown')})",
+                                    key=f"fc{fc}",
                                 )
                             )
                             hit = True
+                            spans = []
+                        tables = pair["tables"]
+                        for table, lo, hi, write in spans:
+                            hull = tables.get((unit, table))
+                            if hull is None or lo < hull[0] or hi > hull[1]:
+                                verb = "write" if write else "read"
+                                where = f"{table} {lo}-{hi}" if hi != lo else f"{table} {lo}"
+                                learned = f"learned {hull[0]}-{hull[1]}" if hull else "table not learned"
+                                keys.append(
+                                    self._hit(
+                                        no,
+                                        ts,
+                                        "modbus_address",
+                                        m(master),
+                                        s(slave),
+                                        f"fc {fc} {verb} {where} on unit {unit} ({learned})",
+                                        key=f"{unit}{table}{verb}",
+                                    )
+                                )
+                                hit = True
+                        if not keys:
+                            if len(self._req_ok) > 100_000:
+                                self._req_ok.clear()
+                            self._req_ok.add(rkey_static)
                     ckey = (master, slave, int(ts / self.req_w), False)
                     c = self._counts.get(ckey, 0) + 1
                     self._counts[ckey] = c
