@@ -18,8 +18,10 @@ and (2) through the HTTP API in-process (FastAPI TestClient, signed in as the de
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -114,6 +116,7 @@ def bench_oee(machines: int, days: int) -> dict[str, float]:
 
 def bench_spc(subgroups: int) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="chaoyun-bench-apps-"))
+    atexit.register(shutil.rmtree, tmp, True)  # never leave the benchmark's database behind
     os.environ["CHAOYUN_DATABASE_URL"] = f"sqlite:///{tmp / 'b.db'}"
     os.environ["CHAOYUN_VAR_DIR"] = str(tmp / "var")
     os.environ.setdefault("CHAOYUN_SECRET_KEY", "bench")

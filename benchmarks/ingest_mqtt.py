@@ -25,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -164,6 +165,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     import psutil
 
     tmp = Path(tempfile.mkdtemp(prefix="chaoyun-bench-mqtt-"))
+    atexit.register(shutil.rmtree, tmp, True)  # never leave the benchmark's database behind
     env = dict(os.environ)
     env.setdefault("CHAOYUN_DATABASE_URL", f"sqlite:///{tmp / 'chaoyun.db'}")
     env["CHAOYUN_VAR_DIR"] = env.get("CHAOYUN_BENCH_VAR_DIR", str(tmp / "var"))

@@ -12,8 +12,10 @@ scan with LIKE/ILIKE.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -30,6 +32,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="chaoyun-bench-market-"))
+    atexit.register(shutil.rmtree, tmp, True)  # never leave the benchmark's database behind
     os.environ["CHAOYUN_DATABASE_URL"] = args.url or f"sqlite:///{tmp / 'bench.db'}"
     os.environ["CHAOYUN_VAR_DIR"] = str(tmp / "var")
     os.environ.setdefault("CHAOYUN_SECRET_KEY", "bench")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import re
@@ -107,10 +108,23 @@ end
 
 def wrk_scenario(base: str, cookies: httpx.Cookies, urls: list[str], clients: int, seconds: float) -> dict[str, float]:
     """Load from wrk (C, one thread): the generator barely competes with the server for the 2 cores."""
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    fd, name = tempfile.mkstemp(suffix=".lua")
+    os.close(fd)
+    script = Path(name)
     script.write_text(WRK_LUA)
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    out = subprocess.run(
+    try:
+        out = _run_wrk(script, cookie, base, urls, clients, seconds)
+    finally:
+        script.unlink(missing_ok=True)
+    line = next(x for x in out.splitlines() if x.startswith("JSON "))
+    r: dict[str, float] = json.loads(line[5:])
+    r["rps"] = r["requests"] / seconds
+    return r
+
+
+def _run_wrk(script: Path, cookie: str, base: str, urls: list[str], clients: int, seconds: float) -> str:
+    return subprocess.run(
         [
             "wrk",
             "-t1",
@@ -128,10 +142,6 @@ def wrk_scenario(base: str, cookies: httpx.Cookies, urls: list[str], clients: in
         text=True,
         check=True,
     ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("JSON "))
-    r: dict[str, float] = json.loads(line[5:])
-    r["rps"] = r["requests"] / seconds
-    return r
 
 
 def main() -> None:
@@ -150,6 +160,7 @@ def main() -> None:
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="chaoyun-bench-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the seeded database: never leave it behind
     env = os.environ.copy()
     env.update(
         {
@@ -190,8 +201,14 @@ def main() -> None:
         city = login(base, "city")
         district = login(base, "chenghai")
         with httpx.Client(base_url=base, cookies=city) as c:
-            ids = [o["id"] for o in c.get("/api/v1/organisations?per_page=200&page=3").json()["items"]]
+            # Profiles from the third page of 200 (away from the named demo companies at the top), or the last
+            # page when there are fewer (small --enterprises runs).
+            everyone = c.get("/api/v1/organisations?per_page=1").json()["total"]
+            page = max(1, min(3, -(-everyone // 200)))
+            ids = [o["id"] for o in c.get(f"/api/v1/organisations?per_page=200&page={page}").json()["items"]]
             total = c.get("/api/v1/organisations?per_page=1&status=active").json()["total"]
+        if not ids:
+            raise SystemExit("no organisations to open: did seeding fail?")
         deep = max(1, total // 25 - 5)
         scenarios = [
             ("directory, page 1 (city officer)", city, ["/gov/enterprises"]),
@@ -226,9 +243,15 @@ def main() -> None:
             print(
                 f"{label:44} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['max_ms']:8.1f} {r['errors']:7d}"
             )
+        load = os.getloadavg()
+        print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         out = ROOT / "benchmarks" / "out"
         out.mkdir(parents=True, exist_ok=True)
         (out / "pages.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+        failed = {label: r["errors"] for label, r in results.items() if r["errors"]}
+        if failed:
+            print(f"FAILED: answers other than 200: {failed}")
+            raise SystemExit(1)
     finally:
         server.terminate()
         server.wait(timeout=20)

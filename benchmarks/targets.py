@@ -10,8 +10,10 @@ The goal is under 300 ms for the dashboard.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,6 +28,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="chaoyun-bench-targets-"))
+    atexit.register(shutil.rmtree, tmp, True)  # never leave the benchmark's database behind
     os.environ["CHAOYUN_DATABASE_URL"] = args.url or f"sqlite:///{tmp / 'bench.db'}"
     os.environ["CHAOYUN_VAR_DIR"] = str(tmp / "var")
     os.environ.setdefault("CHAOYUN_SECRET_KEY", "bench")
