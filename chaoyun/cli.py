@@ -80,6 +80,11 @@ def demo(
 
         console.print(f"shared capacity: {capacity_demo.seed(db)}")
         console.print(f"payment terms: {terms_demo.seed(db)}")
+        # Intrusion detection before the incidents: a baseline learned from the simulated plant network of the demo
+        # factory, then a later simulated capture with attacks scanned by the real detector (alerts, device alarms).
+        from chaoyun.security.ids import demo as ids_demo
+
+        console.print(f"intrusion detection: {ids_demo.seed(db)}")
         # Security incidents last (the inspection campaign seeds with the contexts above): the intrusion detector's
         # demo alerts of the demo factory grouped into an incident by the real rule, with the device data around it.
         from chaoyun.security import demo as security_demo

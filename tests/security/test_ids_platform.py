@@ -257,3 +257,15 @@ def test_uploaded_profile_json_is_checked(login: Any) -> None:
         files={"profile": ("p.json", io.BytesIO(json.dumps(good).encode()), "application/json")},
     )
     assert page.status_code == 303
+
+
+def test_demo_seed_runs_the_detector_on_the_simulated_plant(db: Session) -> None:
+    from chaoyun.security.ids import demo
+
+    made = demo.seed(db)
+    assert made["profiles"] == 1 and made["alerts"] >= 4
+    factory = actor_of(db, "factory")
+    alerts = db.execute(select(IdsAlert).where(IdsAlert.org_id == factory.org_id)).scalars().all()
+    assert {"unknown_host", "modbus_function", "unknown_flow", "modbus_address"} <= {a.rule for a in alerts}
+    assert any(a.device_id and a.alarm_id for a in alerts)
+    assert demo.seed(db) == {"profiles": 0, "alerts": 0}  # idempotent
