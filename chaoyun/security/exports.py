@@ -250,4 +250,4 @@ def _entry_text(it: Any, locale: str) -> str:
         return "；".join(parts)
     if it.kind == "ids_alert":
         return f"{it.summary}（{d.get('src', '')} → {d.get('dst', '')}）"
-    return it.summary
+    return str(it.summary)

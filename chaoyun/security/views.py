@@ -6,6 +6,7 @@ enterprise, heat map per district and industry, export for the province). Thin o
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -498,7 +499,7 @@ async def campaign_add(
     ids: list[int] = []
     for part in form.get("org_ids").replace("，", ",").split(","):
         if part.strip():
-            v = form.check("org_ids", lambda p=part: _org_id(p))
+            v = form.check("org_ids", partial(_org_id, part))
             if v is not None:
                 ids.append(v)
     if form.ok:

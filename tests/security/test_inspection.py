@@ -83,6 +83,7 @@ def test_whole_journey(db: Session, city: Any, chenghai: Any, chaonan: Any, fact
     fs = {f.item_code: f for f in service.findings(db, chenghai, inspection_id=mine.id)}
     assert set(fs) == {"E-CTL-1", "E-NET-3"}
     assert fs["E-CTL-1"].risk == "high" and fs["E-NET-3"].risk == "medium"  # partly met: one level lower
+    assert service.open_high_findings_count(db, factory) >= 1 and service.open_high_findings_count(db, factory2) == 0
     assert fs["E-CTL-1"].deadline == date(2026, 7, 1) and fs["E-CTL-1"].description == "办公网与控制网同一网段"
     with pytest.raises(Conflict):
         service.record_onsite(db, chenghai, mine.id, onsite, {}, conclude=True)
@@ -168,3 +169,6 @@ def test_whitelist_checklist_is_the_engines(db: Session) -> None:
     with pytest.raises(Invalid) as err:
         engine.parse_points(ck, {"DEV-1": "9"})
     assert err.value.field == "score_DEV-1"
+    pts = engine.parse_points(ck, {"DEV-1": "8", "DEV-2": " ", "NET-1": "3"})
+    assert pts == {"DEV-1": 8, "NET-1": 3}
+    assert engine.points_total(ck, pts) == 11.0 and len(engine.unscored(ck, pts)) == len(ck.items) - 2
