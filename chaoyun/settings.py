@@ -60,6 +60,12 @@ VARIABLES: tuple[Var, ...] = (
     Var("LOGIN_LOCKOUT_MINUTES", "15", "how long a lock lasts"),
     Var("LOGIN_ADDRESS_MAX_FAILURES", "20", "failed sign-ins from one client address before it must wait (429)"),
     Var("LOGIN_ADDRESS_WINDOW_MINUTES", "15", "window those failures are counted in"),
+    # platform hardening (docs/operations.md)
+    Var("HSTS_SECONDS", "31536000", "HSTS max-age, sent over HTTPS or with COOKIE_SECURE=1 (0: off)"),
+    Var("RATE_LIMITS", "1", "0 switches every request rate limit off"),
+    Var("RATE_LIMIT_INGEST", "600/600", "HTTP telemetry per device token: requests per minute[/burst] (0: no limit)"),
+    Var("RATE_LIMIT_INGEST_ADDRESS", "12000/2000", "HTTP telemetry per client address: per minute[/burst]"),
+    Var("REDIS_URL", "", "Redis for rate-limit buckets shared by every worker (empty: each process counts alone)"),
     Var("NODE_MODULES", "./node_modules", "where npm installed Bootstrap, htmx and ECharts"),
     Var("SQL_ECHO", "0", "1 logs every SQL statement"),
     Var("BACKGROUND", "1", "0 disables background jobs inside the web process"),

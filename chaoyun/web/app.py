@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from chaoyun import __version__, i18n
 from chaoyun.apps.usage import track_use
 from chaoyun.errors import AppError
 from chaoyun.i18n import N_
-from chaoyun.settings import get_settings
+from chaoyun.settings import env, get_settings
 from chaoyun.web.deps import CSRF_COOKIE, LoginRequired, anon_csrf, is_api
 from chaoyun.web.guards import NulGuardMiddleware, server_error
 from chaoyun.web.render import render, warm_templates
@@ -71,7 +70,7 @@ class ShellHeadersMiddleware:
     def __init__(self, app: ASGIApp, secure_cookies: bool) -> None:
         self.app = app
         self.secure = secure_cookies
-        self.hsts_seconds = int(os.environ.get("CHAOYUN_HSTS_SECONDS", "31536000") or 0)
+        self.hsts_seconds = int(env("HSTS_SECONDS") or 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
