@@ -323,6 +323,11 @@ def seed(db: Session, enterprises: int = 300, progress: bool = False) -> list[De
     second = next(s for s in specs if s.credit_code != first_toy.credit_code and s.district == D.CHENGHAI)
     other_ent = _org(db, second.credit_code)
     assert other_ent is not None
+    # A plastic-parts supplier of the toy makers (supply-chain demo): the first such enterprise of the cluster.
+    supplier_spec = next(
+        (s for s in specs if s.cluster == Cluster.CHEMICALS_PLASTICS and s.credit_code != second.credit_code), None
+    )
+    supplier_ent = _org(db, supplier_spec.credit_code) if supplier_spec else None
 
     people = [
         ("admin", "平台管理员", city, Role.PLATFORM_ADMIN, None),
@@ -337,6 +342,8 @@ def seed(db: Session, enterprises: int = 300, progress: bool = False) -> list[De
         ("provider", "服务商管理员 方总", providers[0], Role.PROVIDER_ADMIN, None),
         ("provider_staff", "服务商成员 周工", providers[0], Role.PROVIDER_MEMBER, None),
     ]
+    if supplier_ent is not None:
+        people.append(("supplier", "供应商管理员 郑经理", supplier_ent, Role.ENTERPRISE_ADMIN, None))
     logins = []
     for username, name, org, role, district_code in people:
         password = f"{username}-demo-2018"

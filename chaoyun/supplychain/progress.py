@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from chaoyun import timefmt
@@ -102,7 +102,10 @@ def assess(db: Session, line: OrderLine, wo: WorkOrder | None, now: datetime | N
 
 def refresh(db: Session, line_ids: Sequence[int] | None = None, limit: int = 5000) -> int:
     """Recompute the progress of confirmed lines (these ids, or every confirmed line); commits; returns how many."""
-    stmt = select(OrderLine).where(OrderLine.state == "confirmed")
+    # Delivered lines keep the figures they had; one delivered before it was ever read is read once.
+    stmt = select(OrderLine).where(
+        or_(OrderLine.state == "confirmed", and_(OrderLine.state == "delivered", OrderLine.progress_at.is_(None)))
+    )
     if line_ids is not None:
         if not line_ids:
             return 0
