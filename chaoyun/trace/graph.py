@@ -41,17 +41,17 @@ MAX_NODES = 20_000
 MAX_REFRESH_ROUNDS = 12
 
 FORWARD_SQL = text(
-    "WITH RECURSIVE r(id) AS (SELECT :start UNION "
+    "WITH RECURSIVE r(id) AS (SELECT CAST(:start AS INTEGER) UNION "
     "SELECT e.dst_id FROM trace_edges e JOIN r ON e.src_id = r.id) "
     "SELECT id FROM r LIMIT :lim"
 )
 BACKWARD_SQL = text(
-    "WITH RECURSIVE r(id) AS (SELECT :start UNION "
+    "WITH RECURSIVE r(id) AS (SELECT CAST(:start AS INTEGER) UNION "
     "SELECT e.src_id FROM trace_edges e JOIN r ON e.dst_id = r.id) "
     "SELECT id FROM r LIMIT :lim"
 )
 REACHES_SQL = text(
-    "WITH RECURSIVE r(id) AS (SELECT :start UNION "
+    "WITH RECURSIVE r(id) AS (SELECT CAST(:start AS INTEGER) UNION "
     "SELECT e.dst_id FROM trace_edges e JOIN r ON e.src_id = r.id) "
     "SELECT 1 FROM r WHERE id = :target LIMIT 1"
 )
