@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,8 +18,14 @@ def ingest_worker(
     client_id: str = typer.Option(None, help="MQTT client id (unique per worker; default CHAOYUN_MQTT_CLIENT_ID)."),
     batch: int = typer.Option(None, help="Messages per database transaction (default CHAOYUN_MQTT_BATCH)."),
     stats_file: Path = typer.Option(None, help="Write the worker's counters (JSON) to this file every second."),
+    source: str = typer.Option("mqtt", help="mqtt: the MQTT broker of CHAOYUN_MQTT_URL (Mosquitto); nats: the "
+                                            "JetStream stream behind a NATS cluster's MQTT listeners."),
+    nats_url: str = typer.Option("nats://127.0.0.1:4222", help="--source nats: the cluster's client URLs, "
+                                                               "comma-separated (nats://user:pass@host:4222,...)."),
+    durable: str = typer.Option("chaoyun-ingest", help="--source nats: the durable consumer the workers share."),
+    setup_only: bool = typer.Option(False, help="--source nats: create the durable consumer and exit."),
 ) -> None:
-    """Standalone MQTT ingest worker; run several (distinct --client-id) to share the load."""
+    """Standalone ingest worker; run several (distinct --client-id) to share the load."""
     import asyncio
     import logging
     import signal
@@ -27,7 +34,23 @@ def ingest_worker(
     from chaoyun.devices.connectors.sink import PlatformSink
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    worker = IngestWorker(PlatformSink(), client_id=client_id, batch_max=batch)
+    worker: Any
+    if source == "nats":
+        from chaoyun.devices.connectors.config import mqtt_settings
+        from chaoyun.devices.connectors.log_ingest import LogIngestWorker
+
+        worker = LogIngestWorker(
+            PlatformSink(), [u.strip() for u in nats_url.split(",") if u.strip()], durable=durable,
+            mqtt_address=mqtt_settings().broker, batch_max=batch or 2000, name=client_id or "chaoyun-ingest",
+        )
+        if setup_only:
+            asyncio.run(_setup_consumer(worker))
+            typer.echo(f"consumer {durable} ready")
+            return
+    elif source == "mqtt":
+        worker = IngestWorker(PlatformSink(), client_id=client_id, batch_max=batch)
+    else:
+        raise typer.BadParameter("--source is mqtt or nats")
 
     async def write_stats() -> None:
         import json
@@ -49,6 +72,14 @@ def ingest_worker(
             stats.cancel()
 
     asyncio.run(main())
+
+
+async def _setup_consumer(worker: Any) -> None:
+    nc = await worker._connect()
+    try:
+        await worker.ensure_consumer(nc.jetstream(timeout=5))
+    finally:
+        await nc.close()
 
 
 def broker_config(

@@ -1,0 +1,152 @@
+"""Ingest over a three-node NATS JetStream cluster (MQTT listeners, stream replicas 3) on loopback ports: devices
+stream points over MQTT QoS 1 while one broker node and one ``chaoyun ingest-worker --source nats`` process are
+killed (SIGKILL) and restarted; every point the cluster acknowledged is stored, and stored once."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.orm import Session
+
+from chaoyun.devices.connectors import broker, nats_broker, topics
+from chaoyun.devices.connectors.nats_broker import LocalCluster
+from chaoyun.devices.store import get_store
+from tests.connectors.helpers import make_device, wait_for
+from tests.test_route_security import org_of
+
+pytestmark = pytest.mark.skipif(not Path(nats_broker.NATS_SERVER).exists(), reason="nats-server not installed")
+
+PLATFORM_USER, PLATFORM_PW = "platform", secrets.token_hex(8)
+BASE_MS = int(time.time() * 1000) - 3_600_000
+
+
+@pytest.fixture()
+def tmp() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="chaoyun-nats-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def start_worker(cluster: LocalCluster, tmp: Path, name: str, *extra: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    mqtt_node = cluster.nodes[0]
+    env["CHAOYUN_MQTT_URL"] = f"mqtt://{PLATFORM_USER}:{PLATFORM_PW}@127.0.0.1:{mqtt_node.mqtt_port}"
+    log = (tmp / f"{name}.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "chaoyun.cli", "ingest-worker", "--source", "nats", "--client-id", name,
+         "--batch", "200", "--nats-url", ",".join(cluster.client_urls(PLATFORM_USER, PLATFORM_PW)), *extra],
+        env=env, stdout=log, stderr=log,
+    )
+
+
+class Device:
+    """One device's MQTT client on one node: publishes numbered messages at QoS 1 and records which ones the
+    cluster acknowledged (PUBACK)."""
+
+    def __init__(self, uid: str, password: str, port: int) -> None:
+        self.uid = uid
+        self.acked: set[int] = set()
+        self.sent: set[int] = set()
+        self._mid: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{uid}-c", protocol=mqtt.MQTTv311)
+        self.c.username_pw_set(uid, password)
+        self.c.reconnect_delay_set(0.2, 1)
+        self.c.max_inflight_messages_set(50)
+        self.c.on_publish = self._on_publish
+        self.c.connect("127.0.0.1", port, keepalive=5)
+        self.c.loop_start()
+
+    def _on_publish(self, _c: object, _u: object, mid: int, _rc: object, _p: object) -> None:
+        with self._lock:
+            i = self._mid.pop(mid, None)
+            if i is not None:
+                self.acked.add(i)
+
+    def publish(self, i: int) -> None:
+        body = json.dumps({"ts": BASE_MS + i * 1000, "values": {"voltage": 220 + i % 7, "current": 5.0, "power": i}})
+        with self._lock:
+            info = self.c.publish(topics.telemetry(self.uid), body, qos=1)
+            self._mid[info.mid] = i
+            self.sent.add(i)
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def stored_ts(device_id: int) -> list[int]:
+    start, end = datetime.fromtimestamp((BASE_MS - 1000) / 1000, UTC), datetime.now(UTC)
+    return [int(t.timestamp() * 1000) for t, _v, _x in get_store().raw(device_id, "voltage", start, end)]
+
+
+def test_acknowledged_points_survive_node_and_worker_loss(db: Session, tmp: Path) -> None:
+    org = org_of(db, "factory")
+    devs = [make_device(db, org.id) for _ in range(3)]
+    # Credentials and ACLs from the registry (deny by default); NATS checks clear or bcrypt passwords only, so
+    # the test hands the clear ones it knows.
+    accounts = broker.collect_accounts(db, platform_password=PLATFORM_PW)
+    accounts.append(broker.platform_account(PLATFORM_USER, ""))
+    passwords = {d.uid: pw for d, pw in devs} | {PLATFORM_USER: PLATFORM_PW}
+    cfg = nats_broker.render_users(accounts, platform_user=PLATFORM_USER, passwords=passwords)
+    cluster = LocalCluster(tmp / "nats", cfg.users).use_admin(PLATFORM_USER, PLATFORM_PW).start()
+    workers: dict[str, subprocess.Popen[bytes]] = {}
+    devices: list[Device] = []
+    try:
+        cluster.wait_ready(90)
+        setup = start_worker(cluster, tmp, "setup", "--setup-only")
+        assert setup.wait(timeout=90) == 0, (tmp / "setup.log").read_text()
+        workers = {n: start_worker(cluster, tmp, n) for n in ("w1", "w2")}
+        devices = [Device(d.uid, pw, cluster.nodes[i].mqtt_port) for i, (d, pw) in enumerate(devs)]
+        wait_for(lambda: all(d.c.is_connected() for d in devices), 20, what="devices connected")
+        n = 600
+        for i in range(n):
+            for d in devices:
+                d.publish(i)
+            time.sleep(0.01)
+            if i == n // 3:
+                cluster.kill("n2")  # a broker node crashes (its device reconnects when it is back)
+                workers.pop("w1").kill()  # and an ingest worker, mid-batch
+            if i == n // 2:
+                cluster.start("n2")
+                workers["w1"] = start_worker(cluster, tmp, "w1")
+        wait_for(lambda: all(len(d.acked) == n for d in devices), 60, interval=0.2, what="devices' messages acked")
+        acked = {d.uid: set(d.acked) for d in devices}
+
+        def all_stored() -> bool:
+            return all(acked[d.uid] <= {(t - BASE_MS) // 1000 for t in stored_ts(dev.id)} for d, (dev, _pw)
+                       in zip(devices, devs, strict=True))
+
+        wait_for(all_stored, 60, interval=0.5, what="every acknowledged point stored")
+        time.sleep(1.0)  # let any redelivery land before counting
+        for dev, _pw in devs:
+            ts = stored_ts(dev.id)
+            assert len(ts) == len(set(ts)), "a point was stored twice"
+            assert get_store().count(dev.id) == 3 * len(ts), "the store counts a point more than once"
+        for w in workers.values():
+            assert w.poll() is None, "a worker died"
+    finally:
+        for d in devices:
+            d.close()
+        for w in workers.values():
+            w.terminate()
+        for w in workers.values():
+            try:
+                w.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        cluster.stop()
