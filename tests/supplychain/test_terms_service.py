@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from chaoyun.errors import Conflict, Invalid
 from chaoyun.identity.models import Membership, User
 from chaoyun.identity.permissions import Actor
+from chaoyun.supplychain.models import Event
 from chaoyun.supplychain.terms import service
 from chaoyun.supplychain.terms.models import Invoice, Payment
 from chaoyun.supplychain.terms.service import InvoiceIn, PaymentIn, TermsIn
@@ -56,6 +57,13 @@ def test_invoice_due_date_partial_payments_and_aging(db: Session) -> None:
     assert payer_view.rows[0].org_id == supplier.id and payer_view.open == Decimal("7499.50")
     assert service.overdue_counts(db, buyer.id) == (2, 0)
     assert service.overdue_counts(db, supplier.id) == (0, 2)
+    # Both sides are told once that each invoice is overdue (their supply-chain feed).
+    assert service.notify_overdue(db, buyer.id, today) == 2
+    assert service.notify_overdue(db, buyer.id, today) == 0
+    told = db.execute(select(Event.org_id).where(Event.kind == "invoice_overdue")).scalars().all()
+    assert sorted(told) == sorted([buyer.id, buyer.id, supplier.id, supplier.id])
+    issued = db.execute(select(Event).where(Event.kind == "invoice_issued", Event.org_id == buyer.id)).scalars().all()
+    assert len(issued) == 2
     service.record_payment(db, s, inv.id, PaymentIn(amount=Decimal("3499.50"), reference="银行回单 77"))
     db.refresh(inv)
     assert inv.state == "paid" and inv.paid_fen == inv.amount_fen

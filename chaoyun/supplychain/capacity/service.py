@@ -38,6 +38,7 @@ from chaoyun.identity.permissions import Actor
 from chaoyun.supplychain.capacity.labels import BOOKING_STATES
 from chaoyun.supplychain.capacity.models import CapacityBooking, CapacityOffer, CapacitySlot
 from chaoyun.supplychain.capacity.permissions import CAPACITY_MANAGE
+from chaoyun.supplychain.service import notify
 from chaoyun.supplychain.terms.money import parse_amount, to_fen, yuan
 
 LOOKBACK_WEEKS = 4
@@ -348,6 +349,16 @@ def request_booking(
     db.add(b)
     db.flush()
     record_by(db, actor, "create", "capacity_booking", b.id, after=booking_out(b))
+    notify(
+        db,
+        offer.org_id,
+        "capacity_requested",
+        N_("%(org)s asks to book %(hours)s machine hours of your shared capacity from %(start)s (CB-%(id)s)."),
+        org=actor.org.name,
+        hours=hours,
+        start=timefmt.format_dt(start),
+        id=b.id,
+    )
     db.commit()
     return b
 
@@ -479,6 +490,17 @@ def confirm_booking(db: Session, actor: Actor, booking_id: int) -> CapacityBooki
     b = db.get(CapacityBooking, booking_id)  # type: ignore[assignment]
     assert b is not None
     b.order_id = order_id
+    notify(
+        db,
+        b.requester_org_id,
+        "capacity_confirmed",
+        N_("%(org)s confirmed your booking CB-%(id)s: %(hours)s machine hours from %(start)s; the order is placed."),
+        order_id=order_id,
+        org=actor.org.name,
+        id=b.id,
+        hours=b.hours,
+        start=timefmt.format_dt(b.start),
+    )
     db.commit()
     return b
 
@@ -500,6 +522,14 @@ def decline_booking(db: Session, actor: Actor, booking_id: int, answer: str = ""
         db.refresh(b)
         raise _decided(b)
     record_by(db, actor, "reject", "capacity_booking", b.id, after={"answer": answer[:200]})
+    notify(
+        db,
+        b.requester_org_id,
+        "capacity_declined",
+        N_("%(org)s declined your booking CB-%(id)s."),
+        org=actor.org.name,
+        id=b.id,
+    )
     db.commit()
     db.refresh(b)
     return b

@@ -85,4 +85,5 @@ def seed(db: Session, now: datetime | None = None) -> dict[str, int]:
             db.refresh(inv)
             if inv.state == "open" and inv.due_on < today:
                 made["overdue"] += 1
+    service.notify_overdue(db, None, today)
     return made

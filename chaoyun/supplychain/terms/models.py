@@ -68,6 +68,7 @@ class Invoice(Base):
     due_on: Mapped[date] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | paid | cancelled
     paid_on: Mapped[date | None] = mapped_column(Date)  # when the last part was paid
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # both parties told it is overdue
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -30,6 +30,7 @@ from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.supplychain.models import Receipt
 from chaoyun.supplychain.public import ReceiptView, receipt_value, receipts_between
+from chaoyun.supplychain.service import notify
 from chaoyun.supplychain.terms.models import Invoice, Payment, ReceiptLedger, TermsAgreement
 from chaoyun.supplychain.terms.money import parse_amount, to_fen, yuan
 from chaoyun.supplychain.terms.permissions import TERMS_MANAGE
@@ -235,6 +236,16 @@ def issue_invoice(db: Session, actor: Actor, data: InvoiceIn, today: date | None
     db.add(inv)
     db.flush()
     record_by(db, actor, "create", "invoice", inv.id, after=invoice_out(inv))
+    notify(
+        db,
+        inv.payer_org_id,
+        "invoice_issued",
+        N_("%(org)s issued invoice %(number)s of %(amount)s yuan, due %(due)s."),
+        org=actor.org.name,
+        number=number,
+        amount=f"{amount:,.2f}",
+        due=timefmt.format_date(inv.due_on),
+    )
     db.commit()
     return inv
 
@@ -325,6 +336,16 @@ def record_payment(db: Session, actor: Actor, invoice_id: int, data: PaymentIn, 
     db.add(p)
     db.flush()
     record_by(db, actor, "pay", "invoice", inv.id, after={"amount": str(amount), "paid_on": paid_on.isoformat()})
+    other = inv.payee_org_id if actor.org_id == inv.payer_org_id else inv.payer_org_id
+    notify(
+        db,
+        other,
+        "invoice_paid",
+        N_("%(org)s recorded a payment of %(amount)s yuan on invoice %(number)s."),
+        org=actor.org.name,
+        amount=f"{amount:,.2f}",
+        number=inv.number,
+    )
     db.commit()
     return p
 
@@ -508,6 +529,52 @@ def overdue_counts(db: Session, org_id: int, today: date | None = None) -> tuple
             )
         )
     return out[0], out[1]
+
+
+def notify_overdue(db: Session, org_id: int | None = None, today: date | None = None) -> int:
+    """Tell payer and payee, once, of each open invoice that has passed its due date (of one enterprise, or all).
+    Called by the terms pages, the home page's to-do list and the demo; commits."""
+    today = today or timefmt.local_today()
+    stmt = select(Invoice).where(Invoice.state == "open", Invoice.due_on < today, Invoice.overdue_notified_at.is_(None))
+    if org_id is not None:
+        stmt = stmt.where((Invoice.payer_org_id == org_id) | (Invoice.payee_org_id == org_id))
+    rows = list(db.execute(stmt.limit(500)).scalars())
+    if not rows:
+        return 0
+    names = dict(
+        db.execute(
+            select(Organisation.id, Organisation.name).where(
+                Organisation.id.in_({i.payer_org_id for i in rows} | {i.payee_org_id for i in rows})
+            )
+        ).all()
+    )
+    now = datetime.now(UTC)
+    for inv in rows:
+        open_ = f"{yuan(inv.amount_fen - inv.paid_fen):,.2f}"
+        due = timefmt.format_date(inv.due_on)
+        notify(
+            db,
+            inv.payer_org_id,
+            "invoice_overdue",
+            N_("Invoice %(number)s of %(org)s is overdue since %(due)s: %(open)s yuan open."),
+            number=inv.number,
+            org=names.get(inv.payee_org_id, ""),
+            due=due,
+            open=open_,
+        )
+        notify(
+            db,
+            inv.payee_org_id,
+            "invoice_overdue",
+            N_("%(org)s has not paid invoice %(number)s, due %(due)s: %(open)s yuan open."),
+            number=inv.number,
+            org=names.get(inv.payer_org_id, ""),
+            due=due,
+            open=open_,
+        )
+        inv.overdue_notified_at = now
+    db.commit()
+    return len(rows)
 
 
 # ---------------------------------------------------------------- officers: anonymised overdue view

@@ -44,6 +44,7 @@ nav.register(
 def _todos(db: Session, actor: Actor) -> list[nav.Todo]:
     if actor.audience != "enterprise" or not actor.has(TERMS_READ):
         return []
+    service.notify_overdue(db, actor.org_id)
     to_pay, owed = service.overdue_counts(db, actor.org_id)
     return [
         nav.Todo(N_("Overdue invoices to pay"), to_pay, f"{BASE}?side=payer#overdue", 30),
@@ -117,6 +118,7 @@ def _counterparts(db: Session, actor: Actor) -> list[Organisation]:
 def _home(request: Request, db: Session, actor: Actor, form: FormState | None = None, status: int = 200) -> Response:
     side = _side(request)
     today = timefmt.local_today()
+    service.notify_overdue(db, actor.org_id, today)
     ag = service.aging(db, actor.org_id, side, today)
     invoices = service.list_invoices(db, actor, side, "open", limit=PAGE_ROWS)
     partners = _counterparts(db, actor)
