@@ -23,9 +23,11 @@ from chaoyun.supplychain.terms import service
 from chaoyun.supplychain.terms.models import ReceiptLedger
 from chaoyun.supplychain.terms.service import InvoiceIn, PaymentIn, TermsIn
 
-# Per supplier pair, in order: agreed days after receipt, and the buyer's habit with that supplier.
-TERMS_DAYS = (30, 7, 60, 15, 45, 3)
-HABITS = ("on_time", "late", "partial", "silent", "early", "late")
+# Per supplier pair, in order: agreed days after receipt (0: payment on delivery, 货到付款), and the buyer's habit
+# with that supplier. The demo's receipts are from the last days, so the pairs paying on delivery are the ones that
+# can already be overdue.
+TERMS_DAYS = (30, 0, 60, 0, 15, 7)
+HABITS = ("on_time", "silent", "early", "partial", "late", "on_time")
 LATE_DAYS = 12
 
 
@@ -34,7 +36,7 @@ def _pay_day(habit: str, received: date, due: date) -> tuple[date | None, Decima
     if habit == "on_time":
         return due, Decimal("1")
     if habit == "early":
-        return received + timedelta(days=2), Decimal("1")
+        return received, Decimal("1")
     if habit == "late":
         return due + timedelta(days=LATE_DAYS), Decimal("1")
     if habit == "partial":
