@@ -265,3 +265,11 @@ def test_cli_refuses_a_bad_profile(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"format": "something else"}')
     r = CliRunner().invoke(app, ["ids", "scan", str(cap), "--profile", str(tmp_path / "bad.json")])
     assert r.exit_code != 0 and "not a chaoyun IDS profile" in r.output
+
+
+def test_damaged_pcapng_is_a_capture_error() -> None:
+    shb_body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+    shb = struct.pack("<II", 0x0A0D0D0A, 12 + len(shb_body)) + shb_body + struct.pack("<I", 12 + len(shb_body))
+    epb_too_short = struct.pack("<III", 6, 12, 12)
+    with pytest.raises(pcap.CaptureError):
+        list(pcap.iter_frames(io.BytesIO(shb + epb_too_short)))

@@ -404,6 +404,9 @@ class Detector:
         self.write_w = float(params["write_window_s"])
         self.gap = float(params["alert_gap_s"])
         self.timeout = float(params["response_timeout_s"])
+        for value in (self.req_w, self.write_w, self.gap, self.timeout):
+            if not 0 < value < 1e6:
+                raise ValueError("windows, gap and timeout must be positive seconds")
         aton = socket.inet_aton
         self.macs = {_mac_bytes(m): frozenset(ets) for m, ets in p["macs"].items()}
         self.bindings = {aton(ip): frozenset(_mac_bytes(m) for m in macs) for ip, macs in p["bindings"].items()}

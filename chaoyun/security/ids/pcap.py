@@ -51,7 +51,10 @@ def iter_frames(f: BinaryIO) -> Iterator[tuple[float, bytes]]:
         raise CaptureError("file too short for a capture header")
     magic = data[:4]
     if magic == b"\x0a\x0d\x0d\x0a":
-        yield from _iter_pcapng(f, data)
+        try:
+            yield from _iter_pcapng(f, data)
+        except (struct.error, IndexError) as exc:
+            raise CaptureError(f"pcapng block too short for its type: {exc}") from exc
         return
     if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
         endian = "<"
