@@ -273,3 +273,21 @@ def test_damaged_pcapng_is_a_capture_error() -> None:
     epb_too_short = struct.pack("<III", 6, 12, 12)
     with pytest.raises(pcap.CaptureError):
         list(pcap.iter_frames(io.BytesIO(shb + epb_too_short)))
+
+
+def test_discovery_chatter_of_known_hosts_is_not_an_attack(profile: dict) -> None:
+    llmnr = synth.udp(synth.HMI, "224.0.0.252", 51000, 5355, b"\0" * 30)
+    ssdp_unknown = synth.udp(synth.ATTACKER, "239.255.255.250", 51000, 1900, b"\0" * 30)
+    v6_multicast = b"\x33\x33\x00\x01\x00\x02" + synth.mac_of(synth.HMI) + b"\x86\xdd" + b"\x60" + b"\0" * 39
+    v6_unicast = synth.mac_of(synth.PLCS[0]) + synth.mac_of(synth.HMI) + b"\x86\xdd" + b"\x60" + b"\0" * 39
+    frames = [(LATER, llmnr), (LATER + 1, v6_multicast), (LATER + 2, v6_unicast), (LATER + 3, ssdp_unknown)]
+    verdicts, alerts = engine.scan(frames, profile)
+    assert list(verdicts) == [0, 0, 1, 1]
+    assert {a.rule for a in alerts} == {"unknown_protocol", "unknown_host", "unknown_mac"}
+
+
+def test_a_capture_starting_between_request_and_response(profile: dict) -> None:
+    normal = synth.plant(10, LATER)
+    late_response = synth.tcp(synth.PLCS[0], synth.HMI, 502, 49152, 0x18, synth.mbap(777, 1, 3, b"\x02\x00\x01"))
+    verdicts, alerts = engine.scan([(LATER - 0.001, late_response), *normal], profile)
+    assert sum(verdicts) == 0 and alerts == []

@@ -33,8 +33,12 @@ PARAMS: dict[str, Any] = {
     "write_window_s": 10.0,
     "alert_gap_s": 60.0,
     "response_timeout_s": 30.0,
+    # Link-local discovery that every host sends now and then (DHCP, NetBIOS, DHCPv6, SSDP, WS-Discovery, mDNS,
+    # LLMNR): allowed to broadcast/multicast from known hosts even when the learning capture missed it.
+    "group_udp_ports_allowed": [67, 68, 137, 138, 546, 547, 1900, 3702, 5353, 5355],
 }
 MAX_ALERT_FRAMES = 2000
+STARTUP_GRACE_S = 5.0  # responses without a request right after the capture starts are not flagged
 
 RULES: dict[str, str] = {
     # rule -> severity
@@ -403,6 +407,7 @@ class Detector:
         self.req_w = float(params["request_window_s"])
         self.write_w = float(params["write_window_s"])
         self.gap = float(params["alert_gap_s"])
+        self.group_ports = frozenset(int(x) for x in params["group_udp_ports_allowed"])
         self.timeout = float(params["response_timeout_s"])
         for value in (self.req_w, self.write_w, self.gap, self.timeout):
             if not 0 < value < 1e6:
@@ -438,6 +443,7 @@ class Detector:
         self._counts: dict[tuple[bytes, bytes, int, bool], int] = {}
         self._carry: dict[tuple[bytes, int, bytes, int], bytes] = {}
         self._last_prune = 0.0
+        self._t0 = -1.0  # time of the first Modbus payload seen
 
     # -- alerts
 
@@ -500,7 +506,9 @@ class Detector:
             if ets is None:
                 self._hit(no, ts, "unknown_mac", mac_str(smac), "", f"source MAC {mac_str(smac)}")
                 hit = True
-            elif et not in ets and et != 0x0806:  # every IPv4 host speaks ARP, learned or not
+            elif et not in ets and et != 0x0806 and not (et == 0x86DD and frame[0] == 0x33):
+                # Every IPv4 host speaks ARP, and IPv6 link-local multicast (neighbour discovery, DHCPv6) comes and
+                # goes with the operating system: both allowed from a known card; IPv6 unicast is not.
                 self._hit(no, ts, "unknown_protocol", mac_str(smac), "", f"ethertype 0x{et:04x}")
                 hit = True
         if kind == 1:
@@ -529,7 +537,7 @@ class Detector:
                 hit = True
         group = _is_group(dst)
         hosts = self.hosts
-        if src not in hosts or (dst not in hosts and not group):
+        if (src not in hosts and not (group and src == b"\0\0\0\0")) or (dst not in hosts and not group):
             unknown = src if src not in hosts else dst
             self._hit(no, ts, "unknown_host", ip_str(src), ip_str(dst), f"host {ip_str(unknown)} not in the profile")
             return True
@@ -537,7 +545,9 @@ class Detector:
             return hit
         services = self.services
         if group:
-            known = (dst, proto, dport) in self.group_services
+            known = (dst, proto, dport) in self.group_services or (
+                (proto == 17 and dport in self.group_ports) or proto == 2
+            )
         else:
             known = (src, dst, proto, dport) in services or (dst, src, proto, sport) in services
         if not known:
@@ -575,6 +585,8 @@ class Detector:
             payload = carried + payload
         m, s = ip_str, ip_str
         pair = self.pairs.get((master, slave))
+        if self._t0 < 0:
+            self._t0 = ts
         if ts - self._last_prune > self.timeout:
             self._prune(ts)
         pending = self._pending
@@ -692,7 +704,9 @@ class Detector:
                             if alert is not None:
                                 self._join(no, ts, alert)
                         hit = True
-                    if req is None or req[0] != fc & 0x7F:
+                    if req is None and ts - self._t0 < STARTUP_GRACE_S:
+                        pass  # the capture began between a request and its response
+                    elif req is None or req[0] != fc & 0x7F:
                         why = "no request with this transaction id" if req is None else f"request was fc {req[0]}"
                         self._hit(
                             no,
