@@ -24,6 +24,8 @@ def ingest_worker(
                                                                "comma-separated (nats://user:pass@host:4222,...)."),
     durable: str = typer.Option("chaoyun-ingest", help="--source nats: the durable consumer the workers share."),
     setup_only: bool = typer.Option(False, help="--source nats: create the durable consumer and exit."),
+    ack_wait: float = typer.Option(30.0, help="--source nats: seconds before a message fetched by a worker that "
+                                              "did not acknowledge it (crashed) goes to another (set at creation)."),
 ) -> None:
     """Standalone ingest worker; run several (distinct --client-id) to share the load."""
     import asyncio
@@ -41,7 +43,8 @@ def ingest_worker(
 
         worker = LogIngestWorker(
             PlatformSink(), [u.strip() for u in nats_url.split(",") if u.strip()], durable=durable,
-            mqtt_address=mqtt_settings().broker, batch_max=batch or 2000, name=client_id or "chaoyun-ingest",
+            mqtt_address=mqtt_settings().broker, batch_max=batch or 2000, ack_wait_s=ack_wait,
+            name=client_id or "chaoyun-ingest",
         )
         if setup_only:
             asyncio.run(_setup_consumer(worker))

@@ -133,10 +133,19 @@ class LogIngestWorker:
         async def _rec() -> None:
             self.stats.connects += 1
             self.connected.set()
-            log.info("NATS reconnected to %s", self._nc.connected_url.netloc if self._nc else "?")
+            url = self._nc.connected_url if self._nc else None
+            log.info("NATS reconnected to %s:%s", url.hostname if url else "?", url.port if url else "?")
 
+        # The credentials apply to every node, the ones the cluster announces (INFO connect_urls) as well.
+        from urllib.parse import unquote, urlparse
+
+        auth: dict[str, str] = {}
+        first = urlparse(self.servers[0]) if self.servers else None
+        if first is not None and first.username:
+            auth = {"user": unquote(first.username), "password": unquote(first.password or "")}
         return await nats.connect(
             servers=self.servers,
+            **auth,
             name=self.name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
@@ -175,8 +184,9 @@ class LogIngestWorker:
             await self._consume(sub)
         finally:
             self.connected.clear()
+            # Closed, not drained: what was fetched and not yet acknowledged is redelivered after ack_wait.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._nc.drain(), timeout=5)
+                await asyncio.wait_for(self._nc.close(), timeout=5)
 
     async def _consume(self, sub: Any) -> None:
         import nats.errors
