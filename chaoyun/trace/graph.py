@@ -439,6 +439,25 @@ def trace(db: Session, actor: Actor, start: Node, forward: bool = True, refresh:
     return g
 
 
+def material_lots(db: Session, actor: Actor, limit: int = 30) -> list[tuple[Node, str]]:
+    """The enterprise's material lots, newest first, with the supplier that shipped each (or "")."""
+    mats = list(
+        db.execute(
+            select(Node).where(Node.kind == "mat", Node.org_id == actor.org_id).order_by(Node.id.desc()).limit(limit)
+        ).scalars()
+    )
+    suppliers: dict[int, str] = {}
+    if mats:
+        rows = db.execute(
+            select(Edge.dst_id, Organisation.name)
+            .join(Node, Node.id == Edge.src_id)
+            .join(Organisation, Organisation.id == Node.org_id)
+            .where(Edge.dst_id.in_([m.id for m in mats]), Node.kind == "ship")
+        ).all()
+        suppliers = {d: name for d, name in rows}
+    return [(m, suppliers.get(m.id, "")) for m in mats]
+
+
 def start_node(db: Session, actor: Actor, number: str) -> Node:
     """The actor's material lot of this number, else the actor's production lot of this number."""
     number = (number or "").strip()

@@ -200,6 +200,7 @@ def recall_page(
             rows=graph.recall_rows(g) if g else [],
             data=data,
             error=error,
+            materials=graph.material_lots(db, actor) if g is None else [],
             form=FormState(),
         ),
         status=error.status if error else 200,
