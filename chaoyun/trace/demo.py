@@ -61,7 +61,8 @@ def _received(db: Session, org_id: int) -> list[ShippedLot]:
 def _machine(db: Session, org_id: int) -> Device | None:
     devices = list(db.execute(select(Device).where(Device.org_id == org_id).order_by(Device.id)).scalars())
     moulding = [d for d in devices if d.model.key == "injection_moulding"]
-    return (moulding or devices or [None])[0]
+    found = moulding or devices
+    return found[0] if found else None
 
 
 def backfill(db: Session) -> int:
