@@ -127,7 +127,7 @@ def test_write_to_an_unlearned_register(profile: dict) -> None:
     _verdicts, alerts, attack = scan_scenario(profile, "write_unlearned_register")
     assert [a.rule for a in alerts] == ["modbus_address"]
     assert alerts[0].frames == attack  # the request and its response
-    assert "holding_registers 400" in alerts[0].detail and "learned 0-9" in alerts[0].detail
+    assert "holding registers 400" in alerts[0].detail and "learned 0-9" in alerts[0].detail
 
 
 def test_new_function_code(profile: dict) -> None:

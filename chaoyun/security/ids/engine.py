@@ -639,7 +639,8 @@ class Detector:
                             hull = tables.get((unit, table))
                             if hull is None or lo < hull[0] or hi > hull[1]:
                                 verb = "write" if write else "read"
-                                where = f"{table} {lo}-{hi}" if hi != lo else f"{table} {lo}"
+                                name = table.replace("_", " ")
+                                where = f"{name} {lo}-{hi}" if hi != lo else f"{name} {lo}"
                                 learned = f"learned {hull[0]}-{hull[1]}" if hull else "table not learned"
                                 keys.append(
                                     self._hit(
