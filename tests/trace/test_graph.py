@@ -57,6 +57,11 @@ def test_recall_follows_semi_finished_lots_to_customers_and_backward_finds_the_m
     refs = {ws.cell(r, 2).value for r in range(3, ws.max_row + 1)}
     assert refs == {"EXP-1", "EXP-2"} and ws.freeze_panes == "A3"
     assert body.id and car1.id and car2.id
+    # Rebuilding from production's lots (in pages) changes nothing: the hook linked them already.
+    mine = production.lots_after(db, 0, 1000, f.org.id)
+    assert {lt.number for lt in mine} == {"BODY-1", "BODY-2", "CAR-1", "CAR-2", "CAR-3"}
+    assert graph.rebuild(db, f.org.id, page=2) == 5
+    assert _keys(graph.recall(db, f.admin, "ABS-BAD"), "lot") == {"BODY-1", "CAR-1", "CAR-2"}
 
 
 def test_cycles_are_refused_with_a_clear_message(db: Session) -> None:
