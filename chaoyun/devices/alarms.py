@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
 from chaoyun.db import utcnow
@@ -61,6 +61,7 @@ RULES_TTL_S = 10.0
 # newest one seen may still be evaluated. A rate rule needs every last value: its row is written every batch.
 STATE_REFRESH_MS = 60_000
 MAX_ATTEMPTS = 6
+CLAIM_S = 60  # a delivery being sent is held this long by its worker (see deliver_pending)
 
 # ---------------------------------------------------------------- rules (cached per device)
 
@@ -909,7 +910,7 @@ def _queue(db: Session, alarm: Alarm, event: str) -> None:
         db.add(WebhookDelivery(webhook_id=hid, alarm_id=alarm.id, event=event, payload=payload))
 
 
-def post_json(url: str, secret: str, payload: dict[str, Any], timeout: float = 5.0) -> bool:
+def post_json(url: str, secret: str, payload: dict[str, Any], timeout: float = 5.0, key: str = "") -> bool:
     """Signed POST through chaoyun.devices.outbound (public addresses only, pinned, no redirects).
     Only delivered / not delivered comes back; the reason is in the server log."""
     body = json.dumps(payload, ensure_ascii=False, default=str).encode()
@@ -919,6 +920,8 @@ def post_json(url: str, secret: str, payload: dict[str, Any], timeout: float = 5
         "X-Chaoyun-Event": str(payload.get("event", "")),
         "X-Chaoyun-Signature": f"sha256={sig}",
     }
+    if key:  # the same for every attempt of one delivery: receivers drop what they already have
+        headers["Idempotency-Key"] = key
     return outbound.post(url, body, headers, timeout=timeout)
 
 
@@ -941,7 +944,20 @@ def deliver_pending(db: Session, now: datetime | None = None, limit: int = 100) 
             d.status = "failed"
             d.last_error = "webhook removed or disabled"
             continue
-        ok = post_json(hook.url, hook.secret, d.payload)
+        # Claimed by one worker (chaoyun/jobs runs this in any number of processes): a compare-and-set moves the
+        # next attempt past the claim; a worker that dies mid-post leaves it to be sent again after CLAIM_S, with
+        # the same Idempotency-Key so the receiver can drop the duplicate.
+        claim = (
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == d.id, WebhookDelivery.status == "pending")
+            .where(WebhookDelivery.next_attempt_at <= now)
+            .values(next_attempt_at=now + timedelta(seconds=CLAIM_S))
+        )
+        if not db.execute(claim).rowcount:  # type: ignore[attr-defined]
+            db.commit()
+            continue
+        db.commit()
+        ok = post_json(hook.url, hook.secret, d.payload, key=f"chaoyun-delivery-{d.id}")
         d.attempts += 1
         # No status codes or error texts here (users see this log); details are in the server log.
         d.last_error = "" if ok else "not delivered"

@@ -136,13 +136,19 @@ def background_tasks() -> list[Callable[[], Coroutine[Any, Any, None]]]:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    running = [asyncio.create_task(job()) for job in background_tasks()] if get_settings().background else []
+    # Periodic tasks and claimed jobs run on the job runner (chaoyun/jobs): with the embedded queue this process
+    # starts a worker; with CHAOYUN_JOBS_URL=redis://... it only enqueues. Per-process services stay here.
+    from chaoyun.jobs import runner as jobs_runner
+
+    services = jobs_runner.in_process(background_tasks()) if get_settings().background else []
+    running = [asyncio.create_task(job()) for job in services]
     try:
         yield
     finally:
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.to_thread(jobs_runner.stop_in_process)
 
 
 def create_app() -> FastAPI:
