@@ -291,6 +291,10 @@ def run_rabbitmq(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """A private RabbitMQ node (its own name, ports and data folder) with the MQTT plugin; a quorum queue bound to
     amq.topic for the devices' topics; devices publish QoS 1 (PUBACK after the queue confirmed)."""
     amqp, dist, mqtt_port = (_free_port() for _ in range(3))
+    tmp = tmp / "rabbitmq"  # the server runs as the rabbitmq user: a folder it may write
+    tmp.mkdir(mode=0o777)
+    tmp.chmod(0o777)
+    tmp.parent.chmod(0o755)
     node = f"chaoyunbench{os.getpid()}@localhost"
     (tmp / "rabbitmq.conf").write_text(
         f"listeners.tcp.default = 127.0.0.1:{amqp}\nmqtt.listeners.tcp.default = 127.0.0.1:{mqtt_port}\n"
