@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from chaoyun.i18n import N_, gettext, translate
+from chaoyun.i18n import N_, get_locale, gettext, set_locale, translate
+from chaoyun.identity.audit_labels import action_label, object_label
 from chaoyun.identity.reference import DISTRICT_ZH, District
 from chaoyun.security import engine, service
 from chaoyun.security.incidents import service as incidents
@@ -172,7 +173,8 @@ def incident_pdf(tl: incidents.Timeline, org_name: str) -> bytes:
             st["body"],
         ),
         _p(
-            f"事件：{inc.title}　　严重程度：{translate(incidents.SEVERITIES.get(inc.severity, inc.severity), zh)}　　"
+            f"事件：{incidents.display_title(inc, zh)}　　"
+            f"严重程度：{translate(incidents.SEVERITIES.get(inc.severity, inc.severity), zh)}　　"
             f"状态：{translate(incidents.STATES.get(inc.state, inc.state), zh)}　　"
             f"上报：{translate(incidents.ESCALATIONS.get(inc.escalation, inc.escalation), zh)}",
             st["body"],
@@ -250,4 +252,14 @@ def _entry_text(it: Any, locale: str) -> str:
         return "；".join(parts)
     if it.kind == "ids_alert":
         return f"{it.summary}（{d.get('src', '')} → {d.get('dst', '')}）"
+    if it.kind == "audit":
+        before = get_locale()
+        set_locale(locale)
+        try:
+            return (
+                f"{d.get('username', '')} · {action_label(str(d.get('action', '')))} · "
+                f"{object_label(str(d.get('object_type', '')))} {d.get('object_id', '')}"
+            )
+        finally:
+            set_locale(before)
     return str(it.summary)

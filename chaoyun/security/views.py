@@ -148,6 +148,7 @@ def _ctx(request: Request, actor: Actor, **extra: Any) -> dict[str, Any]:
         "can_manage": actor.has(SEC_MANAGE),
         "can_incident": actor.has(SEC_INCIDENT),
         "today": service.today_local(),
+        "incident_title": incidents.display_title,
         **extra,
     }
 

@@ -104,6 +104,8 @@ def test_incident_pages_and_pdf(db: Session, login: Any) -> None:
     fc = login("factory")
     p = fc.get(f"/security/incidents/{inc_id}")
     assert p.status_code == 200 and "timeline" in p.text
+    assert "modbus_function" not in p.text  # the rule by its name, not its code
+    assert "modbus_function" not in fc.get("/security/incidents").text
     assert fc.get(f"/security/incidents/{inc_id}/trace/{res.alert_ids[0]}").status_code == 200
     assert login("factory2").get(f"/security/incidents/{inc_id}").status_code == 404
     r = fc.post(f"/security/incidents/{inc_id}/act", {"action": "close", "cause": "", "actions": "隔离", "lessons": ""})

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from chaoyun.db import utcnow
 from chaoyun.errors import Conflict, Invalid, NotFound
-from chaoyun.i18n import N_
+from chaoyun.i18n import N_, get_locale, translate
 from chaoyun.identity import audit
 from chaoyun.identity.models import Membership, Organisation
 from chaoyun.identity.permissions import Actor
 from chaoyun.identity.reference import Role
 from chaoyun.security import scope
 from chaoyun.security.ids import public as ids
+from chaoyun.security.ids.labels import RULE_TITLES
 from chaoyun.security.incidents import sources
 from chaoyun.security.models import Incident, IncidentItem
 
@@ -97,7 +98,21 @@ def _system_audit(db: Session, org_id: int, action: str, inc: Incident, after: d
 
 
 def _alert_summary(a: ids.IdsAlertView) -> str:
-    return f"{a.rule}: {a.summary}" if a.summary else a.rule
+    return a.summary or translate(RULE_TITLES.get(a.rule, a.rule), "zh_CN")
+
+
+IDS_TITLE = "ids:"
+
+
+def display_title(inc: Incident, locale: str | None = None) -> str:
+    """The incident's title in the reader's language: an incident opened from alerts names their rules (stored as
+    ``ids:<rule>,<rule>``), one reported by hand keeps what its reporter wrote."""
+    if not inc.title.startswith(IDS_TITLE):
+        return inc.title
+    loc = locale or get_locale()
+    rules = [r for r in inc.title[len(IDS_TITLE) :].split(",") if r]
+    sep = "、" if loc != "en" else ", "
+    return sep.join(translate(RULE_TITLES.get(r, r), loc) for r in rules)
 
 
 def _add_alert(db: Session, inc: Incident, a: ids.IdsAlertView) -> bool:
@@ -239,7 +254,7 @@ def open_from_alerts(db: Session, org_id: int, alert_ids: list[int]) -> int:
         inc = Incident(
             org_id=org_id,
             district=org.district,
-            title=(", ".join(rules))[:200] or "IDS",
+            title=(IDS_TITLE + ",".join(rules))[:200],
             state="open",
             severity=severity,
             first_at=first,

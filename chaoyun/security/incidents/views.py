@@ -45,6 +45,7 @@ def _ctx(request: Request, actor: Actor, **extra: Any) -> dict[str, Any]:
         "ESCALATIONS": incidents.ESCALATIONS,
         "ITEM_KINDS": incidents.ITEM_KINDS,
         "can_handle": actor.has(SEC_INCIDENT),
+        "incident_title": incidents.display_title,
         **extra,
     }
 
