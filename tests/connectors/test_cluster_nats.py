@@ -123,6 +123,11 @@ def test_acknowledged_points_survive_node_and_worker_loss(db: Session, tmp: Path
         workers = {n: start_worker(cluster, tmp, n) for n in ("w1", "w2")}
         devices = [Device(d.uid, pw, cluster.nodes[i].mqtt_port) for i, (d, pw) in enumerate(devs)]
         wait_for(lambda: all(d.c.is_connected() for d in devices), 20, what="devices connected")
+        # Deny by default: a device publishing on another device's topic gets nothing stored.
+        intruder = devices[0]
+        for j in range(5):
+            body = json.dumps({"ts": BASE_MS + (10_000 + j) * 1000, "values": {"voltage": 1.0}})
+            intruder.c.publish(topics.telemetry(devices[1].uid), body, qos=1)
         n = 600
         for i in range(n):
             for d in devices:
@@ -148,6 +153,7 @@ def test_acknowledged_points_survive_node_and_worker_loss(db: Session, tmp: Path
 
         wait_for(all_stored, 60, interval=0.5, what="every acknowledged point stored")
         time.sleep(1.0)  # let any redelivery land before counting
+        assert all(t < BASE_MS + 10_000 * 1000 for t in stored_ts(devs[1][0].id)), "another device's topic was open"
         for dev, _pw in devs:
             ts = stored_ts(dev.id)
             assert len(ts) == len(set(ts)), "a point was stored twice"
