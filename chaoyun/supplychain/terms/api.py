@@ -112,7 +112,11 @@ def aging(side: str = Side, db: Session = Depends(get_db), actor: Actor = requir
     return service.aging_out(service.aging(db, actor.org_id, side))
 
 
-@router.get("/aging.xlsx")
+@router.get(
+    "/aging.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}, "description": "the aging report as an Excel workbook"}},
+)
 def aging_xlsx(side: str = Side, db: Session = Depends(get_db), actor: Actor = requires(TERMS_READ)) -> Response:
     data = exports.aging_xlsx(service.aging(db, actor.org_id, side))
     disposition = f'attachment; filename="aging-{side}.xlsx"'
