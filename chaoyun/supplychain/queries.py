@@ -65,30 +65,56 @@ LINE_SORTS: dict[str, Any] = {
 def _lines(
     db: Session, side: str, org_id: int, p: ListParams, view: str, counterpart: int | None, risk: str | None
 ) -> Page[LineRow]:
+    """One page of one side's lines. Without a search text the count and the page's ids come from the side's index
+    alone (``(org, state, due_date, id)`` covers the filter and the default order); the 25–100 rows of the page
+    are then read with their order number and the other side's name."""
     other = aliased(Organisation)
     mine = OrderLine.buyer_org_id if side == "buyer" else OrderLine.supplier_org_id
     theirs = OrderLine.supplier_org_id if side == "buyer" else OrderLine.buyer_org_id
-    stmt: Any = (
-        select(OrderLine, PurchaseOrder.number, other.name)
-        .join(PurchaseOrder, PurchaseOrder.id == OrderLine.order_id)
-        .join(other, other.id == theirs)
-        .where(mine == org_id, OrderLine.state.in_(VIEWS.get(view, VIEWS["active"])))
-    )
+    cond = [mine == org_id, OrderLine.state.in_(VIEWS.get(view, VIEWS["active"]))]
     if counterpart:
-        stmt = stmt.where(theirs == counterpart)
+        cond.append(theirs == counterpart)
     if risk:
-        stmt = stmt.where(OrderLine.risk == risk)
-    page = paginate_select(
-        db,
-        stmt,
-        p,
-        LINE_SORTS,
-        search_columns=(OrderLine.item_code, OrderLine.item_name, PurchaseOrder.number),
-        scalars=False,
-        tiebreak=OrderLine.id,
+        cond.append(OrderLine.risk == risk)
+    if p.q:
+        stmt: Any = (
+            select(OrderLine, PurchaseOrder.number, other.name)
+            .join(PurchaseOrder, PurchaseOrder.id == OrderLine.order_id)
+            .join(other, other.id == theirs)
+            .where(*cond)
+        )
+        page = paginate_select(
+            db,
+            stmt,
+            p,
+            LINE_SORTS,
+            search_columns=(OrderLine.item_code, OrderLine.item_name, PurchaseOrder.number),
+            scalars=False,
+            tiebreak=OrderLine.id,
+        )
+        page.items = [LineRow(ln, number, name) for ln, number, name in page.items]
+        return page
+    total = int(db.execute(select(func.count(OrderLine.id)).where(*cond)).scalar_one())
+    pages = max(1, -(-total // p.size))
+    if p.page > pages:
+        p = ListParams(p.q, p.sort, p.desc, pages, p.size)
+    col = LINE_SORTS[p.sort]
+    order = (col.desc(), OrderLine.id.desc()) if p.desc else (col.asc(), OrderLine.id.asc())
+    ids = list(
+        db.execute(
+            select(OrderLine.id).where(*cond).order_by(*order).offset((p.page - 1) * p.size).limit(p.size)
+        ).scalars()
     )
-    page.items = [LineRow(ln, number, name) for ln, number, name in page.items]
-    return page
+    rows = {
+        ln.id: (ln, number, name)
+        for ln, number, name in db.execute(
+            select(OrderLine, PurchaseOrder.number, other.name)
+            .join(PurchaseOrder, PurchaseOrder.id == OrderLine.order_id)
+            .join(other, other.id == theirs)
+            .where(OrderLine.id.in_(ids))
+        ).all()
+    }
+    return Page([LineRow(*rows[i]) for i in ids if i in rows], total, p)
 
 
 def supplier_inbox(
