@@ -222,6 +222,12 @@ OBJECT_TYPES: dict[str, str] = {
     "supplychain_partnership": N_("Supply partnership"),
     "supplychain_return": N_("Goods return"),
     "supplychain_shipment": N_("Shipment"),
+    "trace_prefix": N_("Identifier prefix"),
+    "trace_template": N_("Identifier template"),
+    "trace_identifier": N_("Identifier"),
+    "trace_grant": N_("Resolution authorisation"),
+    "trace_delivery": N_("Delivery outside the platform"),
+    "trace_lot_link": N_("Lot link"),
 }
 
 

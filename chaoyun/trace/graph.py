@@ -327,7 +327,7 @@ def link_lots(db: Session, actor: Actor, from_number: str, into_number: str) -> 
         exc.field = "into_lot"
         raise
     if added:
-        record_by(db, actor, "link", "trace_lot", b.id, after={"from": a.number, "into": b.number})
+        record_by(db, actor, "create", "trace_lot_link", b.id, after={"from": a.number, "into": b.number})
     db.commit()
 
 
