@@ -291,3 +291,31 @@ def test_a_capture_starting_between_request_and_response(profile: dict) -> None:
     late_response = synth.tcp(synth.PLCS[0], synth.HMI, 502, 49152, 0x18, synth.mbap(777, 1, 3, b"\x02\x00\x01"))
     verdicts, alerts = engine.scan([(LATER - 0.001, late_response), *normal], profile)
     assert sum(verdicts) == 0 and alerts == []
+
+
+def test_live_capture_on_loopback() -> None:
+    """AF_PACKET on the loopback interface (needs root or CAP_NET_RAW; skipped otherwise)."""
+    import socket
+    import threading
+    import time
+
+    try:
+        frames = pcap.live_frames("lo")
+        probe = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        probe.close()
+    except (PermissionError, OSError, AttributeError) as exc:
+        pytest.skip(f"no raw socket here: {exc}")
+
+    def send() -> None:
+        for _ in range(20):
+            time.sleep(0.1)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(b"ids-live-probe", ("127.0.0.1", 9599))
+
+    threading.Thread(target=send, daemon=True).start()
+    for _ts, frame in frames:
+        d = engine.decode(frame)
+        if d[0] == 2 and d[5] == 17 and d[7] == 9599:
+            assert d[9] == b"ids-live-probe"
+            break
+    frames.close()
