@@ -195,12 +195,16 @@ def _run(label: str, url: str, args: argparse.Namespace, tmp: Path) -> dict[str,
             {"template": "META_item", "attrs": {"serial": f"SN{i:08d}", "produced_on": "2026-12-01"}}
             for i in range(args.register)
         ]
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         rep = service.register_many(db, actor, rows)
-        secs = time.perf_counter() - t
+        secs, cpu = time.perf_counter() - t, time.process_time() - cpu
         assert len(rep.created) == args.register and not rep.errors, rep.errors[:3]
         out["register_per_s"] = args.register / secs
-        print(f"  bulk registration: {args.register:,} identifiers in {secs:.2f} s = {out['register_per_s']:,.0f}/s")
+        out["register_cpu_per_s"] = args.register / cpu
+        print(
+            f"  bulk registration: {args.register:,} identifiers in {secs:.2f} s = {out['register_per_s']:,.0f}/s "
+            f"(this process's CPU time {cpu:.2f} s = {out['register_cpu_per_s']:,.0f}/s)"
+        )
         from openpyxl import Workbook
 
         wb = Workbook(write_only=True)
@@ -265,7 +269,8 @@ def main() -> None:
     for label, r in results.items():
         print(
             f"{label}: recall p95 {r['trace_p95']:.1f} ms (query alone {r['reach_p95']:.1f} ms), "
-            f"bulk registration {r['register_per_s']:,.0f}/s, Excel {r['excel_per_s']:,.0f}/s"
+            f"bulk registration {r['register_per_s']:,.0f}/s (per CPU second {r['register_cpu_per_s']:,.0f}), "
+            f"Excel {r['excel_per_s']:,.0f}/s"
         )
         if r["trace_p95"] >= 100:
             failed.append(f"{label}: recall p95 {r['trace_p95']:.1f} ms >= 100 ms")

@@ -143,8 +143,13 @@ def test_register_form_keeps_input_and_shows_errors_beside_fields(app: Any, db: 
 
 def test_recall_page_graph_and_excel(app: Any, db: Session, login: Any) -> None:
     f = firm_of(db, org_of(db, "factory").id)
-    lot(db, f, "PAGE-CAR-1", [("ABS-M", "ABS-PAGE-BAD")])
+    made = lot(db, f, "PAGE-CAR-1", [("ABS-M", "ABS-PAGE-BAD")])
     factory = login("factory")
+    window = factory.get(f"/api/v1/trace/lots/{made.id}/window").json()
+    assert window["machine"] == f.im1.name and window["work_order"] == made.work_order.number
+    lot_page = factory.get(f"/trace/lots/{made.id}")
+    assert lot_page.status_code == 200 and "ABS-PAGE-BAD" in lot_page.text and 'id="lot-facts"' in lot_page.text
+    assert login("factory2").get(f"/trace/lots/{made.id}").status_code == 404
     r = factory.post(
         "/trace/deliveries",
         {
