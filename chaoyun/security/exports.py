@@ -83,11 +83,7 @@ def campaign_xlsx(db: Session, actor: Any, campaign: Campaign, rows: list[servic
         ],
         header_rows=[[k for k, _h in ENTERPRISE_COLUMNS]],
     )
-    fs: list[Finding] = [
-        f
-        for f in service.findings(db, actor, limit=100_000)
-        if f.org_id in names and f.inspection_id in {i.id for i in service.inspections(db, actor, campaign.id)}
-    ]
+    fs: list[Finding] = service.findings_of_campaign(db, actor, campaign.id)
     frows = []
     for f in fs:
         item = checklist.by_code.get(f.item_code)

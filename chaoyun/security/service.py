@@ -476,6 +476,17 @@ def findings(
     return list(db.execute(q.order_by(Finding.deadline, Finding.id).limit(limit)).scalars())
 
 
+def findings_of_campaign(db: Session, actor: Actor, campaign_id: int) -> list[Finding]:
+    """Every finding of the campaign's inspections in the actor's scope (one query)."""
+    q = (
+        select(Finding)
+        .join(Inspection, Inspection.id == Finding.inspection_id)
+        .where(Inspection.campaign_id == campaign_id, scope.where(actor, Finding.org_id, Finding.district))
+        .order_by(Finding.org_id, Finding.id)
+    )
+    return list(db.execute(q).scalars())
+
+
 def update_finding(
     db: Session, actor: Actor, finding_id: int, owner: str, deadline: date, description: str | None = None
 ) -> Finding:
