@@ -162,6 +162,12 @@ def seed_orders(lines: int, leads_n: int) -> dict[str, int]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def seed(env: dict[str, str], enterprises: int, lines: int, leads: int) -> None:
     code = (
         f"import json, sys; sys.path.insert(0, {str(ROOT)!r})\n"
@@ -250,12 +256,15 @@ def main() -> None:
                     if r.status_code != 200:
                         raise SystemExit(f"{u}: HTTP {r.status_code}")
             for clients in [int(x) for x in args.clients.split(",")]:
+                cpu0 = cpu_seconds(server.pid)
                 res = asyncio.run(scenario(base, cookies, urls, clients, args.seconds))
+                # Server CPU per request: what one request costs regardless of what else the machine runs.
+                cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(1, res["requests"])
                 verdict = "ok" if res["p95_ms"] < 100 else "TARGET MISSED"
                 print(
                     f"{name:52s} clients={clients}: {res['requests']:5d} req, {res['rps']:6.1f}/s, "
                     f"p50 {res['p50_ms']:6.1f} ms, p95 {res['p95_ms']:6.1f} ms, max {res['max_ms']:6.1f} ms, "
-                    f"errors {res['errors']:.0f}  [{verdict}]",
+                    f"server CPU {cpu_ms:5.1f} ms/req, errors {res['errors']:.0f}  [{verdict}]",
                     flush=True,
                 )
                 failed = failed or res["errors"] > 0
