@@ -31,7 +31,7 @@ def test_capacity_and_terms_journey(page: Any, db: Session) -> None:
     page.fill("#o-hours", "12")
     page.fill("#o-price", "150")
     page.click("#offer-submit")
-    page.wait_for_selector("#flash")
+    page.wait_for_selector("div.alert-success[role=status]")
     assert page.locator("#offers tr[data-offer]").count() == 1
 
     page.goto("/supplychain/terms")
@@ -63,13 +63,13 @@ def test_capacity_and_terms_journey(page: Any, db: Session) -> None:
     page.click("#overdue-table a")
     page.fill("#p-amount", "1000")
     page.click("#payment-submit")
-    page.wait_for_selector("#flash")
+    page.wait_for_selector("div.alert-success[role=status]")
     assert "¥1,500.00" in page.locator("#open").inner_text()
 
     page.context.clear_cookies()
     _sign_in(page, "factory2")
     page.goto("/supplychain/capacity")
     page.click("#incoming-table button[data-action=confirm]")
-    page.wait_for_selector("#flash")
+    page.wait_for_selector("div.alert-success[role=status]")
     assert page.locator("#incoming-table tr[data-state=confirmed]").count() == 1
     page.screenshot(path="/tmp/sc_capacity.png", full_page=True)
