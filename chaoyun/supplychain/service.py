@@ -138,7 +138,9 @@ def answer_invitation(db: Session, actor: Actor, pid: int, accept: bool) -> Part
         raise Forbidden(N_("Only the invited supplier answers an invitation."))
     to = "active" if accept else "declined"
     _set_partner_state(db, p, ("invited",), to, answered_at=_now())
-    record_by(db, actor, "accept_invitation" if accept else "decline", "supplychain_partnership", p.id, after={"state": to})
+    record_by(
+        db, actor, "accept_invitation" if accept else "decline", "supplychain_partnership", p.id, after={"state": to}
+    )
     msg = N_("%(supplier)s accepted your invitation.") if accept else N_("%(supplier)s declined your invitation.")
     notify(db, p.buyer_org_id, "invitation", msg, supplier=actor.org.name)
     db.commit()
