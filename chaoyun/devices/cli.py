@@ -11,6 +11,7 @@ import typer
 def register(app: typer.Typer) -> None:
     app.command("ingest-worker")(ingest_worker)
     app.command("broker-config")(broker_config)
+    app.command("nats-config")(nats_config)
     app.command("gateway")(gateway)
 
 
@@ -125,6 +126,45 @@ def broker_config(
     for p in paths:
         typer.echo(f"wrote {p}")
     typer.echo(f"{len(accounts)} accounts. Reload a running Mosquitto with: kill -HUP <pid>")
+
+
+def nats_config(
+    out: Path = typer.Option(..., help="Folder for one <name>.conf per node."),
+    node: list[str] = typer.Option(
+        ..., help="NAME=HOST:CLIENT_PORT:CLUSTER_PORT:MQTT_PORT, once per node (e.g. n1=10.0.0.1:4222:6222:1883)."
+    ),
+    store_dir: Path = typer.Option(Path("/var/lib/nats-server/chaoyun"), help="JetStream folder on each node."),
+    replicas: int = typer.Option(3, help="Copies of each MQTT message (stream replicas)."),
+    platform_password: str = typer.Option(
+        None, help="Password of the platform's user (default: the one in CHAOYUN_MQTT_URL)."
+    ),
+) -> None:
+    """Write a NATS cluster's node configs (JetStream, routes, MQTT listener) with users and ACLs from the device
+    registry (deny by default; devices need a bcrypt password hash: see docs/deployment.md)."""
+    from chaoyun.db import get_sessionmaker
+    from chaoyun.devices.connectors import broker, nats_broker
+    from chaoyun.devices.connectors.config import mqtt_settings
+
+    nodes = []
+    for spec in node:
+        try:
+            name, addr = spec.split("=", 1)
+            host, client, cluster, mqtt_port = addr.rsplit(":", 3)
+            nodes.append(nats_broker.Node(name, int(client), int(cluster), int(mqtt_port), store_dir / name, host))
+        except ValueError:
+            raise typer.BadParameter(f"--node {spec!r}: NAME=HOST:CLIENT:CLUSTER:MQTT") from None
+    s = mqtt_settings()
+    user = s.broker.username or "chaoyun-platform"
+    password = platform_password or s.broker.password
+    if not password:
+        raise typer.BadParameter("the platform user needs a password (--platform-password or CHAOYUN_MQTT_URL)")
+    with get_sessionmaker()() as db:
+        accounts = [a for a in broker.collect_accounts(db) if a.username != user]
+    accounts.insert(0, broker.platform_account(user, ""))
+    cfg = nats_broker.render_users(accounts, platform_user=user, passwords={user: password})
+    for p in nats_broker.write_cluster(out.resolve(), nodes, cfg.users, replicas=replicas):
+        typer.echo(f"wrote {p}")
+    typer.echo(f"{len(cfg.users)} users; {len(cfg.without_password)} accounts without a bcrypt hash left out (denied)")
 
 
 def gateway(config: Path = typer.Option(..., "--config", "-c", help="The gateway's YAML file.")) -> None:

@@ -50,3 +50,21 @@ def test_node_configs(tmp_path: Path) -> None:
     assert "routes: [nats-route://127.0.0.1:5001, nats-route://127.0.0.1:5002]" in text
     assert "mqtt { listen: 127.0.0.1:6000, stream_replicas: 3 }" in text
     assert oct(paths[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_nats_config_command(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chaoyun.cli import app
+
+    out = tmp_path / "nats"
+    r = CliRunner().invoke(app, ["nats-config", "--out", str(out), "--platform-password", "pw",
+                                 "--node", "n1=127.0.0.1:4301:4401:4501", "--node", "n2=127.0.0.1:4302:4402:4502",
+                                 "--node", "n3=127.0.0.1:4303:4403:4503"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["n1.conf", "n2.conf", "n3.conf"]
+    text = (out / "n2.conf").read_text()
+    assert "nats-route://127.0.0.1:4401" in text and "mqtt { listen: 127.0.0.1:4502" in text
+    assert '"user": "chaoyun-platform"' in text
+    r = CliRunner().invoke(app, ["nats-config", "--out", str(out), "--platform-password", "pw", "--node", "bad"])
+    assert r.exit_code != 0
