@@ -66,6 +66,7 @@ def test_recall_follows_semi_finished_lots_to_customers_and_backward_finds_the_m
 
 def test_cycles_are_refused_with_a_clear_message(db: Session) -> None:
     f = toy_firm(db)
+    assert not graph.traceability_running(db, f.org.id)
     lot(db, f, "A-1", [("BODY-M", "B-1")], item_code="BODY", hours_ago=20)
     # B-1 would consume A-1, which already consumed B-1: production refuses the lot, nothing is saved.
     with pytest.raises(Conflict) as exc:
@@ -76,6 +77,7 @@ def test_cycles_are_refused_with_a_clear_message(db: Session) -> None:
     assert production.lot_by_number(db, f.org.id, "B-1") is None
     # A manual link that closes a loop is refused too; a harmless one is kept.
     lot(db, f, "C-1", [("ABS-M", "ABS-1")], item_code="BODY", hours_ago=10)
+    assert graph.traceability_running(db, f.org.id)
     lot(db, f, "C-2", [("BODY-M", "C-1")], item_code="CAR", hours_ago=8)
     with pytest.raises(Conflict) as exc:
         graph.link_lots(db, f.admin, "C-2", "C-1")
