@@ -78,6 +78,8 @@ VARIABLES: tuple[Var, ...] = (
     # devices and simulator
     Var("DEVICE_ONLINE_S", "120", "seconds without data before a device counts as offline"),
     Var("TELEMETRY_RETENTION_DAYS", "365", "default telemetry retention (enterprises may set their own)"),
+    Var("TELEMETRY_1M_DAYS", "730", "days 1-minute rollups are kept (0 = forever; enterprises may set their own)"),
+    Var("TELEMETRY_1H_DAYS", "0", "days 1-hour rollups are kept (0 = forever; enterprises may set their own)"),
     Var("INGEST_MAX_POINTS", "100000", "most points accepted in one message or request"),
     Var("INGEST_MAX_BODY_MB", "32", "largest HTTP telemetry body"),
     Var("INGEST_MAX_AGE_DAYS", "30", "oldest timestamp accepted"),

@@ -148,6 +148,9 @@ class TelemetryRetention(Base):
 
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
     days: Mapped[int] = mapped_column(Integer)
+    # Rollup tiers (chaoyun/devices/rollups.py): None = the platform's setting; 0 = forever.
+    minute_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hour_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

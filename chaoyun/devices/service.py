@@ -499,6 +499,32 @@ class RetentionResult:
     bytes_after: int
 
 
+def apply_tier_retention(db: Session, now: datetime | None = None) -> dict[str, int]:
+    """Delete 1-minute and 1-hour rollups older than their tier's retention (setting or the enterprise's own;
+    0 = forever). Returns rows deleted per tier."""
+    from chaoyun.devices import rollups
+
+    now = now or utcnow()
+    store = get_store()
+    out = {}
+    for name, tier, col, var in (
+        ("1m", rollups.MINUTE_MS, TelemetryRetention.minute_days, "TELEMETRY_1M_DAYS"),
+        ("1h", rollups.HOUR_MS, TelemetryRetention.hour_days, "TELEMETRY_1H_DAYS"),
+    ):
+        default = int(env(var))
+        overrides = {int(o): int(d) for o, d in db.execute(select(TelemetryRetention.org_id, col)).all() if d is not None}
+        n = 0
+        by_days: dict[int, list[int]] = {}
+        for dev_id, org in db.execute(select(Device.id, Device.org_id)).all():
+            days = overrides.get(int(org), default)
+            if days > 0:
+                by_days.setdefault(days, []).append(int(dev_id))
+        for days, ids in by_days.items():
+            n += rollups.delete_tier_before(store, tier, ids, to_ms(now - timedelta(days=days)))
+        out[name] = n
+    return out
+
+
 def apply_retention(db: Session, now: datetime | None = None) -> RetentionResult:
     """Delete telemetry older than each enterprise's retention and give the space back.
 
@@ -507,6 +533,9 @@ def apply_retention(db: Session, now: datetime | None = None) -> RetentionResult
     now = now or utcnow()
     store = get_store()
     before = store.size_bytes()
+    from chaoyun.devices import rollups
+
+    rollups.refresh(store)  # rollups of hours about to lose their raw points are computed first
     overrides = dict(db.execute(select(TelemetryRetention.org_id, TelemetryRetention.days)).all())
     horizon = max([default_retention_days(), *overrides.values()])
     dropped = store.drop_before(to_ms(now - timedelta(days=horizon)))
@@ -524,6 +553,7 @@ def apply_retention(db: Session, now: datetime | None = None) -> RetentionResult
             by_days.setdefault(days, []).extend(ids)
     for days, ids in by_days.items():
         deleted += store.delete_before(ids, to_ms(now - timedelta(days=days)))
+    apply_tier_retention(db, now)
     store.reclaim()
     return RetentionResult(deleted, dropped, before, store.size_bytes())
 

@@ -54,6 +54,9 @@ from typing import Any
 
 from sqlalchemy import text as sql_text
 
+from chaoyun.devices import rollups
+
+ROLLUP_TABLES = ("telemetry_1m", "telemetry_1h", "telemetry_rollup_dirty")
 SEEN_METRIC = 0  # pseudo metric in telemetry_latest: when the device's last message arrived
 DAY_MS = 86_400_000
 AGGREGATES = ("avg", "min", "max", "sum", "count", "last", "first")
@@ -471,6 +474,12 @@ class TelemetryStore(ABC):
         if not buckets:
             return [BucketValue(from_ms(ts), v, 1) for ts, v, _t in self.raw_rows(device_id, metric_id, s, e, 10**7)]
         width = max(1, math.ceil((e - s) / buckets))
+        tier = rollups.pick_tier(s, e, width)
+        if tier is not None:
+            # Long ranges read the coarsest stored rollup (see chaoyun/devices/rollups.py); the buckets are then
+            # aligned to the tier's grid.
+            s0, w, got = rollups.tier_buckets(self, device_id, metric_id, s, e, width, agg, tier)
+            return [BucketValue(from_ms(max(s, s0 + b * w)), v, n) for b, v, n in got]
         return [
             BucketValue(from_ms(s + b * width), v, n)
             for b, v, n in self.buckets(device_id, metric_id, s, e, width, agg)
@@ -559,7 +568,7 @@ CREATE TABLE IF NOT EXISTS telemetry_hot (
     value REAL,
     text TEXT
 );
-"""
+""" + rollups.SQLITE_ROLLUP_SCHEMA
 UPSERT_LATEST = (
     "INSERT INTO telemetry_latest (device_id, metric_id, ts, value, text) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (device_id, metric_id) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
@@ -574,6 +583,7 @@ COUNT_HOT = (
     "AND c.metric_id = h.metric_id AND c.ts = h.ts)) q"
 )
 VALUES_PER_STATEMENT = 100
+SQLITE_HOT_MARKS = "SELECT DISTINCT device_id, metric_id, (ts / 3600000) * 3600000, 0 FROM telemetry_hot WHERE 1 = 1"
 
 
 def _insert_many(conn: sqlite3.Connection, head: str, rows: Sequence[RowT]) -> None:
@@ -658,6 +668,9 @@ class SqliteStore(TelemetryStore):
         with self._immediate() as conn:
             if dense:
                 _insert_many(conn, "INSERT OR IGNORE INTO telemetry VALUES ", rows)
+                conn.executemany(
+                    rollups.MARK_UPSERT.format(source="VALUES (?, ?, ?, 0)"), rollups.hour_marks(rows)
+                )
             else:
                 _insert_many(conn, "INSERT INTO telemetry_hot VALUES ", rows)
             if latest:
@@ -671,6 +684,8 @@ class SqliteStore(TelemetryStore):
                 "INSERT OR IGNORE INTO telemetry SELECT device_id, metric_id, ts, value, text FROM telemetry_hot "
                 "ORDER BY device_id, metric_id, ts, rowid"
             )
+            # The hours these rows fall in need their rollups recomputed (same transaction: no mark lost).
+            conn.execute(rollups.MARK_UPSERT.format(source=SQLITE_HOT_MARKS))
             conn.execute("DELETE FROM telemetry_hot")
 
     def touch(self, device_ids: Iterable[int], received_ms: int) -> None:
@@ -783,6 +798,8 @@ class SqliteStore(TelemetryStore):
             conn.execute("DELETE FROM telemetry WHERE device_id = ?", (device_id,))
             conn.execute("DELETE FROM telemetry_hot WHERE device_id = ?", (device_id,))
             conn.execute("DELETE FROM telemetry_latest WHERE device_id = ?", (device_id,))
+            for t in ROLLUP_TABLES:
+                conn.execute(f"DELETE FROM {t} WHERE device_id = ?", (device_id,))
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()
@@ -817,6 +834,7 @@ PG_SCHEMA = (
         PRIMARY KEY (device_id, metric_id)
     )""",
     PG_HOT_TABLE,
+    *rollups.PG_ROLLUP_SCHEMA,
 )
 PG_UPSERT_LATEST = (
     "INSERT INTO telemetry_latest (device_id, metric_id, ts, value, text) "
@@ -944,6 +962,7 @@ class PostgresStore(TelemetryStore):
             raise
         with conn.transaction():
             self._into_cold(conn, lo, hi, rows, image)
+            self._mark(conn, rollups.hour_marks(rows))
             self._upsert_latest(conn, latest)
 
     def _into_cold(self, conn: Any, lo: int, hi: int, rows: Sequence[RowT], image: bytes | None) -> None:
@@ -1006,6 +1025,12 @@ class PostgresStore(TelemetryStore):
                 ):
                     image = b"".join(cp)
                 self._into_cold(conn, int(lo), int(hi), (), image)
+                conn.execute(
+                    rollups.MARK_UPSERT.format(
+                        source="SELECT DISTINCT device_id, metric_id, (ts / 3600000) * 3600000, 0 FROM telemetry_hot "
+                        f"WHERE seq <= {top}"
+                    )
+                )
                 conn.execute(f"DELETE FROM telemetry_hot WHERE seq <= {top}")
         except psycopg.errors.SerializationFailure:
             return  # another process moved these rows first
@@ -1013,6 +1038,17 @@ class PostgresStore(TelemetryStore):
             self._partitions.clear()
             raise
         conn.execute("VACUUM telemetry_hot")  # its space is reused by the next rows (autovacuum may be off)
+
+    @staticmethod
+    def _mark(conn: Any, marks: Sequence[tuple[int, int, int]]) -> None:
+        if marks:
+            d, m, h = zip(*marks, strict=True)
+            conn.execute(
+                rollups.MARK_UPSERT.format(
+                    source="SELECT d, m, h, 0 FROM unnest(%s::int[], %s::int[], %s::bigint[]) AS u(d, m, h)"
+                ),
+                (list(d), list(m), list(h)),
+            )
 
     @staticmethod
     def _upsert_latest(conn: Any, newest: Sequence[RowT]) -> None:
@@ -1124,6 +1160,8 @@ class PostgresStore(TelemetryStore):
         conn.execute("DELETE FROM telemetry WHERE device_id = %s", (device_id,))
         conn.execute("DELETE FROM telemetry_hot WHERE device_id = %s", (device_id,))
         conn.execute("DELETE FROM telemetry_latest WHERE device_id = %s", (device_id,))
+        for t in ROLLUP_TABLES:
+            conn.execute(f"DELETE FROM {t} WHERE device_id = %s", (device_id,))
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return list(self._conn().execute(sql, params).fetchall())
