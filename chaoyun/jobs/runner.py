@@ -46,6 +46,7 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 # Job kinds: short name -> "module:function". The function is called as fn(ctx, **args) in a worker.
 KINDS: dict[str, str] = {
     "jobs.selftest": "chaoyun.jobs.selftest:count_steps",
+    "export": "chaoyun.jobs.exports:run_export",
 }
 
 
