@@ -104,6 +104,9 @@ defaults
     timeout connect 5s
     timeout client 60s
     timeout server 60s
+    timeout check 10s
+    retries 3
+    option redispatch
     option forwardfor
 frontend www
     bind $NET.50:80
@@ -111,14 +114,16 @@ frontend www
 backend web
     balance roundrobin
     option httpchk GET /login
-    server web1 $NET.41:8000 check inter 2s
-    server web2 $NET.42:8000 check inter 2s
+    server web1 $NET.41:8000 check inter 2s fall 5 rise 1
+    server web2 $NET.42:8000 check inter 2s fall 5 rise 1
 EOF
 start cy-lb haproxy haproxy -db -f "$STATE/haproxy.cfg"
 for i in 1 2; do wait_tcp "$NET.4$i" 8000 90; done
 wait_tcp "$NET.50" 80 20
-for _ in $(seq 1 60); do  # the balancer's health checks mark both web hosts up
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$NET.50/login")" = 200 ] && break
+lb_ok=0
+for _ in $(seq 1 120); do  # the balancer's health checks mark the web hosts up
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$NET.50/login")" = 200 ] && { lb_ok=1; break; }
     sleep 0.5
 done
+[ "$lb_ok" = 1 ] || { echo "up.sh: the balancer answers no 200 on /login; see $STATE/log/haproxy.log" >&2; exit 1; }
 echo "up: balancer http://$NET.50/  MQTT $NET.21-23:1883  PostgreSQL $NET.10:5432  ($NDEV devices, state $STATE)"
