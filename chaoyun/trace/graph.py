@@ -50,6 +50,17 @@ BACKWARD_SQL = text(
     "SELECT e.src_id FROM trace_edges e JOIN r ON e.dst_id = r.id) "
     "SELECT id FROM r LIMIT :lim"
 )
+# The edges reached, in one query: each row is (edge source, edge target); the start comes with a NULL partner.
+FORWARD_EDGES_SQL = text(
+    "WITH RECURSIVE r(src, dst) AS (SELECT CAST(NULL AS INTEGER), CAST(:start AS INTEGER) UNION "
+    "SELECT e.src_id, e.dst_id FROM trace_edges e JOIN r ON e.src_id = r.dst) "
+    "SELECT src, dst FROM r LIMIT :lim"
+)
+BACKWARD_EDGES_SQL = text(
+    "WITH RECURSIVE r(src, dst) AS (SELECT CAST(:start AS INTEGER), CAST(NULL AS INTEGER) UNION "
+    "SELECT e.src_id, e.dst_id FROM trace_edges e JOIN r ON e.dst_id = r.src) "
+    "SELECT src, dst FROM r LIMIT :lim"
+)
 REACHES_SQL = text(
     "WITH RECURSIVE r(id) AS (SELECT CAST(:start AS INTEGER) UNION "
     "SELECT e.dst_id FROM trace_edges e JOIN r ON e.src_id = r.id) "
@@ -379,16 +390,6 @@ def _load(db: Session, node_ids: list[int]) -> list[Node]:
     return out
 
 
-def _edges_among(db: Session, node_ids: list[int]) -> list[tuple[int, int]]:
-    inside = set(node_ids)
-    out: list[tuple[int, int]] = []
-    for i in range(0, len(node_ids), 900):
-        for s, d in db.execute(select(Edge.src_id, Edge.dst_id).where(Edge.src_id.in_(node_ids[i : i + 900]))):
-            if d in inside:
-                out.append((s, d))
-    return out
-
-
 def _visible_orgs(db: Session, actor: Actor) -> set[int]:
     granted = db.execute(select(Grant.org_id).where(Grant.grantee_org_id == actor.org_id)).scalars()
     return {actor.org_id, *granted}
@@ -398,24 +399,38 @@ def trace(db: Session, actor: Actor, start: Node, forward: bool = True, refresh:
     """Everything downstream (forward / recall) or upstream (backward) of ``start``. Nodes of other enterprises
     are shown only when they authorised the actor's enterprise (a shipment also to its customer); the others are
     counted, not shown."""
-    found = reach(db, start.id, forward)
-    rounds = 0
-    while refresh and rounds < MAX_REFRESH_ROUNDS and _refresh(db, found, forward):
-        found = reach(db, start.id, forward)
-        rounds += 1
     if refresh:
+        found = reach(db, start.id, forward)
+        rounds = 0
+        while rounds < MAX_REFRESH_ROUNDS and _refresh(db, found, forward):
+            found = reach(db, start.id, forward)
+            rounds += 1
         db.commit()
+    # Three queries whatever the depth: the edges reached (recursive), the nodes with their enterprise's name,
+    # the enterprises that authorised the actor's.
+    sql = FORWARD_EDGES_SQL if forward else BACKWARD_EDGES_SQL
+    pairs = db.execute(sql, {"start": start.id, "lim": 4 * MAX_NODES}).all()
+    edges = [(s, d) for s, d in pairs if s is not None and d is not None]
+    ids = {start.id} | {s for s, _ in edges} | {d for _, d in edges}
     g = Graph(start=start, direction="forward" if forward else "backward")
-    if len(found) > MAX_NODES:
+    if len(ids) > MAX_NODES:
         g.truncated = True
-        found = found[:MAX_NODES]
+    found = sorted(ids)[:MAX_NODES]
     mine = _visible_orgs(db, actor)
-    nodes = _load(db, found)
+    nodes: list[Node] = []
+    for i in range(0, len(found), 900):
+        for n, org_name in db.execute(
+            select(Node, Organisation.name)
+            .outerjoin(Organisation, Organisation.id == Node.org_id)
+            .where(Node.id.in_(found[i : i + 900]))
+        ).all():
+            nodes.append(n)
+            g.org_names[n.org_id] = org_name or ""
     shown = [n for n in nodes if n.org_id in mine or (n.kind == "ship" and n.customer_org_id == actor.org_id)]
     g.hidden = len(nodes) - len(shown)
     g.nodes = sorted(shown, key=lambda n: (n.at or datetime.min.replace(tzinfo=UTC), n.id))
-    ids_shown = [n.id for n in shown]
-    g.edges = _edges_among(db, ids_shown)
+    ids_shown = {n.id for n in shown}
+    g.edges = sorted({(s, d) for s, d in edges if s in ids_shown and d in ids_shown})
     # Depth by breadth-first search from the start over the shown edges (the layout's columns).
     nxt: dict[int, list[int]] = defaultdict(list)
     for s, d in g.edges:
@@ -431,10 +446,10 @@ def trace(db: Session, actor: Actor, start: Node, forward: bool = True, refresh:
             if m not in g.depth:
                 g.depth[m] = g.depth[cur] + 1
                 q.append(m)
-    orgs = {n.org_id for n in shown} | {n.customer_org_id for n in shown if n.customer_org_id}
-    if orgs:
-        g.org_names = dict(
-            db.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(orgs))).all()
+    missing = {n.customer_org_id for n in shown if n.customer_org_id and n.customer_org_id not in g.org_names}
+    if missing:
+        g.org_names.update(
+            db.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(missing))).all()
         )
     return g
 
