@@ -215,6 +215,9 @@ def register_lot(db: Session, actor: Actor | None, lot: Lot) -> None:
     """The lot's identifier (batch template, random suffix) unless it has one; not committed."""
     if ids.identifier_of_lot(db, lot.id) is not None:
         return
+    org = db.get(Organisation, lot.org_id)
+    if org is None or org.kind != "enterprise":
+        return  # only enterprises hold identifier prefixes; the lot is still linked
     ids.ensure_prefix(db, actor, lot.org_id)
     t = ids.template_of_class(db, lot.org_id, "batch")
     if t is None:
