@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -37,14 +36,32 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def ns_cpu(ns: str) -> float:
     """CPU seconds (user + system) of the processes now in namespace ``ns``."""
     out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
-    total = 0.0
-    for pid in out:
-        try:
-            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(f[11]) + int(f[12])) / TICKS
-        except (OSError, IndexError):
-            pass
-    return total
+    return sum(pid_cpu(pid) for pid in out)
+
+
+def pid_cpu(pid: int | str) -> float:
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / TICKS
+    except (OSError, IndexError):
+        return 0.0
+
+
+def tier_cpu() -> dict[str, float]:
+    """CPU seconds per tier: ingest and job workers by their pid files (they share the ingest hosts), PostgreSQL
+    as cy-db's processes less Redis, the others by namespace. (A restarted node's CPU before its death is lost.)"""
+    def pids(*names: str) -> float:
+        return sum(pid_cpu((STATE / "pids" / f"{n}.pid").read_text().strip()) for n in names
+                   if (STATE / "pids" / f"{n}.pid").exists())
+
+    return {
+        "ingest workers": pids("ing1", "ing2"),
+        "nats (3 nodes)": sum(ns_cpu(f"cy-nats{i}") for i in (1, 2, 3)),
+        "postgres": ns_cpu("cy-db") - pids("redis"),
+        "web (2 hosts)": ns_cpu("cy-web1") + ns_cpu("cy-web2"),
+        "haproxy": ns_cpu("cy-lb"),
+        "job workers": pids("jobs1", "jobs2"),
+    }
 
 
 class Device:
@@ -150,9 +167,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit("devices did not connect")
         time.sleep(0.1)
     before_points = store.count()
-    tiers = {"ingest": ["cy-ing1", "cy-ing2"], "nats": ["cy-nats1", "cy-nats2", "cy-nats3"],
-             "postgres": ["cy-db"], "web": ["cy-web1", "cy-web2"], "haproxy": ["cy-lb"]}
-    cpu0 = {t: sum(ns_cpu(n) for n in nss) for t, nss in tiers.items()}
+    cpu0 = tier_cpu()
     stop = threading.Event()
     lat: dict[str, list[float]] = {}
     errors: list[str] = []
@@ -200,7 +215,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         miss = missing()
     stored_points = store.count() - before_points
     total_s = time.monotonic() - t0
-    cpu = {t: sum(ns_cpu(n) for n in nss) - cpu0[t] for t, nss in tiers.items()}
+    cpu1 = tier_cpu()
+    cpu = {t: cpu1[t] - cpu0[t] for t in cpu0}
     for d in devices:
         d.close()
     stored_msgs = stored_points / 3
@@ -234,8 +250,8 @@ def main() -> None:
     started = False
     if not (STATE / "devices.json").exists():
         env = dict(os.environ, CHAOYUN_NETNS_DEVICES=str(max(args.devices, 2)))
-        subprocess.run([str(ROOT / "deploy/netns/up.sh")], check=True, env=env)
         started = True
+        subprocess.run([str(ROOT / "deploy/netns/up.sh")], check=True, env=env)
     try:
         res = run(args)
     finally:

@@ -2,8 +2,9 @@
 # A multi-host Chaoyun deployment on this machine, in network namespaces (run as root; see docs/deployment.md,
 # "A multi-host deployment in network namespaces"). Hosts on bridge cy-br0 (10.77.0.0/24, this machine .1):
 #   cy-db    10.77.0.10  PostgreSQL (a dedicated instance from the installed version; the machine's own is untouched)
+#                        and Redis :6379 (the job queue, CHAOYUN_JOBS_URL)
 #   cy-nats1..3 .21-.23  nats-server: JetStream (R3) + MQTT :1883, client :4222, cluster :6222
-#   cy-ing1..2  .31-.32  chaoyun ingest-worker --source nats
+#   cy-ing1..2  .31-.32  chaoyun ingest-worker --source nats, and chaoyun worker (jobs, periodic tasks)
 #   cy-web1..2  .41-.42  chaoyun serve :8000 (CHAOYUN_BACKGROUND=0)
 #   cy-lb       .50      haproxy :80 -> web1, web2
 # Idempotent: it first tears down whatever a previous run left (down.sh), then builds everything afresh.
@@ -20,6 +21,14 @@ DB_URL="postgresql+psycopg://postgres@$NET.10:5432/chaoyun"
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: run as root (network namespaces)" >&2; exit 2; }
 "$HERE/down.sh" >/dev/null 2>&1 || true
+on_exit() {  # a failed start shows the logs' ends and tears down what it built
+    local rc=$?
+    [ "$rc" = 0 ] && return
+    echo "up.sh: failed ($rc); last log lines:" >&2
+    tail -n 5 "$STATE"/log/*.log "$STATE"/pglog/*.log >&2 2>/dev/null
+    [ -n "${CHAOYUN_NETNS_KEEP_ON_FAIL:-}" ] || "$HERE/down.sh" >&2
+}
+trap on_exit EXIT
 command -v haproxy >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy >/dev/null
 mkdir -p "$STATE/pids" "$STATE/log"
 
@@ -65,6 +74,9 @@ ip netns exec cy-db runuser -u postgres -- "$PGBIN/pg_ctl" -D "$STATE/pg" -l "$S
     start >/dev/null
 ip netns exec cy-db runuser -u postgres -- "$PGBIN/createdb" -h "$STATE/pgsock" chaoyun
 export CHAOYUN_DATABASE_URL="$DB_URL"
+export CHAOYUN_JOBS_URL="redis://$NET.10:6379/1"
+start cy-db redis redis-server --bind "$NET.10" --port 6379 --save '' --appendonly no --protected-mode no \
+    --dir "$STATE"
 "$PY" -m chaoyun.cli db upgrade >/dev/null
 
 # --- registry, NATS configs, brokers ---------------------------------------------------------------------------
@@ -77,6 +89,7 @@ done
 for i in 1 2 3; do wait_tcp "$NET.2$i" 1883 60; done
 NATS_URLS="nats://platform:$PLATFORM_PW@$NET.21:4222,nats://platform:$PLATFORM_PW@$NET.22:4222,nats://platform:$PLATFORM_PW@$NET.23:4222"
 
+SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 # --- ingest hosts ----------------------------------------------------------------------------------------------
 export CHAOYUN_MQTT_URL="mqtt://platform:$PLATFORM_PW@$NET.21:1883"
 for _ in 1 2 3 4 5 6; do  # JetStream needs its quorum (a few seconds after the nodes start)
@@ -87,10 +100,12 @@ done
 for i in 1 2; do
     start "cy-ing$i" "ing$i" "$PY" -m chaoyun.cli ingest-worker --source nats --nats-url "$NATS_URLS" \
         --client-id "ing$i" --batch 1000
+    mkdir -p "$STATE/jobs$i"
+    start "cy-ing$i" "jobs$i" env CHAOYUN_VAR_DIR="$STATE/jobs$i" CHAOYUN_SECRET_KEY="$SECRET" \
+        "$PY" -m chaoyun.cli worker --threads 2
 done
 
 # --- web hosts and the balancer --------------------------------------------------------------------------------
-SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 for i in 1 2; do
     mkdir -p "$STATE/web$i"
     start "cy-web$i" "web$i" env CHAOYUN_BACKGROUND=0 CHAOYUN_MQTT_INGEST=0 CHAOYUN_SECRET_KEY="$SECRET" \
