@@ -338,7 +338,19 @@ async def import_orders(
     return report.as_dict()
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            },
+            "description": "the order lines as CSV or an Excel workbook",
+        }
+    },
+)
 def export(
     side: str = Query("buyer", pattern="^(buyer|supplier)$"),
     fmt: str = Query("csv", pattern="^(csv|xlsx)$"),
