@@ -70,7 +70,8 @@ def hour_marks(rows: Iterable[Sequence[Any]]) -> list[tuple[int, int, int]]:
 
 
 def _recompute_sql(k: str) -> list[str]:
-    """Statements that recompute one series' hour [h, h + 1 h): parameters (d, m, h, h_end) each."""
+    """Statements that recompute one series' hour [h, h + 1 h): parameters (d, m, h, h_end) each, the joins' ranges
+    (h, h_end) after them (PostgreSQL then prunes the day partitions of the join too)."""
     rng = f"device_id = {k} AND metric_id = {k} AND {{col}} >= {k} AND {{col}} < {k}"
     raw = rng.format(col="ts")
     return [
@@ -80,7 +81,9 @@ def _recompute_sql(k: str) -> list[str]:
         "count(*) AS n, count(value) AS nv, sum(value) AS s, min(value) AS lo, max(value) AS hi, "
         f"min(ts) AS f_ts, max(ts) AS l_ts FROM telemetry WHERE {raw} GROUP BY device_id, metric_id, (ts / 60000) * 60000) g "
         "JOIN telemetry f ON f.device_id = g.device_id AND f.metric_id = g.metric_id AND f.ts = g.f_ts "
-        "JOIN telemetry l ON l.device_id = g.device_id AND l.metric_id = g.metric_id AND l.ts = g.l_ts",
+        f"AND f.ts >= {k} AND f.ts < {k} "
+        "JOIN telemetry l ON l.device_id = g.device_id AND l.metric_id = g.metric_id AND l.ts = g.l_ts "
+        f"AND l.ts >= {k} AND l.ts < {k}",
         f"DELETE FROM telemetry_1h WHERE {rng.format(col='bucket')}",
         "INSERT INTO telemetry_1h SELECT g.device_id, g.metric_id, g.bucket, g.n, g.nv, g.s, g.lo, g.hi, "
         "g.f_ts, f.first_v, g.l_ts, l.last_v FROM (SELECT device_id, metric_id, (bucket / 3600000) * 3600000 AS bucket, "
@@ -94,13 +97,20 @@ def _recompute_sql(k: str) -> list[str]:
     ]
 
 
+def _params(sql: str, k: str, d: int, m: int, h: int) -> tuple[int, ...]:
+    extra = sql.count(k) - 4
+    return (d, m, h, h + HOUR_MS) + (h, h + HOUR_MS) * (extra // 2)
+
+
 def _is_pg(store: TelemetryStore) -> bool:
     return store.MARK == "%s"
 
 
 def refresh(store: TelemetryStore, series: tuple[int, int] | None = None, limit: int | None = None) -> int:
-    """Recompute the rollups of every marked hour (or only one series' marks). Returns hours recomputed."""
-    store.flush()  # rows of the write buffer become raw points with marks
+    """Recompute the rollups of every marked hour (or only one series' marks: a chart about to read them; the
+    buffered points it adds itself, so the buffer is not moved for it). Returns hours recomputed."""
+    if series is None:
+        store.flush()  # rows of the write buffer become raw points with marks
     done = 0
     while limit is None or done < limit:
         n = _refresh_batch(store, series, REFRESH_BATCH if limit is None else min(REFRESH_BATCH, limit - done))
@@ -129,7 +139,7 @@ def _refresh_batch(store: TelemetryStore, series: tuple[int, int] | None, batch:
             with conn.transaction():
                 for d, m, h, g in marks:
                     for sql in stmts:
-                        conn.execute(sql, (d, m, h, h + HOUR_MS))
+                        conn.execute(sql, _params(sql, k, d, m, h))
                     conn.execute(delete_mark, (d, m, h, g))
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (0x63_79_72_6F_6C,))
@@ -138,7 +148,7 @@ def _refresh_batch(store: TelemetryStore, series: tuple[int, int] | None, batch:
         marks = conn.execute(select, params).fetchall()
         for d, m, h, g in marks:
             for sql in stmts:
-                conn.execute(sql, (d, m, h, h + HOUR_MS))
+                conn.execute(sql, _params(sql, k, d, m, h))
             conn.execute(delete_mark, (d, m, h, g))
     return len(marks)
 
@@ -236,16 +246,25 @@ def tier_buckets(
             point(ts, v)
     else:
         k = store.MARK
-        for b, *rest in store._fetch(
-            f"SELECT bucket, n, nv, sum_v, min_v, max_v, first_ts, first_v, last_ts, last_v FROM {TABLE[tier]} "
-            f"WHERE device_id = {k} AND metric_id = {k} AND bucket >= {k} AND bucket < {k} ORDER BY bucket",
-            (device_id, metric_id, lo, hi),
+        # Grouped into the query's buckets by the database: ~1,000 rows come back, not 8,760 (or 525,600).
+        if agg in ("first", "last"):
+            ts_agg, cmp = ("min", "ASC") if agg == "first" else ("max", "DESC")
+            if _is_pg(store):
+                pick = f"(array_agg({agg}_v ORDER BY {agg}_ts {cmp}))[1]"
+            else:
+                pick = f"{agg}_v"  # SQLite: a bare column takes the row of the query's only min() / max()
+            cols = f"sum(n), sum(nv), NULL, NULL, NULL, {ts_agg}({agg}_ts), {pick}"
+        else:
+            cols = "sum(n), sum(nv), sum(sum_v), min(min_v), max(max_v), 0, NULL"
+        for i, n, nv, sv, mn, mx, ts, v in store._fetch(
+            f"SELECT (bucket - {k}) / {k} AS i, {cols} FROM {TABLE[tier]} "
+            f"WHERE device_id = {k} AND metric_id = {k} AND bucket >= {k} AND bucket < {k} GROUP BY 1",
+            (s0, w, device_id, metric_id, lo, hi),
         ):
-            i = (b - s0) // w
-            a = acc.get(i)
+            a = acc.get(int(i))
             if a is None:
-                a = acc[i] = _Acc()
-            a.add(*rest)
+                a = acc[int(i)] = _Acc()
+            a.add(int(n), int(nv), sv, mn, mx, ts, v, ts, v)
         for ts, v, _t in store._hot_points(device_id, metric_id, lo, hi):
             point(ts, v)
         for a_, b_ in ((start_ms, lo), (hi, end_ms)):
