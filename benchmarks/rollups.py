@@ -54,8 +54,20 @@ def hour_rows(minutes: list[tuple]) -> list[tuple]:
         ms = minutes[i : i + 60]
         d, m, b = ms[0][0], ms[0][1], ms[0][2]
         out.append(
-            (d, m, b - b % 3_600_000, sum(r[3] for r in ms), sum(r[4] for r in ms), sum(r[5] for r in ms),
-             min(r[6] for r in ms), max(r[7] for r in ms), ms[0][8], ms[0][9], ms[-1][10], ms[-1][11])
+            (
+                d,
+                m,
+                b - b % 3_600_000,
+                sum(r[3] for r in ms),
+                sum(r[4] for r in ms),
+                sum(r[5] for r in ms),
+                min(r[6] for r in ms),
+                max(r[7] for r in ms),
+                ms[0][8],
+                ms[0][9],
+                ms[-1][10],
+                ms[-1][11],
+            )
         )
     return out
 

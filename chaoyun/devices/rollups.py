@@ -45,8 +45,10 @@ _COLS = (
     "sum_v {f}, min_v {f}, max_v {f}, first_ts {b} NOT NULL, first_v {f}, last_ts {b} NOT NULL, last_v {f}, "
     "PRIMARY KEY (device_id, metric_id, bucket)"
 )
-_DIRTY = "device_id {i} NOT NULL, metric_id {i} NOT NULL, hour {b} NOT NULL, gen {i} NOT NULL DEFAULT 0, " \
+_DIRTY = (
+    "device_id {i} NOT NULL, metric_id {i} NOT NULL, hour {b} NOT NULL, gen {i} NOT NULL DEFAULT 0, "
     "PRIMARY KEY (device_id, metric_id, hour)"
+)
 
 SQLITE_ROLLUP_SCHEMA = "".join(
     f"CREATE TABLE IF NOT EXISTS {t} ({c.format(i='INTEGER', b='INTEGER', f='REAL')}) WITHOUT ROWID;\n"
@@ -79,14 +81,16 @@ def _recompute_sql(k: str) -> list[str]:
         "INSERT INTO telemetry_1m SELECT g.device_id, g.metric_id, g.bucket, g.n, g.nv, g.s, g.lo, g.hi, "
         "g.f_ts, f.value, g.l_ts, l.value FROM (SELECT device_id, metric_id, (ts / 60000) * 60000 AS bucket, "
         "count(*) AS n, count(value) AS nv, sum(value) AS s, min(value) AS lo, max(value) AS hi, "
-        f"min(ts) AS f_ts, max(ts) AS l_ts FROM telemetry WHERE {raw} GROUP BY device_id, metric_id, (ts / 60000) * 60000) g "
+        f"min(ts) AS f_ts, max(ts) AS l_ts FROM telemetry WHERE {raw} "
+        "GROUP BY device_id, metric_id, (ts / 60000) * 60000) g "
         "JOIN telemetry f ON f.device_id = g.device_id AND f.metric_id = g.metric_id AND f.ts = g.f_ts "
         f"AND f.ts >= {k} AND f.ts < {k} "
         "JOIN telemetry l ON l.device_id = g.device_id AND l.metric_id = g.metric_id AND l.ts = g.l_ts "
         f"AND l.ts >= {k} AND l.ts < {k}",
         f"DELETE FROM telemetry_1h WHERE {rng.format(col='bucket')}",
         "INSERT INTO telemetry_1h SELECT g.device_id, g.metric_id, g.bucket, g.n, g.nv, g.s, g.lo, g.hi, "
-        "g.f_ts, f.first_v, g.l_ts, l.last_v FROM (SELECT device_id, metric_id, (bucket / 3600000) * 3600000 AS bucket, "
+        "g.f_ts, f.first_v, g.l_ts, l.last_v FROM "
+        "(SELECT device_id, metric_id, (bucket / 3600000) * 3600000 AS bucket, "
         "sum(n) AS n, sum(nv) AS nv, sum(sum_v) AS s, min(min_v) AS lo, max(max_v) AS hi, min(first_ts) AS f_ts, "
         f"max(last_ts) AS l_ts FROM telemetry_1m WHERE {rng.format(col='bucket')} "
         "GROUP BY device_id, metric_id, (bucket / 3600000) * 3600000) g "
@@ -123,7 +127,9 @@ def refresh(store: TelemetryStore, series: tuple[int, int] | None = None, limit:
 def _refresh_batch(store: TelemetryStore, series: tuple[int, int] | None, batch: int) -> int:
     k = store.MARK
     where = f"WHERE device_id = {k} AND metric_id = {k}" if series else ""
-    select = f"SELECT device_id, metric_id, hour, gen FROM telemetry_rollup_dirty {where} ORDER BY 1, 2, 3 LIMIT {batch}"
+    select = (
+        f"SELECT device_id, metric_id, hour, gen FROM telemetry_rollup_dirty {where} ORDER BY 1, 2, 3 LIMIT {batch}"
+    )
     params: tuple[Any, ...] = tuple(series) if series else ()
     stmts = _recompute_sql(k)
     delete_mark = (
@@ -183,7 +189,7 @@ def pick_tier(start_ms: int, end_ms: int, width: int) -> int | None:
 
 
 class _Acc:
-    __slots__ = ("n", "nv", "s", "lo", "hi", "f_ts", "f", "l_ts", "l")
+    __slots__ = ("f", "f_ts", "hi", "l", "l_ts", "lo", "n", "nv", "s")
 
     def __init__(self) -> None:
         self.n = self.nv = 0
@@ -195,8 +201,18 @@ class _Acc:
         self.f: float | None = None
         self.l: float | None = None
 
-    def add(self, n: int, nv: int, s: float | None, lo: float | None, hi: float | None,
-            f_ts: int, f: float | None, l_ts: int, last: float | None) -> None:
+    def add(
+        self,
+        n: int,
+        nv: int,
+        s: float | None,
+        lo: float | None,
+        hi: float | None,
+        f_ts: int,
+        f: float | None,
+        l_ts: int,
+        last: float | None,
+    ) -> None:
         self.n += n
         self.nv += nv
         if s is not None:
@@ -249,10 +265,8 @@ def tier_buckets(
         # Grouped into the query's buckets by the database: ~1,000 rows come back, not 8,760 (or 525,600).
         if agg in ("first", "last"):
             ts_agg, cmp = ("min", "ASC") if agg == "first" else ("max", "DESC")
-            if _is_pg(store):
-                pick = f"(array_agg({agg}_v ORDER BY {agg}_ts {cmp}))[1]"
-            else:
-                pick = f"{agg}_v"  # SQLite: a bare column takes the row of the query's only min() / max()
+            # SQLite: a bare column takes the row of the query's only min() / max().
+            pick = f"(array_agg({agg}_v ORDER BY {agg}_ts {cmp}))[1]" if _is_pg(store) else f"{agg}_v"
             cols = f"sum(n), sum(nv), NULL, NULL, NULL, {ts_agg}({agg}_ts), {pick}"
         else:
             cols = "sum(n), sum(nv), sum(sum_v), min(min_v), max(max_v), 0, NULL"
@@ -299,7 +313,9 @@ def delete_tier_before(store: TelemetryStore, tier: int, device_ids: Sequence[in
         if device_ids is None:
             return int(conn.execute(f"DELETE FROM {table} WHERE bucket < {k}", (cutoff_ms,)).rowcount)
         for d in device_ids:
-            total += conn.execute(f"DELETE FROM {table} WHERE device_id = {k} AND bucket < {k}", (d, cutoff_ms)).rowcount
+            total += conn.execute(
+                f"DELETE FROM {table} WHERE device_id = {k} AND bucket < {k}", (d, cutoff_ms)
+            ).rowcount
     return total
 
 

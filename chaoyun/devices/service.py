@@ -512,7 +512,8 @@ def apply_tier_retention(db: Session, now: datetime | None = None) -> dict[str, 
         ("1h", rollups.HOUR_MS, TelemetryRetention.hour_days, "TELEMETRY_1H_DAYS"),
     ):
         default = int(env(var))
-        overrides = {int(o): int(d) for o, d in db.execute(select(TelemetryRetention.org_id, col)).all() if d is not None}
+        rows = db.execute(select(TelemetryRetention.org_id, col)).all()
+        overrides = {int(o): int(d) for o, d in rows if d is not None}
         n = 0
         by_days: dict[int, list[int]] = {}
         for dev_id, org in db.execute(select(Device.id, Device.org_id)).all():

@@ -29,7 +29,7 @@ def _expected(points: list[tuple[int, float]], width: int) -> dict[int, dict[str
     return out
 
 
-def _stored(store: TelemetryStore, tier: int) -> dict[int, dict[str, Any]]:
+def _stored(store: TelemetryStore, tier: int) -> dict[int, dict[str, Any]]:  # noqa: F811
     rows = store._fetch(
         f"SELECT bucket, n, sum_v, min_v, max_v, first_v, last_v FROM {rollups.TABLE[tier]} "
         "WHERE device_id = 1 AND metric_id = 7 ORDER BY bucket"
@@ -37,7 +37,7 @@ def _stored(store: TelemetryStore, tier: int) -> dict[int, dict[str, Any]]:
     return {b: {"n": n, "sum": s, "min": lo, "max": hi, "first": f, "last": la} for b, n, s, lo, hi, f, la in rows}
 
 
-def _check(store: TelemetryStore, points: list[tuple[int, float]]) -> None:
+def _check(store: TelemetryStore, points: list[tuple[int, float]]) -> None:  # noqa: F811
     for tier in (MINUTE_MS, HOUR_MS):
         exp, got = _expected(points, tier), _stored(store, tier)
         assert set(got) == set(exp)
