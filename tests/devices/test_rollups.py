@@ -124,3 +124,48 @@ def test_tier_retention(store: TelemetryStore) -> None:  # noqa: F811
     # Raw retention leaves the rollups alone.
     store.delete_before([1, 2], S0)
     assert rollups.count(store, HOUR_MS) == 4
+
+
+def test_retention_job_applies_tiers_with_enterprise_override(db: Any) -> None:
+    """apply_tier_retention: the settings' horizons for everyone, an enterprise's own minute_days for its devices;
+    the 1-hour tier (0 = forever) is kept."""
+    from chaoyun.devices.models import TelemetryRetention
+    from chaoyun.devices.service import apply_tier_retention
+    from chaoyun.devices.store import get_store
+    from tests.devices.helpers import make_device, org_of
+
+    org_a, org_b = org_of(db, "factory"), org_of(db, "factory2")
+    dev_a, _ = make_device(db, org_a)
+    dev_b, _ = make_device(db, org_b)
+    row = db.get(TelemetryRetention, org_a.id)
+    before = None if row is None else (row.days, row.minute_days, row.hour_days)
+    if row is None:
+        row = TelemetryRetention(org_id=org_a.id, days=365)
+        db.add(row)
+    row.minute_days = 10
+    db.commit()
+    try:
+        store = get_store()
+        now = datetime.now(UTC)
+        day = 86_400_000
+        n_ms = to_ms(now) - to_ms(now) % HOUR_MS
+        for dev in (dev_a, dev_b):  # one hour 20 days ago, one hour 800 days ago (1 point a minute)
+            for age in (20, 800):
+                h = n_ms - age * day
+                store.write([(dev.id, 1, h + i * 60_000, 1.0, None) for i in range(60)])
+        rollups.refresh(store)
+        got = apply_tier_retention(db)
+        # Device A (10 days): both hours' minutes go; device B (730 days default): the 800-day-old hour's.
+        assert got["1m"] == 60 * 3 and got["1h"] == 0
+        assert rollups.count(store, MINUTE_MS, dev_a.id) == 0
+        assert rollups.count(store, MINUTE_MS, dev_b.id) == 60
+        assert rollups.count(store, HOUR_MS, dev_a.id) == 2 and rollups.count(store, HOUR_MS, dev_b.id) == 2
+    finally:
+        row = db.get(TelemetryRetention, org_a.id)
+        if before is None:
+            db.delete(row)
+        else:
+            row.days, row.minute_days, row.hour_days = before
+        db.commit()
+        for dev in (dev_a, dev_b):
+            get_store().delete_device(dev.id)
