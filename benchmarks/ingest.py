@@ -113,7 +113,43 @@ def part_a(stores: list[tuple[str, Any, str | None]], n: int, batch: int) -> lis
                 "batch": batch,
             }
         )
+        if hasattr(store, "url"):  # PostgreSQL: the same batches by plain binary COPY into a table with the same key
+            results.append(_plain_copy(store.url, rows, n, batch, rate))
     return results
+
+
+def _plain_copy(url: str, rows: list[Any], n: int, batch: int, store_rate: float) -> dict[str, Any]:
+    import psycopg
+
+    from chaoyun.devices.store import _copy_image
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(
+            "CREATE UNLOGGED TABLE IF NOT EXISTS bench_plain (device_id int NOT NULL, metric_id int NOT NULL, "
+            "ts bigint NOT NULL, value float8, text text, PRIMARY KEY (device_id, metric_id, ts))"
+        )
+        conn.execute("ALTER TABLE bench_plain SET LOGGED")  # the store's tables are logged too
+        conn.execute("TRUNCATE bench_plain")
+        t = time.perf_counter()
+        for i in range(batch, n, batch):
+            image = _copy_image(rows[i : i + batch], by_key=True)
+            with conn.transaction(), conn.cursor() as cur, cur.copy(
+                "COPY bench_plain (device_id, metric_id, ts, value, text) FROM STDIN (FORMAT BINARY)"
+            ) as cp:
+                cp.write(image)
+        dt = time.perf_counter() - t
+    rate = (n - batch) / dt
+    ratio = store_rate / rate
+    print(f"  PostgreSQL plain binary COPY (same key, same batches): {rate:,.0f} rows/s; store / COPY = {ratio:.2f}")
+    return {
+        "part": "a",
+        "what": "store write / plain binary COPY, PostgreSQL",
+        "value": ratio,
+        "unit": "ratio",
+        "target": ">= 0.8",
+        "ok": ratio >= 0.8,
+        "copy_rows_per_s": rate,
+    }
 
 
 def part_d(stores: list[tuple[str, Any, str | None]], repeats: int = 20) -> list[dict[str, Any]]:
