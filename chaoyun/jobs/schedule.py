@@ -75,6 +75,14 @@ def _janitor() -> None:
         commands.expire_commands(db)
 
 
+def _refresh_rollups() -> int:
+    """Recompute the 1-minute and 1-hour rollups of the hours that received points since the last pass."""
+    from chaoyun.devices import rollups
+    from chaoyun.devices.store import get_store
+
+    return rollups.refresh(get_store(), limit=5000)
+
+
 def _selftest_tick() -> None:
     """Records one run (a done ``jobs.tick`` job): the multi-process test counts them."""
     from chaoyun.db import get_sessionmaker
@@ -121,6 +129,7 @@ def _all_entries() -> list[Periodic]:
             "security.escalation", 3600, _call("chaoyun.security.background:check_once"),
             ("chaoyun.security.background.escalation_check",), 40,
         ),
+        Periodic("devices.rollups", 60, _refresh_rollups, (), 30),
         Periodic(
             "supplychain.progress", 300, _call("chaoyun.supplychain.background:refresh_once"),
             ("chaoyun.supplychain.background.progress_loop",), 60,

@@ -17,6 +17,7 @@ from chaoyun.apps import usage as app_usage_mod
 from chaoyun.apps.energy import service as energy_service
 from chaoyun.apps.oee import service as oee_service
 from chaoyun.devices import service as devices_service
+from chaoyun.trace import graph as trace_graph
 
 
 @dataclass
@@ -121,8 +122,8 @@ def results_trends(db: Session, org_id: int, days: int = 30, today: date | None 
 
 
 def traceability_running(db: Session, org_id: int) -> bool | None:
-    """Traceability (the ``trace`` context) is not on the platform yet: no evidence either way."""
-    return None
+    """Traceability evidence: the enterprise's recent production lots are linked to the material lots they used."""
+    return trace_graph.traceability_running(db, org_id)
 
 
 def scene_signals(db: Session, org_id: int, ev: OrgEvidence | None = None) -> dict[str, bool | None]:

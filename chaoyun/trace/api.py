@@ -182,7 +182,11 @@ def update_identifier(
     return _ident_out(service.update_attrs(db, actor, identifier_id, body.attrs))
 
 
-@router.get("/labels.pdf")
+@router.get(
+    "/labels.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "a printable sheet of QR labels"}},
+)
 def labels_pdf(
     request: Request,
     id: list[int] = Query(..., min_length=1, max_length=500),

@@ -148,7 +148,7 @@ def test_use_without_data_is_not_a_data_model_app(db: Session, login: Any) -> No
     ev = evidence.for_org(db, org.id)
     assert ev.apps_used == {"oee"} and ev.data_model_apps == set()
     assert usage.spc_running(db, org.id) is False
-    assert evidence.scene_signals(db, org.id, ev)["trace.traceability"] is None
+    assert evidence.scene_signals(db, org.id, ev)["trace.traceability"] is False  # no lots traced
 
 
 def test_usage_is_recorded_once_per_person_app_and_day(db: Session) -> None:
