@@ -5,6 +5,7 @@ enterprise, heat map per district and industry, export for the province). Thin o
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from functools import partial
 from typing import Any
@@ -130,6 +131,11 @@ def _back(url: str, msg: str) -> RedirectResponse:
     )
 
 
+@functools.cache
+def _item_titles() -> dict[str, str]:
+    return {c: i.title for k in engine.checklist_keys() for c, i in engine.load(k).by_code.items()}
+
+
 def _ctx(request: Request, actor: Actor, **extra: Any) -> dict[str, Any]:
     return {
         "flash": FLASH.get(request.query_params.get("msg", "")),
@@ -143,6 +149,8 @@ def _ctx(request: Request, actor: Actor, **extra: Any) -> dict[str, Any]:
         "ESCALATIONS": incidents.ESCALATIONS,
         "INCIDENT_STATES": incidents.STATES,
         "SEVERITIES": incidents.SEVERITIES,
+        # Finding tables name the checklist item, not only its code.
+        "ITEM_TITLES": _item_titles(),
         "can_selfcheck": actor.has(SEC_SELFCHECK),
         "can_inspect": actor.has(SEC_INSPECT),
         "can_manage": actor.has(SEC_MANAGE),

@@ -150,7 +150,7 @@ def seed(db: Session) -> str:
                 f"{wo_number}-{n}",
                 name,
                 250 if n == 2 else 480,
-                base + timedelta(days=1, hours=n),
+                base + timedelta(hours=3 * n + 1),  # shipped an hour after the lot ends, never in the future
                 country,
                 ref,
             )

@@ -503,6 +503,9 @@ def backward(db: Session, actor: Actor, number: str) -> Graph:
 def recall_rows(g: Graph) -> list[dict[str, Any]]:
     """The recall list: every shipment and delivery reached, with the lot it carried and its customer."""
     rows = []
+    by_id = {n.id: n for n in g.nodes}
+    # A delivery's own label is its reference; the item is the one of the lot it carried (its source in the graph).
+    source_item = {dst: by_id[src].label for src, dst in g.edges if src in by_id and by_id[src].kind == "lot"}
     for n in g.nodes:
         if n.kind in ("ship", "dlv"):
             customer = n.customer_name or g.org_names.get(n.customer_org_id or 0, "")
@@ -511,7 +514,7 @@ def recall_rows(g: Graph) -> list[dict[str, Any]]:
                     "kind": n.kind,
                     "reference": _label(n),
                     "lot": n.key.split("/", 1)[1] if "/" in n.key else "",
-                    "item": n.label,
+                    "item": source_item.get(n.id, n.label) if n.kind == "dlv" else n.label,
                     "customer": customer,
                     "quantity": n.quantity,
                     "at": n.at,
