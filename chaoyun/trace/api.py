@@ -6,10 +6,11 @@ client, in the Handle System's REST shape; the rest needs ``trace.read`` / ``tra
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from chaoyun.db import get_db
@@ -21,7 +22,7 @@ from chaoyun.trace import exports, graph, service
 from chaoyun.trace.permissions import TRACE_MANAGE, TRACE_READ
 from chaoyun.trace.schemas import AttrsIn, BulkIn, DeliveryIn, GrantIn, IdentifierIn, LinkIn, TemplateIn
 from chaoyun.web.deps import public, requires
-from chaoyun.web.params import DbId
+from chaoyun.web.params import INT32_MAX, DbId
 from chaoyun.web.ratelimit import rate_limit
 
 router = APIRouter(prefix="/api/v1/trace", tags=["trace"])
@@ -189,7 +190,7 @@ def update_identifier(
 )
 def labels_pdf(
     request: Request,
-    id: list[int] = Query(..., min_length=1, max_length=500),
+    id: list[Annotated[int, Field(ge=1, le=INT32_MAX)]] = Query(..., min_length=1, max_length=500),
     db: Session = Depends(get_db),
     actor: Actor = requires(TRACE_READ),
 ) -> Response:

@@ -5,10 +5,11 @@ graph, deliveries outside the platform, authorisations, a lot's production windo
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from chaoyun import timefmt
@@ -22,7 +23,7 @@ from chaoyun.trace.permissions import TRACE_MANAGE, TRACE_READ
 from chaoyun.web import nav
 from chaoyun.web.deps import public, requires
 from chaoyun.web.forms import FormState
-from chaoyun.web.params import DbId
+from chaoyun.web.params import INT32_MAX, DbId
 from chaoyun.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -156,7 +157,7 @@ def import_template(
 @router.get("/trace/labels.pdf")
 def labels_pdf(
     request: Request,
-    id: list[int] = Query(..., min_length=1, max_length=500),
+    id: list[Annotated[int, Field(ge=1, le=INT32_MAX)]] = Query(..., min_length=1, max_length=500),
     db: Session = Depends(get_db),
     actor: Actor = requires(TRACE_READ),
 ) -> Response:

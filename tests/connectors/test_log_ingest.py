@@ -3,7 +3,6 @@ that fails keeps its batch, nothing is lost or doubled), and the stream's messag
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import shutil
@@ -92,6 +91,6 @@ def test_outage_keeps_the_batch_and_acks_after_commit(node: nats_broker.LocalClu
         time.sleep(0.5)
         assert get_store().count(dev.id) == 150  # nothing stored twice, nothing redelivered
         # every message acknowledged once stored: none pending, and the stream (interest retention) let them go
-        wait_for(lambda: asyncio.run(consumer_state(node)) == (0, 0), 10, what="all acknowledged")
+        wait_for(lambda: nats_broker.run_coroutine(consumer_state(node)) == (0, 0), 10, what="all acknowledged")
     finally:
         thread.stop()

@@ -243,3 +243,15 @@ def test_every_background_loop_is_on_the_runner_or_a_declared_service(monkeypatc
     assert {f"{t.__module__}.{t.__qualname__}" for t in kept} <= schedule.SERVICES
     names_by_entry = {e.name for e in schedule.entries()}
     assert {"devices.webhooks", "devices.offline", "apps.reports", "programme.outcomes"} <= names_by_entry
+
+
+def test_a_context_registers_a_job_kind() -> None:
+    """``register_kind`` is how a context declares a job: the name resolves to the function it names."""
+    from chaoyun.jobs import runner
+
+    runner.register_kind("tests.contract_kind", "chaoyun.jobs.runner:lease_s")
+    try:
+        assert runner.KINDS["tests.contract_kind"] == "chaoyun.jobs.runner:lease_s"
+        assert runner._load(runner.KINDS["tests.contract_kind"]) is runner.lease_s
+    finally:
+        runner.KINDS.pop("tests.contract_kind", None)

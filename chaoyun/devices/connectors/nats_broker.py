@@ -27,6 +27,16 @@ from typing import Any
 
 from chaoyun.devices.connectors.broker import Account
 
+
+def run_coroutine(coro: Any) -> Any:
+    """Run a coroutine to completion from synchronous code, also where this thread already runs an event loop
+    (a test process with Playwright's sync API open): in a thread of its own, with a fresh loop."""
+    import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 MQTT_STREAM = "$MQTT_msgs"  # the stream the NATS server keeps QoS 1 MQTT messages in (per account)
 MQTT_SUBJECT_PREFIX = "$MQTT.msgs."
 
@@ -215,7 +225,6 @@ class LocalCluster:
     def wait_ready(self, timeout: float = 60) -> None:
         """Until the JetStream API answers through every node (once a meta leader is elected); needs
         ``use_admin`` first (a user of the account)."""
-        import asyncio
         import time
 
         import nats
@@ -235,7 +244,7 @@ class LocalCluster:
 
         deadline = time.monotonic() + timeout
         for url in self._admin_urls:
-            while not asyncio.run(ok(url)):
+            while not run_coroutine(ok(url)):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"NATS JetStream not ready at {url.split('@')[-1]}")
                 time.sleep(0.2)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
@@ -24,6 +24,9 @@ router = APIRouter(prefix="/api/v1/security/ids", tags=["security: intrusion det
 RulePattern = "^(" + "|".join(engine.RULES) + ")$"
 
 
+
+FrameNo = Annotated[int, Field(ge=1, le=INT32_MAX)]  # frame numbers as in Wireshark, from 1
+
 class AlertIn(BaseModel):
     rule: str = Field(pattern=RulePattern)
     severity: str = Field("", pattern="^(|critical|major|minor)$")
@@ -32,7 +35,7 @@ class AlertIn(BaseModel):
     detail: str = Field("", max_length=200)
     first_ts: float = Field(0, ge=0, le=1e11)
     last_ts: float = Field(0, ge=0, le=1e11)
-    frames: list[int] = Field(default_factory=list, max_length=engine.MAX_ALERT_FRAMES)
+    frames: list[FrameNo] = Field(default_factory=list, max_length=engine.MAX_ALERT_FRAMES)
     count: int = Field(0, ge=0, le=INT32_MAX)
 
 
