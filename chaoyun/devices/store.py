@@ -145,13 +145,15 @@ class TelemetryStore(ABC):
             # What the buffer holds was stored first; moved first, it keeps winning over a redelivery.
             self.flush()
         taken = self._take_latest(latest)
-        self._wrote = True
         ok = False
         try:
             self._write(rows, [r for per in taken.values() for r in per.values()], dense)
             ok = True
         finally:
             self._landed(taken, ok)
+            # Set after the commit: the write-behind thread may checkpoint (and clear the flag) while a long write
+            # is still open, and must still fold this write back afterwards.
+            self._wrote = True
         if not dense:
             with self._hot_lock:
                 self._hot_count += len(rows)
