@@ -144,6 +144,7 @@ def nats_config(
     from chaoyun.db import get_sessionmaker
     from chaoyun.devices.connectors import broker, nats_broker
     from chaoyun.devices.connectors.config import mqtt_settings
+    from chaoyun.devices.credentials import nats_hash
 
     nodes = []
     for spec in node:
@@ -161,10 +162,18 @@ def nats_config(
     with get_sessionmaker()() as db:
         accounts = [a for a in broker.collect_accounts(db) if a.username != user]
     accounts.insert(0, broker.platform_account(user, ""))
-    cfg = nats_broker.render_users(accounts, platform_user=user, passwords={user: password})
+    # The platform's password goes into the files as bcrypt too, never in clear.
+    cfg = nats_broker.render_users(accounts, platform_user=user, passwords={user: nats_hash(password)})
     for p in nats_broker.write_cluster(out.resolve(), nodes, cfg.users, replicas=replicas):
         typer.echo(f"wrote {p}")
-    typer.echo(f"{len(cfg.users)} users; {len(cfg.without_password)} accounts without a bcrypt hash left out (denied)")
+    typer.echo(f"{len(cfg.users)} users")
+    if cfg.without_password:
+        shown = ", ".join(cfg.without_password[:20]) + (" …" if len(cfg.without_password) > 20 else "")
+        typer.echo(
+            f"{len(cfg.without_password)} accounts left out (denied): no bcrypt hash of their MQTT password, which "
+            f"was set before the registry kept one (or they use certificates only). Rotating their credentials "
+            f"adds it: {shown}"
+        )
 
 
 def gateway(config: Path = typer.Option(..., "--config", "-c", help="The gateway's YAML file.")) -> None:

@@ -2,7 +2,8 @@
 
 Mosquitto 2's password file stores ``$7$<iterations>$<base64 salt>$<base64 PBKDF2-HMAC-SHA512>``; keeping
 that exact string lets the platform write the broker's password file without knowing any password, and
-lets ``authenticate_mqtt`` check the same hash.
+lets ``authenticate_mqtt`` check the same hash. NATS (2.9) checks passwords in clear or bcrypt only, so the same
+password is also kept as a bcrypt hash (``nats_hash``) for the NATS broker's generated users.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import hmac
 import os
 import secrets
 
+import bcrypt
+
 TOKEN_PREFIX = "cyd"
 MQTT_ITERATIONS = 1000  # Mosquitto's mosquitto_passwd default is 101; more costs the broker little per connect
+# ``nats server passwd`` uses cost 11; NATS pays it on every connect, so keep it there, not higher.
+NATS_BCRYPT_COST = 11
 
 
 def new_device_token() -> str:
@@ -33,6 +38,12 @@ def mosquitto_hash(password: str, salt: bytes | None = None, iterations: int = M
     salt = salt or os.urandom(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def nats_hash(password: str, cost: int = NATS_BCRYPT_COST) -> str:
+    """bcrypt of the MQTT password as NATS reads it: ``$2a$<cost>$...`` (the form ``nats server passwd`` writes;
+    nats-server accepts ``$2[abxy]$``)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost, prefix=b"2a")).decode()
 
 
 def verify_mosquitto_hash(stored: str, password: str) -> bool:

@@ -111,6 +111,9 @@ class Device(Base):
     # MQTT password in Mosquitto's own PBKDF2-SHA512 format ("$7$iterations$salt$hash"), so the broker's
     # password file can be generated from it without ever knowing the password.
     mqtt_password_hash: Mapped[str] = mapped_column(String(200), default="")
+    # The same password as bcrypt ("$2a$11$..."), the only hash NATS checks; None for devices whose password was
+    # last set before devices_0005 (rotating the credentials writes it).
+    mqtt_password_bcrypt: Mapped[str | None] = mapped_column(String(60))
     # SHA-256 thumbprint of an X.509 client certificate, where the broker terminates TLS.
     cert_thumbprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

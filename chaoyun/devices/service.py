@@ -24,6 +24,7 @@ from chaoyun.db import utcnow
 from chaoyun.devices import catalog
 from chaoyun.devices.credentials import (
     mosquitto_hash,
+    nats_hash,
     new_device_token,
     new_mqtt_password,
     token_hash,
@@ -165,6 +166,7 @@ def _issue(device: Device) -> Credentials:
     device.token_hash = token_hash(token)
     device.token_prefix = token[:10]
     device.mqtt_password_hash = mosquitto_hash(password)
+    device.mqtt_password_bcrypt = nats_hash(password)
     return Credentials(token, password)
 
 

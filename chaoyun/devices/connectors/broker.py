@@ -65,6 +65,8 @@ class Account:
     write: list[str] = field(default_factory=list)
     comment: str = ""
     cert: bool = False  # authenticates with a client certificate (TLS listener) as well
+    # bcrypt of the same password, for NATS (which cannot check PBKDF2); None where the registry has none yet.
+    nats_password_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,13 @@ class TlsListener:
     crlfile: Path
 
 
-def device_account(uid: str, password_hash: str, comment: str = "", cert: bool = False) -> Account:
+def device_account(
+    uid: str, password_hash: str, comment: str = "", cert: bool = False, nats_password_hash: str | None = None
+) -> Account:
     return Account(
         username=uid,
         password_hash=password_hash,
+        nats_password_hash=nats_password_hash,
         write=[topics.telemetry(uid), topics.attributes(uid), topics.command_result(uid)],
         read=[topics.commands(uid)],
         comment=comment,
@@ -90,8 +95,19 @@ def device_account(uid: str, password_hash: str, comment: str = "", cert: bool =
     )
 
 
-def gateway_account(username: str, password_hash: str, gateway_uid: str, device_uids: Iterable[str]) -> Account:
-    acc = Account(username=username, password_hash=password_hash, comment=f"gateway {gateway_uid}")
+def gateway_account(
+    username: str,
+    password_hash: str,
+    gateway_uid: str,
+    device_uids: Iterable[str],
+    nats_password_hash: str | None = None,
+) -> Account:
+    acc = Account(
+        username=username,
+        password_hash=password_hash,
+        comment=f"gateway {gateway_uid}",
+        nats_password_hash=nats_password_hash,
+    )
     acc.read.append(topics.gateway_config(gateway_uid))
     acc.write.append(topics.gateway_status(gateway_uid))
     for uid in sorted(set(device_uids)):
@@ -196,17 +212,25 @@ def collect_accounts(db: Session, platform_password: str | None = None) -> list[
     if user and password:
         accounts.append(platform_account(user, mosquitto_hash(password)))
     rows = db.execute(
-        select(Device.uid, Device.mqtt_password_hash, Device.org_id, Device.cert_thumbprint)
+        select(
+            Device.uid, Device.mqtt_password_hash, Device.org_id, Device.cert_thumbprint, Device.mqtt_password_bcrypt
+        )
         .where(Device.enabled.is_(True))
         .order_by(Device.id)
     ).all()
-    org_of = {uid: org for uid, _h, org, _c in rows}
-    for uid, pw_hash, org, thumb in rows:
+    org_of = {uid: org for uid, _h, org, _c, _b in rows}
+    for uid, pw_hash, org, thumb, pw_bcrypt in rows:
         if pw_hash or thumb:
-            accounts.append(device_account(uid, pw_hash, comment=f"device {uid} (org {org})", cert=bool(thumb)))
+            accounts.append(
+                device_account(
+                    uid, pw_hash, comment=f"device {uid} (org {org})", cert=bool(thumb), nats_password_hash=pw_bcrypt
+                )
+            )
     for gw in db.execute(select(Gateway).where(Gateway.enabled.is_(True)).order_by(Gateway.id)).scalars():
         uids = [u for u in gw.device_uids() if org_of.get(u) == gw.org_id]
-        accounts.append(gateway_account(gw.mqtt_username, gw.mqtt_password_hash, gw.uid, uids))
+        accounts.append(
+            gateway_account(gw.mqtt_username, gw.mqtt_password_hash, gw.uid, uids, gw.mqtt_password_bcrypt)
+        )
     return accounts
 
 

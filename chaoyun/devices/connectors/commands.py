@@ -293,7 +293,7 @@ def validate_config_text(db: Session, org_id: int, text: str) -> dict[str, Any]:
 
 def create_gateway(db: Session, actor: Actor, org_id: int, uid: str, name: str) -> tuple[Gateway, str, str]:
     """A new gateway; returns it with its raw token and MQTT password (shown once)."""
-    from chaoyun.devices.credentials import mosquitto_hash, new_mqtt_password, token_hash
+    from chaoyun.devices.credentials import mosquitto_hash, nats_hash, new_mqtt_password, token_hash
 
     org = _org_read(db, actor, org_id)
     _own_org_write(actor, org.id, N_("Only the enterprise itself may add gateways."))
@@ -312,7 +312,7 @@ def create_gateway(db: Session, actor: Actor, org_id: int, uid: str, name: str) 
     gw = Gateway(
         org_id=org.id, uid=uid, name=name[:100], config_text="devices: []\n", config={"devices": []},
         config_version=1, token_hash=token_hash(token), token_prefix=token[:10],
-        mqtt_password_hash=mosquitto_hash(password),
+        mqtt_password_hash=mosquitto_hash(password), mqtt_password_bcrypt=nats_hash(password),
     )
     db.add(gw)
     db.flush()
@@ -336,7 +336,7 @@ def update_config(db: Session, actor: Actor, gateway_id: int, text: str) -> Gate
 
 
 def rotate_credentials(db: Session, actor: Actor, gateway_id: int) -> tuple[Gateway, str, str]:
-    from chaoyun.devices.credentials import mosquitto_hash, new_mqtt_password, token_hash
+    from chaoyun.devices.credentials import mosquitto_hash, nats_hash, new_mqtt_password, token_hash
 
     gw = get_gateway(db, actor, gateway_id)
     _own_org_write(actor, gw.org_id, N_("Only the enterprise itself may change its gateways."))
@@ -345,6 +345,7 @@ def rotate_credentials(db: Session, actor: Actor, gateway_id: int) -> tuple[Gate
     gw.token_hash = token_hash(token)
     gw.token_prefix = token[:10]
     gw.mqtt_password_hash = mosquitto_hash(password)
+    gw.mqtt_password_bcrypt = nats_hash(password)
     record_by(db, actor, "gateway.rotate", "gateway", gw.id, None, {"token_prefix": gw.token_prefix})
     db.commit()
     return gw, token, password

@@ -34,6 +34,8 @@ class Gateway(Base):
     token_prefix: Mapped[str] = mapped_column(String(16), default="")
     # Mosquitto PBKDF2-SHA512 ("$7$...") of the MQTT password; username is "gw-<uid>".
     mqtt_password_hash: Mapped[str] = mapped_column(String(200), default="")
+    # bcrypt of the same password, for NATS; None if last set before devices_connectors_0003.
+    mqtt_password_bcrypt: Mapped[str | None] = mapped_column(String(60))
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,10 +11,11 @@ Deny by default: a NATS user has exactly the subjects its MQTT topics map to (``
 own commands; a gateway the same for its devices; no anonymous user. The platform's user may do everything
 (it also reads the JetStream API and its inbox).
 
-Passwords: NATS 2.9 checks a password in clear or as a bcrypt hash only; the registry keeps Mosquitto's PBKDF2
-hashes, which NATS cannot check. ``render_users`` therefore writes a device's password only when its stored hash
-is bcrypt (``$2a$``/``$2b$``/``$2y$``) or a clear password is supplied for it (``passwords``); the others are left
-out, which denies them (counted in ``NatsConfig.without_password``). See docs/deployment.md.
+Passwords: NATS 2.9 checks a password in clear or as a bcrypt hash only, not Mosquitto's PBKDF2. The registry
+keeps a bcrypt hash of the same password next to the PBKDF2 one (``mqtt_password_bcrypt``, written wherever the
+password is set or rotated); ``render_users`` writes it (or a clear password supplied in ``passwords``). Accounts
+without one (password last set before the bcrypt column existed) are left out, which denies them; they are
+counted in ``NatsConfig.without_password`` and rotating their credentials fixes them. See docs/deployment.md.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def subject_to_topic(subject: str) -> str:
 
 
 def _is_bcrypt(h: str) -> bool:
-    return h.startswith(("$2a$", "$2b$", "$2y$"))
+    return h.startswith(("$2a$", "$2b$", "$2x$", "$2y$"))  # nats-server: ^\$2[abxy]\$\d{2}\$
 
 
 @dataclass
@@ -81,7 +82,11 @@ def render_users(
     cfg = NatsConfig()
     passwords = passwords or {}
     for a in accounts:
-        pw = passwords.get(a.username) or (a.password_hash if _is_bcrypt(a.password_hash or "") else None)
+        pw = (
+            passwords.get(a.username)
+            or (a.nats_password_hash if _is_bcrypt(a.nats_password_hash or "") else None)
+            or (a.password_hash if _is_bcrypt(a.password_hash or "") else None)
+        )
         if not pw:
             cfg.without_password.append(a.username)
             continue
