@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+import numpy as np
 from ortools.sat.python import cp_model
 
+from chaoyun.apps.scheduling import tabu
 from chaoyun.apps.scheduling.model import (
     OBJECTIVES,
     Assignment,
@@ -1024,10 +1026,21 @@ def solve(
         primary_bound = max(bound_score or 0, finite) // built.factor / built.divisor
         on_progress(_progress(prep, problem, plan, t0, primary_bound, n))
 
-    for lns_only, share in _PHASES:
+    for phase, (lns_only, share) in enumerate(_PHASES):
         left = time_limit - (time.monotonic() - t0)
         if left <= 0.05:
             break
+        if phase == 1 and best is not None and best_score is not None:
+            best, best_score = _tabu_phase(
+                prep, problem, best, best_score, left * _TABU_SHARE, bound_score or 0, on_progress, should_stop, t0
+            )
+            stopped = should_stop is not None and should_stop()
+            if stopped or (bound_score is not None and bound_score >= best_score):
+                proved = not stopped
+                break
+            left = time_limit - (time.monotonic() - t0)
+            if left <= 0.05:
+                break
         built.model.clear_hints()  # type: ignore[no-untyped-call]
         seed = best if best is not None else start_plan
         if seed:
@@ -1076,6 +1089,108 @@ def solve(
         bound_primary = _primary(prep, problem, best)[0]
     return _result(prep, problem, status, best, t0, bound_primary=bound_primary, factor_bound=built)
 
+
+# --------------------------------------------------------------------------------------------------- tabu warm start
+
+
+def _pure_shop(prep: _Prep, problem: Problem, plan: _Plan) -> tabu.Shop | None:
+    """The problem as a classical job shop seeded with ``plan``'s machine orders, or None when it is not one."""
+    if problem.objective != "makespan" or prep.reference or problem.pins:
+        return None
+    if any(o.frozen is not None or len(o.options) != 1 for o in prep.ops):
+        return None
+    if any(prep.busy.values()) or any(prep.points.values()):
+        return None
+    n = len(prep.ops)
+    machines = sorted({o.options[0][0] for o in prep.ops})
+    mi = {m: k for k, m in enumerate(machines)}
+    mach = np.array([mi[o.options[0][0]] for o in prep.ops], np.int64)
+    dur = np.array([o.options[0][1] for o in prep.ops], np.int64)
+    rel = np.zeros(n, np.int64)
+    jp = np.full(n, -1, np.int64)
+    js = np.full(n, -1, np.int64)
+    for j, idx in enumerate(prep.job_ops):
+        if idx:
+            rel[idx[0]] = prep.ready[j]
+        for a, b in pairwise(idx):
+            jp[b] = a
+            js[a] = b
+    rows: list[list[int]] = [[] for _ in machines]
+    for i in sorted(plan, key=lambda i: (plan[i][1], i)):
+        rows[mi[plan[i][0]]].append(i)
+    counts = np.array([len(r) for r in rows], np.int64)
+    seq = np.full((len(machines), max(1, int(counts.max(initial=1)))), -1, np.int64)
+    for k, r in enumerate(rows):
+        seq[k, : len(r)] = r
+    return tabu.Shop(mach, dur, rel, jp, js, seq, counts)
+
+
+def _plan_from_sequence(prep: _Prep, shop: tabu.Shop, seq: np.ndarray) -> _Plan | None:
+    """The semi-active schedule of machine orders ``seq`` (every operation as early as its predecessors allow)."""
+    n = len(prep.ops)
+    start = [-1] * n
+    nxt = [0] * seq.shape[0]
+    done = 0
+    progress = True
+    while progress:
+        progress = False
+        for m in range(seq.shape[0]):
+            while nxt[m] < shop.counts[m]:
+                o = int(seq[m, nxt[m]])
+                p = int(shop.job_pred[o])
+                if p >= 0 and start[p] < 0:
+                    break
+                t = int(shop.release[o])
+                if p >= 0:
+                    t = max(t, start[p] + int(shop.duration[p]))
+                if nxt[m] > 0:
+                    q = int(seq[m, nxt[m] - 1])
+                    t = max(t, start[q] + int(shop.duration[q]))
+                start[o] = t
+                nxt[m] += 1
+                done += 1
+                progress = True
+    if done < n:
+        return None
+    plan = {i: (prep.ops[i].options[0][0], start[i]) for i in range(n)}
+    if max(start[i] + int(shop.duration[i]) for i in range(n)) > prep.horizon:
+        return None
+    return plan
+
+
+def _tabu_phase(
+    prep: _Prep,
+    problem: Problem,
+    best: _Plan,
+    best_score: int,
+    seconds: float,
+    bound: int,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    t0: float,
+) -> tuple[_Plan, int]:
+    """Tabu search from the best plan of a pure job shop; returns the better of the two (makespan is the whole
+    score there). Any other problem is returned as it came."""
+    shop = _pure_shop(prep, problem, best)
+    if shop is None:
+        return best, best_score
+
+    def improved(cmax: int, seq: tabu.I64) -> None:
+        plan = _plan_from_sequence(prep, shop, seq)
+        if on_progress is not None and plan is not None and cmax < best_score:
+            on_progress(_progress(prep, problem, plan, t0, float(bound), 0))
+
+    cmax, seq = tabu.search(shop, seconds, threads=2, target=bound, should_stop=should_stop, on_improve=improved)
+    if cmax >= best_score:
+        return best, best_score
+    plan = _plan_from_sequence(prep, shop, seq)
+    if plan is None or validate(problem, _to_assignments(prep, plan)):
+        return best, best_score
+    return plan, _primary(prep, problem, plan)[0]
+
+
+# Share of the time left after the first complete search that a pure job shop gives to tabu search.
+_TABU_SHARE = 0.6
 
 # (use LNS only, share of the time left): a short complete search proves the easy cases, then both workers do
 # large-neighbourhood search, then the complete search again from the best schedule (improve and prove).
