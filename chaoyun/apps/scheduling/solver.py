@@ -1102,6 +1102,8 @@ def _pure_shop(prep: _Prep, problem: Problem, plan: _Plan) -> tabu.Shop | None:
     if any(prep.busy.values()) or any(prep.points.values()):
         return None
     n = len(prep.ops)
+    if n > _TABU_MAX_OPS:
+        return None
     machines = sorted({o.options[0][0] for o in prep.ops})
     mi = {m: k for k, m in enumerate(machines)}
     mach = np.array([mi[o.options[0][0]] for o in prep.ops], np.int64)
@@ -1191,6 +1193,8 @@ def _tabu_phase(
 
 # Share of the time left after the first complete search that a pure job shop gives to tabu search.
 _TABU_SHARE = 0.6
+# Each search thread keeps an n × n tabu matrix (8 bytes a pair): 4,000 operations cost 128 MB per thread.
+_TABU_MAX_OPS = 4000
 
 # (use LNS only, share of the time left): a short complete search proves the easy cases, then both workers do
 # large-neighbourhood search, then the complete search again from the best schedule (improve and prove).

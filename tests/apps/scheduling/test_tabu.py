@@ -7,7 +7,9 @@ import random
 import time
 from dataclasses import replace
 
-from chaoyun.apps.scheduling import tabu
+import pytest
+
+from chaoyun.apps.scheduling import solver, tabu
 from chaoyun.apps.scheduling.instances import jobshop
 from chaoyun.apps.scheduling.model import Pin, Problem
 from chaoyun.apps.scheduling.solver import (
@@ -86,7 +88,7 @@ def test_a_deadlocked_sequence_is_refused() -> None:
     assert _plan_from_sequence(prep, shop, shop.sequence) is not None
 
 
-def test_only_pure_job_shops_take_the_tabu_path() -> None:
+def test_only_pure_job_shops_take_the_tabu_path(monkeypatch: pytest.MonkeyPatch) -> None:
     problem = random_jobshop(6, 4, seed=2)
     prep = _prepare(problem)
     start = _greedy(prep, problem)
@@ -97,6 +99,10 @@ def test_only_pure_job_shops_take_the_tabu_path() -> None:
     first = problem.jobs[0].operations[0]
     pinned = replace(problem, pins=(Pin(operation=first.key, machine=first.options[0].machine),))
     assert _pure_shop(_prepare(pinned), pinned, start) is None
+    # Above the size cap (an n × n tabu matrix per thread) the shop is left to CP-SAT.
+    monkeypatch.setattr(solver, "_TABU_MAX_OPS", len(prep.ops) - 1)
+    assert _pure_shop(prep, problem, start) is None
+    monkeypatch.undo()
     # The phase hands a non-pure problem back unchanged.
     plan, score = _tabu_phase(_prepare(tardy), tardy, start, 123, 1.0, 0, None, None, time.monotonic())
     assert plan is start and score == 123
