@@ -53,6 +53,18 @@ def test_demo_seed_and_inprocess_run(db: Any) -> None:
     # Another simulator test on this worker's database may have seeded first (then created is 0).
     assert n > 20
     assert n >= created
+    # Every demo device can sign in to the NATS broker too: a bcrypt hash of its derived MQTT password.
+    import bcrypt
+
+    from chaoyun.devices.credentials import demo_secret
+    from chaoyun.settings import get_settings
+
+    key = get_settings().secret_key
+    rows = db.execute(select(Device.uid, Device.mqtt_password_bcrypt).where(Device.uid.like("dm-%"))).all()
+    assert rows and all(h and h.startswith("$2a$") for _uid, h in rows)
+    uid, h = rows[0]
+    assert bcrypt.checkpw(demo_secret(key, uid, "mqtt").encode(), h.encode())
+    assert not bcrypt.checkpw(b"wrong", h.encode())
     devs = runner.load_devices(db, limit=5)
     sent = runner.run(runner.InProcess(), devs, interval_s=0.01, duration_s=0.0)
     assert sent > 20
