@@ -13,10 +13,18 @@ operations, no reference plan. Release dates are heads. Everything else is left 
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+# Numba caches the compiled loop next to this file; an installation whose code is read-only (a container running as
+# another user) would fail at import, so the cache goes to the temporary folder there instead.
+if not os.access(Path(__file__).parent, os.W_OK):
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "chaoyun-numba"))
 
 import numpy as np
 import numpy.typing as npt
