@@ -77,7 +77,8 @@ def test_oee_spc_energy_pages_in_chromium(page: Any, login: Any, db: Session) ->
     )
 
     _sign_in(page, "factory")
-    page.goto("/apps/oee?days=1")
+    # Two days: in the minutes after Shanghai's midnight, "today" holds only part of the 20-minute stop.
+    page.goto("/apps/oee?days=2")
     page.wait_for_selector("#oee-stops")
     row = page.locator("#oee-stops tr", has_text="浏览器注塑机").first
     text = row.inner_text()
