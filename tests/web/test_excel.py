@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chaoyun.apps.models import ShiftCalendar
 from chaoyun.identity.models import Membership, Organisation, User
 from chaoyun.web import excel
 from tests.apps.helpers import feed, new_device
@@ -76,6 +77,15 @@ def test_device_named_like_a_formula_in_the_oee_export(db: Session, login: Any) 
     user = db.execute(select(User).where(User.username == "factory")).scalar_one()
     m = db.execute(select(Membership).where(Membership.user_id == user.id)).scalars().first()
     assert m is not None
+    # A round-the-clock shift: with the default calendar a stop between 00:00 and 08:00 Shanghai time is off-shift
+    # and never listed, so the test failed from 16:00 to 24:00 UTC.
+    day = [{"key": "D", "name": "全天", "start": "00:00", "end": "00:00"}]
+    cal = db.get(ShiftCalendar, m.org_id)
+    if cal is None:
+        db.add(ShiftCalendar(org_id=m.org_id, shifts=day))
+    else:
+        cal.shifts = day
+    db.commit()
     name = f"{FORMULA}{secrets.token_hex(3)}"
     d = new_device(db, m.org_id, "injection_moulding", name)
     now = datetime.now(UTC)
