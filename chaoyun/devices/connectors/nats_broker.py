@@ -185,18 +185,42 @@ class LocalCluster:
     ) -> None:
         self.root = root
         self.binary = binary
-        self.nodes = [
-            Node(f"n{i + 1}", _free_port(), _free_port(), _free_port(), root / f"n{i + 1}" / "js") for i in range(size)
-        ]
-        write_cluster(root, self.nodes, users, replicas=replicas or min(3, size))
+        self._users = users
+        self._replicas = replicas or min(3, size)
+        self._size = size
+        self._started_once = False
+        self._pick_ports()
         self.procs: dict[str, Any] = {}
-        self._admin_urls: list[str] = []
+        self._admin: tuple[str, str] | None = None
+
+    def _pick_ports(self) -> None:
+        self.nodes = [
+            Node(f"n{i + 1}", _free_port(), _free_port(), _free_port(), self.root / f"n{i + 1}" / "js")
+            for i in range(self._size)
+        ]
+        write_cluster(self.root, self.nodes, self._users, replicas=self._replicas)
 
     def client_urls(self, user: str | None = None, password: str | None = None) -> list[str]:
         auth = f"{user}:{password}@" if user else ""
         return [f"nats://{auth}{n.host}:{n.client_port}" for n in self.nodes]
 
     def start(self, name: str | None = None) -> LocalCluster:
+        """Start every node (or one). A port picked free can be taken by another process before the node binds it:
+        the first start then picks new ports and tries again (twice at most); a restart keeps its ports."""
+        attempts = 1 if self._started_once else 3
+        for attempt in range(attempts):
+            try:
+                self._start(name)
+                self._started_once = True
+                return self
+            except TimeoutError:
+                if attempt == attempts - 1:
+                    raise
+                self.stop()
+                self._pick_ports()
+        return self
+
+    def _start(self, name: str | None) -> None:
         import subprocess
 
         for n in self.nodes:
@@ -207,8 +231,11 @@ class LocalCluster:
                 )
         for n in self.nodes:
             if name is None or n.name == name:
-                _wait_port(n.host, n.mqtt_port)
-        return self
+                try:
+                    _wait_port(n.host, n.mqtt_port, proc=self.procs.get(n.name))
+                except TimeoutError as exc:
+                    tail = (self.root / f"{n.name}.log").read_text(errors="replace")[-600:]
+                    raise TimeoutError(f"{exc}; {n.name}'s log ends: {tail}") from None
 
     def kill(self, name: str) -> None:
         """SIGKILL: the node dies as in a crash (no shutdown, no flush)."""
@@ -255,11 +282,15 @@ class LocalCluster:
                 time.sleep(0.2)
 
     def use_admin(self, user: str, password: str) -> LocalCluster:
-        self._admin_urls = self.client_urls(user, password)
+        self._admin = (user, password)
         return self
 
+    @property
+    def _admin_urls(self) -> list[str]:
+        return self.client_urls(*self._admin) if self._admin else []
 
-def _wait_port(host: str, port: int, timeout: float = 20) -> None:
+
+def _wait_port(host: str, port: int, timeout: float = 30, proc: Any = None) -> None:
     import socket
     import time
 
@@ -269,5 +300,7 @@ def _wait_port(host: str, port: int, timeout: float = 20) -> None:
             with socket.create_connection((host, port), timeout=0.2):
                 return
         except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise TimeoutError(f"port {host}:{port}: the server exited ({proc.returncode})") from None
             time.sleep(0.05)
     raise TimeoutError(f"port {host}:{port} did not open")
