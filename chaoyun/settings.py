@@ -68,6 +68,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("REDIS_URL", "", "Redis for rate-limit buckets shared by every worker (empty: each process counts alone)"),
     Var("NODE_MODULES", "./node_modules", "where npm installed Bootstrap, htmx and ECharts"),
     Var("SQL_ECHO", "0", "1 logs every SQL statement"),
+    Var("GC_GEN0", "50000", "allocations between young garbage-collector passes in ingest and web workers; "
+        "objects loaded at start are frozen out of the walks (0: Python's defaults, 700)"),
     Var("BACKGROUND", "1", "0 disables background jobs inside the web process"),
     Var("JOBS_URL", "", "job queue: empty = embedded (SQLite file in VAR_DIR, worker inside the web process); "
         "redis://host:6379/N = production (web processes only enqueue; run `chaoyun worker`)"),

@@ -118,9 +118,16 @@ _rule_index: _RuleIndex | None = None
 _rule_lock = threading.Lock()
 
 
+# When this process last wrote each (rule, device) state row's last_ts: rows at rest are not read back (below),
+# and this says when one is due for its STATE_REFRESH_MS refresh. Another process's writes only make a refresh
+# come early.
+_saved_last_ms: dict[tuple[int, int], int | None] = {}
+
+
 def forget_rules() -> None:
     global _rule_index
     _rule_index = None
+    _saved_last_ms.clear()
 
 
 def _rules(db: Session) -> _RuleIndex:
@@ -271,7 +278,20 @@ def on_ingest_batch(
             work.append((c, device, dev_id, watched))
     if not work:
         return
-    states = _load_states(db, {(c.id, dev_id) for c, _d, dev_id, _p in work})
+    # Per rule, the oldest point it sees in this batch (None: every state row is needed, see _load_states).
+    since: dict[int, int | None] = {}
+    for c, _d, _dev_id, pts in work:
+        if pts is None:
+            continue
+        if c.kind == "rate":
+            since[c.id] = None
+            continue
+        oldest = pts[0][0] if len(pts) == 1 else min(p[0] for p in pts)
+        before = since.get(c.id, oldest)
+        if before is not None:
+            since[c.id] = min(before, oldest)
+    states = _load_states(db, {(c.id, dev_id) for c, _d, dev_id, _p in work}, since)
+    saved = _saved_last_ms
     for c, device, dev_id, pts in work:
         key = (c.id, dev_id)
         st = states.get(key)
@@ -281,7 +301,9 @@ def on_ingest_batch(
                 st.alarm_id, st.pending_ms, st.changed = None, None, True
             continue
         if st is None:
-            st = states[key] = _State(changed=True)
+            # No row, or a row at rest (no alarm, nothing pending, older than every point here): both evaluate
+            # from the empty state; when this process last wrote it decides whether last_ts is refreshed.
+            st = states[key] = _State(saved_last_ms=saved.get(key))
         if len(pts) > 1:
             pts.sort(key=lambda p: p[0])
         for ts_ms, value, text in pts:
@@ -321,8 +343,16 @@ def _time_codecs(db: Session) -> tuple[str, Callable[[int], Any], Callable[[Any]
     return mark, from_ms, pg_from_db
 
 
-def _load_states(db: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int], _State]:
-    mark, _to_db, from_db = _time_codecs(db)
+def _load_states(
+    db: Session, keys: set[tuple[int, int]], since: dict[int, int | None] | None = None
+) -> dict[tuple[int, int], _State]:
+    """The state rows of these (rule, device) pairs that the batch's evaluation depends on.
+
+    With ``since[rule]`` given, a row at rest — no open alarm, nothing pending, last_ts not after the rule's
+    oldest point in the batch — is left out: evaluating from it or from an empty state comes to the same, and
+    reading every device's row each batch was a tenth of the ingest worker's time. Rate rules (``since`` None)
+    need every last value."""
+    mark, to_db, from_db = _time_codecs(db)
     by_rule: dict[int, list[int]] = {}
     for rule_id, device_id in keys:
         by_rule.setdefault(rule_id, []).append(device_id)
@@ -331,13 +361,23 @@ def _load_states(db: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int
     cur = db.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     out: dict[tuple[int, int], _State] = {}
     for rule_id, device_ids in by_rule.items():
+        oldest = since.get(rule_id) if since is not None else None
+        params: tuple[Any, ...]
+        if since is not None and rule_id not in since:
+            # Only offline rules' clearing: rows with an open alarm.
+            active, params = " AND alarm_id IS NOT NULL", ()
+        elif oldest is not None:
+            active = f" AND (alarm_id IS NOT NULL OR pending_since IS NOT NULL OR last_ts > {mark})"
+            params = (to_db(oldest),)
+        else:
+            active, params = "", ()
         for i in range(0, len(device_ids), 500):
             chunk = device_ids[i : i + 500]
             sql = (
                 "SELECT device_id, pending_since, last_ts, last_value, alarm_id FROM alarm_states "
-                f"WHERE rule_id = {mark} AND device_id IN ({', '.join([mark] * len(chunk))})"
+                f"WHERE rule_id = {mark} AND device_id IN ({', '.join([mark] * len(chunk))}){active}"
             )
-            cur.execute(sql, (rule_id, *chunk))
+            cur.execute(sql, (rule_id, *chunk, *params))
             for device_id, pending, last, value, alarm_id in cur.fetchall():
                 last_ms = None if last is None else from_db(last)
                 out[(rule_id, device_id)] = _State(
@@ -349,6 +389,10 @@ def _load_states(db: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int
                     saved_last_ms=last_ms,
                 )
     return out
+
+
+def _row_key(row: tuple[Any, ...]) -> tuple[int, int]:
+    return row[4], row[5]
 
 
 def _save_states(db: Session, states: dict[tuple[int, int], _State]) -> None:
@@ -367,11 +411,18 @@ def _save_states(db: Session, states: dict[tuple[int, int], _State]) -> None:
             device_id,
         )
         (old if st.stored else new).append(row)
+        _saved_last_ms[(rule_id, device_id)] = st.last_ms
     conn = db.connection()
+    # One order (rule, device): PostgreSQL writers then take row locks alike.
+    new.sort(key=_row_key)
+    old.sort(key=_row_key)
     if new:
+        # Not read back, so perhaps there (at rest, or written by another worker since): an upsert.
         conn.exec_driver_sql(
             "INSERT INTO alarm_states (pending_since, last_ts, last_value, alarm_id, rule_id, device_id) "
-            f"VALUES ({', '.join([mark] * 6)})",
+            f"VALUES ({', '.join([mark] * 6)}) ON CONFLICT (rule_id, device_id) DO UPDATE SET "
+            "pending_since = excluded.pending_since, last_ts = excluded.last_ts, "
+            "last_value = excluded.last_value, alarm_id = excluded.alarm_id",
             new,
         )
     if old:

@@ -75,6 +75,12 @@ def ingest_worker(
         if stats:
             stats.cancel()
 
+    # What every batch uses is loaded before the collector is tuned (chaoyun/runtime.py).
+    from chaoyun.devices import alarms, ingest  # noqa: F401
+    from chaoyun.devices.connectors import commands  # noqa: F401
+    from chaoyun.runtime import tune_gc
+
+    tune_gc()
     asyncio.run(main())
 
 

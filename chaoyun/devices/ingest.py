@@ -192,7 +192,13 @@ def parse_payload(raw: bytes) -> Any:
             raise
         except (ValueError, UnicodeDecodeError) as exc:
             raise PayloadError("bad_json") from exc
-    if (type(doc) is dict or type(doc) is list) and _depth_over(doc, MAX_DEPTH):
+    # Each level of nesting needs a bracket in the text: a message with few of them (every usual one) is not
+    # walked, which was a tenth of the MQTT worker's time per message.
+    if (
+        (type(doc) is dict or type(doc) is list)
+        and raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+        and _depth_over(doc, MAX_DEPTH)
+    ):
         raise PayloadError("too_deep", max=MAX_DEPTH)
     return doc
 
@@ -279,6 +285,33 @@ def _ts_ms(raw: Any) -> int | None:
 
 
 _TYPE_NAMES = {NUM: "numeric", BOOL: "bool", STR: "string", ENUM: "enum"}
+_isfinite = math.isfinite
+
+
+def _validate_plain(device_id: int, spec: Spec, payload: dict[str, Any], now_ms: int, lim: Limits) -> list[Any] | None:
+    """The rows of the usual message — ``{"ts": <epoch ms>, "values": {...}}`` with every value a valid number —
+    or None for anything else, which ``validate`` then checks point by point. Half the cost of the general path
+    (no duplicate bookkeeping: one entry has one timestamp and unique keys)."""
+    values = payload.get("values")
+    ts = payload.get("ts")
+    if type(values) is not dict or type(ts) is not int or not values or len(values) > lim.max_points:
+        return None
+    if ts > now_ms + lim.max_future_ms or ts < now_ms - lim.max_age_ms:
+        return None
+    rows = []
+    for key, v in values.items():
+        m = spec.get(key)
+        if m is None or m[1] != NUM:
+            return None
+        tv = type(v)
+        if tv is int:
+            v = float(v)
+        elif tv is not float or not _isfinite(v):
+            return None
+        if v < m[2] or v > m[3]:
+            return None
+        rows.append((device_id, m[0], ts, v, None))
+    return rows
 
 
 def validate(
@@ -287,6 +320,10 @@ def validate(
     """Points of one message as rows, the rejected points, and how many were rejected in all.
     (A batch passes its ``limits()`` in: reading the settings costs more than validating a small message.)"""
     lim = lim or limits()
+    if type(payload) is dict:
+        fast = _validate_plain(device_id, spec, payload, now_ms, lim)
+        if fast is not None:
+            return fast, [], 0
     rows: list[Any] = []
     rejected: list[Rejected] = []
     nrej = 0

@@ -23,6 +23,8 @@ from typing import Any
 
 import uvicorn
 
+from chaoyun.runtime import tune_gc
+
 APP = "chaoyun.web.main:app"
 # A worker that dies this soon after starting (port taken, bad settings) stops the server instead
 # of being restarted in a loop.
@@ -31,6 +33,13 @@ EARLY_EXIT_S = 5.0
 
 def _config(**kw: Any) -> uvicorn.Config:
     return uvicorn.Config(APP, http="httptools", log_level="info", access_log=False, **kw)
+
+
+class _Server(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        # The app, its routes and the lifespan's services are loaded: freeze them out of the collector's walks.
+        tune_gc()
 
 
 def bind(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -47,7 +56,7 @@ def bind(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 def _worker(host: str, port: int) -> None:
     sock = bind(host, port, reuse_port=True)
-    uvicorn.Server(_config()).run(sockets=[sock])
+    _Server(_config()).run(sockets=[sock])
 
 
 def serve(host: str, port: int, workers: int = 1) -> None:
@@ -57,7 +66,7 @@ def serve(host: str, port: int, workers: int = 1) -> None:
     except OSError as e:
         sys.exit(f"cannot listen on {host}:{port}: {e.strerror} / 无法监听 {host}:{port}（端口被占用或地址无效）")
     if workers <= 1:
-        uvicorn.Server(_config()).run(sockets=[probe])
+        _Server(_config()).run(sockets=[probe])
         return
     probe.close()
     ctx = multiprocessing.get_context("spawn")

@@ -91,6 +91,31 @@ def test_state_row_written_when_its_meaning_changes(db: Any) -> None:
     assert _alarms(db, device) == []
 
 
+def test_rows_at_rest_are_not_read_and_late_points_still_skipped(db: Any) -> None:
+    """A batch reads only the state rows its evaluation depends on (open alarm, pending breach, or last_ts after
+    its oldest point); the others evaluate from the empty state and are upserted when written. A late breach
+    older than the stored last_ts is still skipped, and one row per rule and device remains."""
+    from sqlalchemy import func
+
+    from chaoyun.devices.models import AlarmState
+
+    device, _ = make_device(db, org_of(db, "factory"))
+    rule = _rule(db, device, "threshold", "barrel_temp", op=">", value=240, duration_s=0, hysteresis=5)
+    _send(db, device, "barrel_temp", [(100, 230)])
+    alarms.forget_rules()  # as a fresh worker: nothing known about the row this process wrote
+    _send(db, device, "barrel_temp", [(50, 250)])  # late: the row's last_ts (t=100) is after it
+    assert _alarms(db, device) == []
+    _send(db, device, "barrel_temp", [(200, 231)])  # at rest: not read; upserted (due, or unknown here)
+    _send(db, device, "barrel_temp", [(210, 250)])  # at rest again: evaluates from the empty state, raises
+    [a] = _alarms(db, device)
+    assert a.status == "active" and a.started_at == T0 + timedelta(seconds=210)
+    _send(db, device, "barrel_temp", [(220, 230)])  # the open alarm's row is read: cleared
+    assert _alarms(db, device)[0].status == "cleared"
+    db.expire_all()
+    n = db.execute(select(func.count()).select_from(AlarmState).where(AlarmState.rule_id == rule.id)).scalar()
+    assert n == 1
+
+
 def test_rate_of_change(db: Any) -> None:
     device, _ = make_device(db, org_of(db, "factory"), model="air_compressor")
     _rule(db, device, "rate", "outlet_pressure", max_per_min=2.0)
