@@ -234,97 +234,103 @@ def part_b(seconds: float, points_per_request: int, clients: int, workers: int) 
         lo = {k: (a if a is not None else 0.0) for k, (a, _b) in ranges.items()}
         span = {k: (b - lo[k] if b is not None else 100.0) for k, (_a, b) in ranges.items()}
         samples = [{k: round(lo[k] + span[k] * (0.3 + 0.05 * j), 3) for k in keys} for j in range(7)]
-    port = _free_port()
     env = dict(os.environ)
     # The limiter stays in the path (its cost is part of the figure) with limits no benchmark reaches.
     env["CHAOYUN_RATE_LIMIT_INGEST"] = "60000000/10000000"
     env["CHAOYUN_RATE_LIMIT_INGEST_ADDRESS"] = "60000000/10000000"
-    # `chaoyun serve` as deployed: one worker process per core, each binding the port (SO_REUSEPORT).
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chaoyun",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        # Ready when it answers (not merely when the port accepts): start-up is not part of the figure.
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                probe.request("GET", "/login")
-                if probe.getresponse().status == 200:
-                    probe.close()
-                    break
-            except (OSError, http.client.HTTPException):
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"part (b): the server did not start (exit status {server.poll()})")
-            time.sleep(0.3)
-        per_entry = len(keys)
-        entries = max(1, points_per_request // per_entry)
-        counts = [0] * clients
-        errors: list[str] = []
-        stop = time.perf_counter() + seconds
-        # Every point must be valid for the whole run: timestamps start just inside the accepted age
-        # (CHAOYUN_INGEST_MAX_AGE_DAYS, 30) and advance 1 ms per entry (each client is its own device, so its
-        # series are its own); at 1 M points/s that lasts hours, never reaching the present (ts_future).
-        max_age_days = int(env.get("CHAOYUN_INGEST_MAX_AGE_DAYS", "30"))
-        first_ts = int(time.time() * 1000) - (max_age_days * 86_400_000 - 3_600_000)
+    per_entry = len(keys)
+    entries = max(1, points_per_request // per_entry)
 
-        def client(c: int) -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            ts = first_ts
-            headers = {"Authorization": f"Bearer {tokens[c]}", "Content-Type": "application/json"}
-            while time.perf_counter() < stop:
-                if ts + entries > int(time.time() * 1000) - 60_000:
-                    errors.append(f"client {c}: ran out of valid timestamps")
-                    return
-                body = _dumps([{"ts": ts + i, "values": samples[i % 7]} for i in range(entries)])
-                ts += entries
+    def drive(cmd: list[str], env: dict[str, str]) -> tuple[float, list[int], list[str]]:
+        """Start a server, wait until it answers, run the clients for ``seconds``; (points/s, per client, errors)."""
+        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+        try:
+            # Ready when it answers (not merely when the port accepts): start-up is not part of the figure.
+            deadline = time.monotonic() + 180
+            while True:
                 try:
-                    conn.request("POST", "/api/v1/telemetry", body=body, headers=headers)
-                    resp = conn.getresponse()
-                    out = json.loads(resp.read())
-                except (OSError, http.client.HTTPException, ValueError) as exc:
-                    errors.append(f"client {c}: {exc!r}")
-                    return
-                if resp.status != 200:
-                    errors.append(f"client {c}: HTTP {resp.status} {str(out)[:200]}")
-                    return
-                counts[c] += out["accepted"]
-                if out.get("rejected_count"):
-                    errors.append(
-                        f"client {c}: {out['rejected_count']} points rejected: {str(out['rejected'][:2])[:300]}"
-                    )
-                    return
+                    probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    probe.request("GET", "/login")
+                    if probe.getresponse().status == 200:
+                        probe.close()
+                        break
+                except (OSError, http.client.HTTPException):
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit(f"part (b): the server did not start (exit status {server.poll()})")
+                time.sleep(0.3)
+            counts = [0] * clients
+            errors: list[str] = []
+            stop = time.perf_counter() + seconds
+            # Every point must be valid for the whole run: timestamps start just inside the accepted age
+            # (CHAOYUN_INGEST_MAX_AGE_DAYS, 30) and advance 1 ms per entry (each client is its own device, so its
+            # series are its own); at 1 M points/s that lasts hours, never reaching the present (ts_future).
+            max_age_days = int(env.get("CHAOYUN_INGEST_MAX_AGE_DAYS", "30"))
+            first_ts = int(time.time() * 1000) - (max_age_days * 86_400_000 - 3_600_000)
 
-        # Bodies are built by the clients (one thread each) while the server parses, validates and stores.
-        t0 = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        dt = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        server.wait(10)
-    rate = sum(counts) / dt
+            def client(c: int) -> None:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                ts = first_ts
+                headers = {"Authorization": f"Bearer {tokens[c]}", "Content-Type": "application/json"}
+                while time.perf_counter() < stop:
+                    if ts + entries > int(time.time() * 1000) - 60_000:
+                        errors.append(f"client {c}: ran out of valid timestamps")
+                        return
+                    body = _dumps([{"ts": ts + i, "values": samples[i % 7]} for i in range(entries)])
+                    ts += entries
+                    try:
+                        conn.request("POST", "/api/v1/telemetry", body=body, headers=headers)
+                        resp = conn.getresponse()
+                        out = json.loads(resp.read())
+                    except (OSError, http.client.HTTPException, ValueError) as exc:
+                        errors.append(f"client {c}: {exc!r}")
+                        return
+                    if resp.status != 200:
+                        errors.append(f"client {c}: HTTP {resp.status} {str(out)[:200]}")
+                        return
+                    counts[c] += out["accepted"]
+                    if out.get("rejected_count"):
+                        errors.append(
+                            f"client {c}: {out['rejected_count']} points rejected: {str(out['rejected'][:2])[:300]}"
+                        )
+                        return
+
+            # Bodies are built by the clients (one thread each) while the server parses, validates and stores.
+            t0 = time.perf_counter()
+            threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            dt = time.perf_counter() - t0
+        finally:
+            server.terminate()
+            server.wait(10)
+        return sum(counts) / dt, counts, errors
+
+    port = _free_port()
+    # `chaoyun serve` as deployed: one worker process per core, each binding the port (SO_REUSEPORT).
+    rate, counts, errors = drive(
+        [sys.executable, "-m", "chaoyun", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],
+        env,
+    )
     if errors:
         print(f"part (b): {len(errors)} client(s) stopped on errors:", *errors[:5], sep="\n  ")
+    # The baseline: the same clients, rows and store (a fresh telemetry file) behind a bare ASGI app, served the
+    # same way (benchmarks/bare_ingest.py).
+    port = _free_port()
+    bare_env = dict(env, CHAOYUN_VAR_DIR=str(TMP / "var-bare"))
+    bare_rate, _bare_counts, bare_errors = drive(
+        [sys.executable, "-c", f"from chaoyun.web.server import serve; serve('127.0.0.1', {port}, {workers}, "
+         "app='benchmarks.bare_ingest:app')"],
+        bare_env,
+    )
+    if bare_errors:
+        print(f"part (b), bare app: {len(bare_errors)} client(s) stopped on errors:", *bare_errors[:5],
+              sep="\n  ")
+    ratio = rate / bare_rate if bare_rate else 0.0
+    print(f"  bare ASGI app, same rows and store: {bare_rate:,.0f} points/s; platform / bare = {ratio:.2f}")
     return [
         {
             "part": "b",
@@ -336,7 +342,17 @@ def part_b(seconds: float, points_per_request: int, clients: int, workers: int) 
             "ok": rate >= 200_000 and not errors,
             "points": sum(counts),
             "errors": errors,
-        }
+        },
+        {
+            "part": "b",
+            "what": "HTTP batch ingest / a bare ASGI app writing the same rows",
+            "value": ratio,
+            "unit": "ratio",
+            "target": ">= 0.6",
+            "ok": ratio >= 0.6 and not bare_errors,
+            "bare_points_per_s": bare_rate,
+            "errors": bare_errors,
+        },
     ]
 
 
@@ -357,7 +373,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=50_000)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--points", type=int, default=10_000, help="points per HTTP request")
-    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--clients", type=int, default=4, help="client connections (part b): with two, the kernel often puts both on one server worker")
     ap.add_argument("--workers", type=int, default=2, help="server worker processes (part b)")
     args = ap.parse_args()
     parts = set(args.parts.split(","))

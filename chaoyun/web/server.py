@@ -31,8 +31,8 @@ APP = "chaoyun.web.main:app"
 EARLY_EXIT_S = 5.0
 
 
-def _config(**kw: Any) -> uvicorn.Config:
-    return uvicorn.Config(APP, http="httptools", log_level="info", access_log=False, **kw)
+def _config(app: str = APP, **kw: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, http="httptools", log_level="info", access_log=False, **kw)
 
 
 class _Server(uvicorn.Server):
@@ -54,19 +54,20 @@ def bind(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, app: str = APP) -> None:
     sock = bind(host, port, reuse_port=True)
-    _Server(_config()).run(sockets=[sock])
+    _Server(_config(app)).run(sockets=[sock])
 
 
-def serve(host: str, port: int, workers: int = 1) -> None:
+def serve(host: str, port: int, workers: int = 1, app: str = APP) -> None:
+    """``app``: another ASGI app's import string (benchmarks/bare_ingest.py serves its baseline this way)."""
     # Fail early and clearly if the port is taken by something that does not share it.
     try:
         probe = bind(host, port, reuse_port=workers > 1)
     except OSError as e:
         sys.exit(f"cannot listen on {host}:{port}: {e.strerror} / 无法监听 {host}:{port}（端口被占用或地址无效）")
     if workers <= 1:
-        _Server(_config()).run(sockets=[probe])
+        _Server(_config(app)).run(sockets=[probe])
         return
     probe.close()
     ctx = multiprocessing.get_context("spawn")
@@ -74,7 +75,7 @@ def serve(host: str, port: int, workers: int = 1) -> None:
     stopping = False
 
     def start() -> tuple[Any, float]:
-        p = ctx.Process(target=_worker, args=(host, port), daemon=False)
+        p = ctx.Process(target=_worker, args=(host, port, app), daemon=False)
         p.start()
         return p, time.monotonic()
 
