@@ -373,9 +373,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=50_000)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--points", type=int, default=10_000, help="points per HTTP request")
-    ap.add_argument("--clients", type=int, default=4, help="client connections (part b): with two, the kernel often puts both on one server worker")
+    ap.add_argument("--clients", type=int, default=4,
+                    help="client connections (part b); with two the kernel often puts both on one server worker")
     ap.add_argument("--workers", type=int, default=2, help="server worker processes (part b)")
     args = ap.parse_args()
+    from chaoyun.runtime import tune_gc
+
+    tune_gc()  # as the platform's ingest and web processes do (CHAOYUN_GC_GEN0=0 measures without)
     parts = set(args.parts.split(","))
     results: list[dict[str, Any]] = []
     stores = _stores() if parts & {"a", "d"} else []
