@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from chaoyun.devices import alarms, ingest
 from chaoyun.devices.models import Alarm, AlarmRule, Webhook, WebhookDelivery
@@ -114,6 +114,49 @@ def test_rows_at_rest_are_not_read_and_late_points_still_skipped(db: Any) -> Non
     db.expire_all()
     n = db.execute(select(func.count()).select_from(AlarmState).where(AlarmState.rule_id == rule.id)).scalar()
     assert n == 1
+
+
+def test_alarm_storm_in_one_batch(db: Any) -> None:
+    """Many devices over the limit in one batch: each gets its own alarm (raised together at the batch's end),
+    its state row carries the alarm's id, and the next batch clears them; a device that goes over and back in
+    the same batch has its alarm raised and cleared, with both webhook deliveries queued in that order."""
+    from chaoyun.devices.models import AlarmState
+
+    org = org_of(db, "factory2")
+    devices = [make_device(db, org)[0] for _ in range(5)]
+    hook = Webhook(org_id=org.id, name="storm", url="https://example.invalid/hook", secret="s")
+    db.add(hook)
+    db.commit()
+    rules = [_rule(db, d, "threshold", "barrel_temp", op=">", value=240, hysteresis=5) for d in devices]
+
+    def batch(series: list[list[tuple[int, float]]]) -> None:
+        items = [
+            (d, [{"ts": to_ms(T0 + timedelta(seconds=t)), "values": {"barrel_temp": v}} for t, v in pts])
+            for d, pts in zip(devices, series, strict=True)
+        ]
+        ingest.ingest_batch(db, items, "test")
+
+    batch([[(0, 250)], [(0, 251)], [(0, 252)], [(0, 230)], [(0, 250), (10, 220)]])
+    raised = [_alarms(db, d) for d in devices]
+    assert [len(a) for a in raised] == [1, 1, 1, 0, 1]
+    assert [a[0].status for a in raised if a] == ["active", "active", "active", "cleared"]
+    flipped = raised[4][0]
+    assert flipped.cleared_at == T0 + timedelta(seconds=10) and flipped.cleared_by == "system"
+    events = list(
+        db.execute(
+            select(WebhookDelivery.event).where(WebhookDelivery.alarm_id == flipped.id).order_by(WebhookDelivery.id)
+        ).scalars()
+    )
+    assert events == ["alarm.raised", "alarm.cleared"]
+    for d, r, a in zip(devices[:3], rules[:3], raised[:3], strict=True):
+        st = db.get(AlarmState, (r.id, d.id))
+        assert st is not None and st.alarm_id == a[0].id
+    batch([[(20, 230)], [(20, 230)], [(20, 241)], [(20, 230)], [(20, 230)]])  # 241: inside the hysteresis band
+    assert [_alarms(db, d)[0].status for d in devices[:3]] == ["cleared", "cleared", "active"]
+    # Its deliveries are not for the other tests' delivery runs (they share this file's database).
+    db.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
+    db.delete(hook)
+    db.commit()
 
 
 def test_rate_of_change(db: Any) -> None:
