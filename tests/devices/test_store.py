@@ -342,3 +342,37 @@ def test_postgres_buffer_moved_by_one_process_at_a_time() -> None:
         store.flush()
         assert store._fetch("SELECT count(*) FROM telemetry_hot") == [(0,)]
         assert store.count() == 5
+
+
+def test_postgres_current_values_never_wait_for_another_writer() -> None:
+    """While another writer upserts current values (it holds their advisory lock, as an ingest worker inside its
+    transaction would, and a row lock on the same series), a batch is stored without waiting: its current values
+    stay pending (visible to this process) and reach the database in the next round once the lock is free."""
+    import threading
+
+    from chaoyun.devices.store import PG_LATEST_LOCK
+
+    for store in _pg_store():
+        import psycopg
+
+        s = to_ms(T0)
+        store.write([(31, 1, s, 1.0, None)], received_ms=s)  # the first write goes out at once
+        with psycopg.connect(store.url) as other:  # a transaction: the xact lock and the row lock are held
+            assert other.execute("SELECT pg_try_advisory_xact_lock(%s)", (PG_LATEST_LOCK,)).fetchone()[0]
+            other.execute("UPDATE telemetry_latest SET value = value WHERE device_id = 31")
+            store._latest_at = 0.0  # due: this batch would upsert its current values now
+            writer = threading.Thread(target=store.write, args=([(31, 1, s + 1000, 2.0, None)], s + 1000))
+            writer.start()
+            writer.join(5)
+            waited = writer.is_alive()  # a row-lock wait lasts until `other` ends
+            if waited:
+                other.rollback()
+                writer.join()
+            assert not waited, "the batch waited for another writer's current values"
+            assert store.count() == 2
+            assert store.latest_rows([31])[31][1].value == 2.0  # pending, merged for this process's readers
+            db_value = store._fetch("SELECT value FROM telemetry_latest WHERE device_id = 31 AND metric_id = 1")
+            assert db_value == [(1.0,)]
+            other.rollback()
+        store.write_pending()
+        assert store._fetch("SELECT value FROM telemetry_latest WHERE device_id = 31 AND metric_id = 1") == [(2.0,)]
