@@ -118,16 +118,42 @@ _rule_index: _RuleIndex | None = None
 _rule_lock = threading.Lock()
 
 
-# When this process last wrote each (rule, device) state row's last_ts: rows at rest are not read back (below),
-# and this says when one is due for its STATE_REFRESH_MS refresh. Another process's writes only make a refresh
-# come early.
-_saved_last_ms: dict[tuple[int, int], int | None] = {}
+class _Saved:
+    """What last_ts this process last wrote for each (rule, device) state row: rows at rest are not read back
+    (see _load_states), and this says when one is due for its STATE_REFRESH_MS refresh. Another process's writes
+    only make a refresh come early. Two generations swapped every refresh period bound it to the pairs written
+    lately (an entry older than that would call for a refresh anyway); keys are ints, not tuples (a worker may
+    hold one per rule and device of a whole city)."""
+
+    def __init__(self) -> None:
+        self.cur: dict[int, int] = {}
+        self.prev: dict[int, int] = {}
+        self.swapped = time.monotonic()
+
+    def get(self, rule_id: int, device_id: int) -> int | None:
+        k = rule_id << 32 | device_id
+        v = self.cur.get(k)
+        return self.prev.get(k) if v is None else v
+
+    def put(self, rule_id: int, device_id: int, ms: int | None) -> None:
+        now = time.monotonic()
+        if now - self.swapped >= STATE_REFRESH_MS / 1000:
+            self.prev, self.cur, self.swapped = self.cur, {}, now
+        if ms is not None:
+            self.cur[rule_id << 32 | device_id] = ms
+
+    def clear(self) -> None:
+        self.cur.clear()
+        self.prev.clear()
+
+
+_saved = _Saved()
 
 
 def forget_rules() -> None:
     global _rule_index
     _rule_index = None
-    _saved_last_ms.clear()
+    _saved.clear()
 
 
 def _rules(db: Session) -> _RuleIndex:
@@ -348,7 +374,6 @@ def on_ingest_batch(
         if before is not None:
             since[c.id] = min(before, oldest)
     states = _load_states(db, {(c.id, dev_id) for c, _d, dev_id, _p in work}, since)
-    saved = _saved_last_ms
     out = _Outcome()
     for c, device, dev_id, pts in work:
         key = (c.id, dev_id)
@@ -361,7 +386,7 @@ def on_ingest_batch(
         if st is None:
             # No row, or a row at rest (no alarm, nothing pending, older than every point here): both evaluate
             # from the empty state; when this process last wrote it decides whether last_ts is refreshed.
-            st = states[key] = _State(saved_last_ms=saved.get(key))
+            st = states[key] = _State(saved_last_ms=_saved.get(c.id, dev_id))
         if len(pts) > 1:
             pts.sort(key=lambda p: p[0])
         for ts_ms, value, text in pts:
@@ -470,7 +495,7 @@ def _save_states(db: Session, states: dict[tuple[int, int], _State]) -> None:
             device_id,
         )
         (old if st.stored else new).append(row)
-        _saved_last_ms[(rule_id, device_id)] = st.last_ms
+        _saved.put(rule_id, device_id, st.last_ms)
     conn = db.connection()
     # One order (rule, device): PostgreSQL writers then take row locks alike.
     new.sort(key=_row_key)
