@@ -153,25 +153,10 @@ def _setup_db(tmp: Path, devices: int) -> list[str]:
     env["CHAOYUN_VAR_DIR"] = str(tmp / "var")
     env.setdefault("CHAOYUN_SECRET_KEY", "bench")
     env["CHAOYUN_BACKGROUND"] = "0"
-    from sqlalchemy import select
+    from benchmarks.meters import seed_meters
 
-    from chaoyun import migrate
-    from chaoyun.db import get_sessionmaker
-    from chaoyun.devices import service
-    from chaoyun.devices.models import Device, DeviceModel
-    from chaoyun.identity.models import Organisation
-
-    migrate.upgrade()
     uids = [f"meter-{i:05d}" for i in range(devices)]
-    with get_sessionmaker()() as db:
-        service.ensure_catalog(db)
-        org = Organisation(kind="enterprise", name="日志基准企业", status="active", district="chenghai")
-        db.add(org)
-        db.flush()
-        model = db.execute(select(DeviceModel).where(DeviceModel.key == "energy_meter")).scalar_one()
-        for uid in uids:
-            db.add(Device(org_id=org.id, model_id=model.id, uid=uid, name=uid, token_hash=os.urandom(32).hex()))
-        db.commit()
+    seed_meters(uids, "日志基准企业", over_voltage_rule=False)
     return uids
 
 

@@ -182,27 +182,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     from sqlalchemy import select
 
-    from chaoyun import migrate
+    from benchmarks.meters import seed_meters
     from chaoyun.db import get_sessionmaker
-    from chaoyun.devices import service
-    from chaoyun.devices.models import AlarmRule, Device, DeviceModel
+    from chaoyun.devices.models import Device
     from chaoyun.devices.store import get_store
-    from chaoyun.identity.models import Organisation
 
-    migrate.upgrade()
     uids = [f"meter-{i:05d}" for i in range(devices)]
+    seed_meters([*uids, "probe"], "电表基准企业", over_voltage_rule=getattr(args, "alarms", True))
     with get_sessionmaker()() as db:
-        service.ensure_catalog(db)
-        org = Organisation(kind="enterprise", name="电表基准企业", status="active", district="chenghai")
-        db.add(org)
-        db.flush()
-        model = db.execute(select(DeviceModel).where(DeviceModel.key == "energy_meter")).scalar_one()
-        for uid in [*uids, "probe"]:
-            db.add(Device(org_id=org.id, model_id=model.id, uid=uid, name=uid, token_hash=os.urandom(32).hex()))
-        if getattr(args, "alarms", True):
-            db.add(AlarmRule(org_id=org.id, model_id=model.id, name="过压", kind="threshold", metric="voltage",
-                             params={"value": 255, "op": ">", "hysteresis": 2, "duration_s": 0}))
-        db.commit()
         probe_id = db.execute(select(Device.id).where(Device.uid == "probe")).scalar_one()
 
     port = _free_port()

@@ -66,30 +66,13 @@ def main() -> int:
     os.environ.setdefault("CHAOYUN_SECRET_KEY", "bench")
     os.environ["CHAOYUN_BACKGROUND"] = "0"
 
-    from sqlalchemy import select
-
-    from chaoyun import migrate
-    from chaoyun.db import get_sessionmaker
-    from chaoyun.devices import service
+    from benchmarks.meters import seed_meters
     from chaoyun.devices.connectors.sink import PlatformSink
-    from chaoyun.devices.models import AlarmRule, Device, DeviceModel
     from chaoyun.devices.store import get_store
-    from chaoyun.identity.models import Organisation
     from chaoyun.runtime import tune_gc
 
-    migrate.upgrade()
     uids = [f"meter-{i:05d}" for i in range(args.devices)]
-    with get_sessionmaker()() as db:
-        service.ensure_catalog(db)
-        org = Organisation(kind="enterprise", name="电表基准企业", status="active", district="chenghai")
-        db.add(org)
-        db.flush()
-        model = db.execute(select(DeviceModel).where(DeviceModel.key == "energy_meter")).scalar_one()
-        for uid in uids:
-            db.add(Device(org_id=org.id, model_id=model.id, uid=uid, name=uid, token_hash=os.urandom(32).hex()))
-        db.add(AlarmRule(org_id=org.id, model_id=model.id, name="过压", kind="threshold", metric="voltage",
-                         params={"value": 255, "op": ">", "hysteresis": 2, "duration_s": 0}))
-        db.commit()
+    seed_meters(uids, "电表基准企业", over_voltage_rule=True)
 
     rnd = random.Random(7)
     start = int(time.time() * 1000) - 3_600_000  # an hour back: every message stays inside the accepted window
