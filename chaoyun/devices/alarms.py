@@ -622,8 +622,10 @@ def _build_alarm(
 def _announce(db: Session, alarm: Alarm, extra: dict[str, Any], hook_ids: list[int] | None = None) -> None:
     """Webhook deliveries and the in-process ``alarm.raised`` event of a flushed new alarm."""
     _queue(db, alarm, "alarm.raised", hook_ids)
-    # Contexts above devices react through the in-process hook (scheduling repairs a plan when a machine is down).
-    events.publish(
+    # Contexts above devices react through the in-process hook (scheduling repairs a plan when a machine is down),
+    # once the alarm is committed (they enqueue jobs that read it).
+    events.publish_after_commit(
+        db,
         "alarm.raised",
         org_id=alarm.org_id,
         device_id=alarm.device_id,

@@ -78,8 +78,10 @@ def ingest_worker(
     # What every batch uses is loaded before the collector is tuned (chaoyun/runtime.py).
     from chaoyun.devices import alarms, ingest  # noqa: F401
     from chaoyun.devices.connectors import commands  # noqa: F401
+    from chaoyun.hooks import install_all
     from chaoyun.runtime import tune_gc
 
+    install_all()  # alarms raised here reach maintenance and scheduling (as jobs for the runner's workers)
     tune_gc()
     asyncio.run(main())
 

@@ -19,8 +19,10 @@ def register(app: typer.Typer) -> None:
         """Run background jobs: claimed jobs (exports, reports, webhooks) and periodic tasks. Start as many as
         you like, on any host sharing the database and CHAOYUN_JOBS_URL; SIGTERM/SIGINT stop it after the
         current jobs (a job killed harder is retried by another worker once its lease runs out)."""
+        from chaoyun.hooks import install_all
         from chaoyun.jobs.runner import WORKER_ID, Runner, production
 
+        install_all()  # the job kinds of the contexts' subscribers (repairs, alarm orders)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
         runner = Runner(threads or None, schedule=schedule)
         done = threading.Event()

@@ -124,6 +124,24 @@ def enqueue(
     max_attempts: int = 3,
 ) -> Job:
     """Record a job and put it in the queue; returns the row (its id is what pages and the API poll)."""
+    job = new_job(db, kind, args, title=title, user_id=user_id, org_id=org_id, max_attempts=max_attempts)
+    db.commit()
+    send(job.id)
+    return job
+
+
+def new_job(
+    db: Session,
+    kind: str,
+    args: dict[str, Any] | None = None,
+    *,
+    title: str = "",
+    user_id: int | None = None,
+    org_id: int | None = None,
+    max_attempts: int = 3,
+) -> Job:
+    """The job's row, flushed in the caller's transaction (with the caller's own rows); after the commit,
+    ``send(job.id)`` puts it in the queue. A job never sent is sent by the reaper once its lease runs out."""
     if kind not in KINDS:
         raise KeyError(kind)
     job = Job(
@@ -131,9 +149,39 @@ def enqueue(
         lease_until=utcnow() + timedelta(seconds=2 * lease_s()),  # queued: re-sent if no worker took it by then
     )
     db.add(job)
-    db.commit()
-    _send("chaoyun.run_job", job.id)
+    db.flush()
     return job
+
+
+def send(job_id: int) -> None:
+    _send("chaoyun.run_job", job_id)
+
+
+def worker_here() -> bool:
+    """Whether a worker runs in this process (else, the caller of ``drain`` runs the jobs itself)."""
+    return bool(_live)
+
+
+def drain(kinds: Iterable[str], timeout: float = 60.0, job_ids: Iterable[int] | None = None) -> bool:
+    """Wait until no job of ``kinds`` (or of ``job_ids``) is queued or running; where no worker runs in this
+    process (the CLI, the demo's set-up, tests), run the queued ones here, through the same claim as a worker.
+    True when none is left."""
+    kinds, ids = list(kinds), list(job_ids or ())
+    end = time.monotonic() + timeout
+    while True:
+        with get_sessionmaker()() as db:
+            q = select(Job.id, Job.status).where(Job.status.in_(("queued", "running")))
+            q = q.where(Job.id.in_(ids)) if ids else q.where(Job.kind.in_(kinds))
+            left = list(db.execute(q.order_by(Job.id)).all())
+        if not left:
+            return True
+        if not worker_here():
+            for job_id, status in left:
+                if status == "queued":
+                    run_job(job_id)
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
 
 
 def request_cancel(db: Session, job: Job) -> Job:
@@ -393,6 +441,9 @@ def tick(started: float, now: float | None = None) -> list[str]:
 # ---------------------------------------------------------------- workers
 
 
+_live: set[int] = set()  # ids of the Runners started in this process
+
+
 class Runner:
     """A worker: huey worker threads consuming the queue plus the periodic scheduler thread."""
 
@@ -403,6 +454,7 @@ class Runner:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        _live.add(id(self))
         h = queue()
         for i in range(self.threads):
             w = HueyWorker(h, self.stop_flag, 0.1, 1.0, 1.15)
@@ -434,6 +486,7 @@ class Runner:
             self.stop_flag.wait(1.0 - time.time() % 1.0 + 0.01)
 
     def stop(self, timeout: float = 10.0) -> None:
+        _live.discard(id(self))
         self.stop_flag.set()
         end = time.time() + timeout
         for t in self._threads:

@@ -12,8 +12,6 @@ Plans and their due check are in ``plans.py``, spare parts in ``parts.py``, MTBF
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +41,7 @@ from chaoyun.i18n import N_, Msgid
 from chaoyun.identity import audit
 from chaoyun.identity.models import Membership, User
 from chaoyun.identity.permissions import Actor
+from chaoyun.jobs import runner
 
 log = logging.getLogger(__name__)
 
@@ -268,12 +267,13 @@ def sweep_alarms(db: Session, org_id: int | None = None, now: datetime | None = 
     return n
 
 
-_threads: list[threading.Thread] = []
+ALARM_ORDER = "maintenance.alarm_order"
+runner.register_kind(ALARM_ORDER, "chaoyun.apps.maintenance.service:run_alarm_order")
 
 
 def on_alarm(**data: Any) -> None:
-    """The ``alarm.raised`` subscriber: a cheap check here (inside the ingest transaction), the order in a thread
-    once the alarm is committed."""
+    """The ``alarm.raised`` subscriber (after the alarm's commit): a cheap check here, the order as a job of the
+    runner (a crashed worker's job is retried; each alarm is taken once)."""
     org_id, alarm_id = data.get("org_id"), data.get("alarm_id")
     if not isinstance(org_id, int) or not isinstance(alarm_id, int):
         return
@@ -281,37 +281,21 @@ def on_alarm(**data: Any) -> None:
         with get_sessionmaker()() as db:
             if not alarm_opens_order(settings_for(db, org_id), data.get("severity"), data.get("kind")):
                 return
+            runner.enqueue(db, ALARM_ORDER, {"alarm_id": alarm_id}, title=f"order for alarm {alarm_id}", org_id=org_id)
     except Exception:
         log.exception("maintenance check of alarm %s failed", alarm_id)
-        return
-    t = threading.Thread(target=_alarm_thread, args=(alarm_id,), daemon=True, name=f"maint-alarm-{alarm_id}")
-    _threads.append(t)
-    del _threads[:-50]
-    t.start()
 
 
-def _alarm_thread(alarm_id: int) -> None:
-    maker = get_sessionmaker()
-    deadline = time.monotonic() + 10
-    try:
-        while True:
-            with maker() as db:
-                alarm = db.get(Alarm, alarm_id)
-                if alarm is not None:
-                    order_from_alarm(db, alarm)
-                    return
-            if time.monotonic() > deadline:
-                return  # rolled back: no alarm, no order
-            time.sleep(0.1)
-    except Exception:
-        log.exception("maintenance order for alarm %s failed", alarm_id)
+def run_alarm_order(ctx: runner.JobContext, alarm_id: int) -> dict[str, Any]:
+    with get_sessionmaker()() as db:
+        alarm = db.get(Alarm, alarm_id)
+        order = order_from_alarm(db, alarm) if alarm is not None else None
+        return {"order": order.id if order is not None else None}
 
 
 def wait_for_alarm_orders(timeout: float = 15.0) -> None:
-    """Wait until the hook's threads are done (tests, the demo)."""
-    end = time.monotonic() + timeout
-    for t in list(_threads):
-        t.join(max(0.0, end - time.monotonic()))
+    """Wait for (or, with no worker in this process, run) the queued alarm orders (tests, the demo)."""
+    runner.drain([ALARM_ORDER], timeout)
 
 
 _installed = False

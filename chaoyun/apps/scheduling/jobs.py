@@ -1,17 +1,18 @@
-"""Solving in the background, and repairs when a machine goes down.
+"""Solving on the job runner, and repairs when a machine goes down.
 
-A solve never runs in a web request: ``start_solve`` stores the plan and a ``SolveJob`` row and starts a thread
-(CP-SAT releases the GIL while it searches). A monitor beside it writes the job's progress (best objective, bound,
-makespan, solutions, and the best schedule so far) to the database every ``MONITOR_S`` seconds, so any web worker
-can show it, and reads the job's cancel flag from there: a Cancel sent to another worker stops the search within a
-second, and the best schedule found is kept. One queued or running solve per enterprise (a unique index); a job
-whose process died (no heartbeat for ``STALE_S``) is marked failed at the next start.
+A solve never runs in a web request: ``start_solve`` stores the plan, a ``SolveJob`` row (the plan's solve: state,
+live progress, cancel flag) and a ``scheduling.solve`` job of the runner (``chaoyun.jobs.runner``), in one
+transaction. A worker (the web process's embedded one, or ``chaoyun worker`` on any host) runs the solve: CP-SAT
+releases the GIL while it searches, and a monitor beside it writes the progress (best objective, bound, makespan,
+solutions, and the best schedule so far) to the database every ``MONITOR_S`` seconds, so any web worker can show
+it, and reads the cancel flags (the plan's and the runner job's) from there: a Cancel sent to another process stops
+the search within a second, and the best schedule found is kept. One queued or running solve per enterprise (a
+unique index). A worker that dies mid-solve loses its lease and the runner retries the solve on another worker; a
+solve whose runner job ended without it (or an old row with no job) is marked failed at the next start.
 
-Breakdowns: ``install()`` subscribes to the devices context's ``alarm.raised`` event. A machine counts as down
-when the alarm's severity is ``critical``, or it is a ``state`` alarm for the states ``fault`` or ``off``. If that
-machine has operations in the enterprise's published plan that have not ended, a thread waits for the alarm to be
-committed, repairs the published plan (``solver.repair``: operations already started stay, the machine is blocked
-for ``BREAKDOWN_HOURS``, as few operations as possible move) and stores a repair proposal for the planner.
+Breakdowns: ``hooks.on_alarm`` puts a ``scheduling.repair`` job on the runner; ``run_repair`` repairs the published
+plan (``solver.repair``: operations already started stay, the machine is blocked for ``BREAKDOWN_HOURS``, as few
+operations as possible move) and stores a repair proposal for the planner.
 """
 
 from __future__ import annotations
@@ -24,54 +25,55 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chaoyun.apps.scheduling import build as b
 from chaoyun.apps.scheduling import service, solver
+from chaoyun.apps.scheduling.hooks import DOWN_SEVERITIES, DOWN_STATES, REPAIR, SOLVE, is_down, plan_uses
+from chaoyun.apps.scheduling.hooks import install as install
 from chaoyun.apps.scheduling.model import Assignment, ProblemError, Progress, Result
-from chaoyun.apps.scheduling.models import PlanOperation, RepairProposal, SchedulePlan, SolveJob
+from chaoyun.apps.scheduling.models import RepairProposal, SchedulePlan, SolveJob
 from chaoyun.apps.scheduling.schemas import SolveIn
 from chaoyun.db import get_sessionmaker, utcnow
-from chaoyun.devices import events
 from chaoyun.errors import Conflict
 from chaoyun.i18n import N_
 from chaoyun.identity.audit import record_by
 from chaoyun.identity.permissions import Actor
+from chaoyun.jobs import runner
+from chaoyun.jobs.models import Job
 
 log = logging.getLogger("chaoyun.apps.scheduling")
 MONITOR_S = 0.5
 STALE_S = 30.0
 WORKERS = 2  # CP-SAT search workers (threads) of one solve
 REPAIR_TIME_LIMIT_S = 5.0
-DOWN_SEVERITIES = ("critical",)
-DOWN_STATES = ("fault", "off")
-
-_threads: dict[int, threading.Thread] = {}
-_repairs: list[threading.Thread] = []
-_lock = threading.Lock()
+__all__ = ["DOWN_SEVERITIES", "DOWN_STATES", "install", "is_down"]
 
 
 # ---------------------------------------------------------------- starting a solve
 
 
 def clear_stale(db: Session, org_id: int) -> None:
-    """Jobs of a process that died (no heartbeat for STALE_S, and not running in this process) are failed."""
+    """Solves that cannot end any more are failed: their runner job ended without them (its worker died more often
+    than the job may be tried), or, with no runner job, no heartbeat came for STALE_S."""
     limit = utcnow() - timedelta(seconds=STALE_S)
     for job in db.execute(
         select(SolveJob).where(SolveJob.org_id == org_id, SolveJob.state.in_(("queued", "running")))
     ).scalars():
-        alive = _threads.get(job.id)
-        if alive is not None and alive.is_alive():
+        if job.run_job_id is not None:
+            status = db.execute(select(Job.status).where(Job.id == job.run_job_id)).scalar()
+            if status in ("queued", "running"):
+                continue  # the runner has it (a dead worker's job is retried after its lease)
+        elif (job.heartbeat_at or job.created_at) >= limit:
             continue
-        if (job.heartbeat_at or job.created_at) < limit:
-            job.state = "failed"
-            job.message = "no heartbeat: the solving process stopped"
-            job.finished_at = utcnow()
-            plan = db.get(SchedulePlan, job.plan_id)
-            if plan is not None and plan.status == "solving":
-                plan.status = "cancelled" if plan.operations else "failed"
+        job.state = "failed"
+        job.message = "no heartbeat: the solving process stopped"
+        job.finished_at = utcnow()
+        plan = db.get(SchedulePlan, job.plan_id)
+        if plan is not None and plan.status == "solving":
+            plan.status = "cancelled" if plan.operations else "failed"
     db.commit()
 
 
@@ -151,17 +153,28 @@ def start_solve(
     job = SolveJob(org_id=actor.org_id, plan_id=plan.id, state="queued")
     db.add(job)
     try:
-        db.commit()
+        db.flush()
     except IntegrityError:
         db.rollback()
         other = service.running_job(db, actor.org_id)
         raise _busy(other.plan_id if other else 0) from None
-    thread = threading.Thread(
-        target=_run, args=(job.id, plan.id, built.problem, data.time_limit_s, hint), daemon=True, name=f"solve-{job.id}"
+    run = runner.new_job(
+        db,
+        SOLVE,
+        {
+            "solve_job_id": job.id,
+            "plan_id": plan.id,
+            "time_limit": data.time_limit_s,
+            "hint": [a.__dict__ for a in hint] if hint else None,
+        },
+        title=f"schedule plan {plan.id}",
+        user_id=actor.user.id,
+        org_id=actor.org_id,
+        max_attempts=2,
     )
-    with _lock:
-        _threads[job.id] = thread
-    thread.start()
+    job.run_job_id = run.id
+    db.commit()
+    runner.send(run.id)
     return plan
 
 
@@ -180,27 +193,37 @@ def request_cancel(db: Session, actor: Actor, plan_id: int) -> SolveJob:
     job.cancel_requested = True
     record_by(db, actor, "cancel", "schedule_plan", plan.id)
     db.commit()
+    run = db.get(Job, job.run_job_id) if job.run_job_id is not None else None
+    if run is not None and runner.request_cancel(db, run).status == "cancelled":
+        # Still in the queue: it never starts, so the plan's solve ends here.
+        db.refresh(job)
+        if job.state == "queued":
+            job.state, job.message, job.finished_at = "cancelled", "cancelled", utcnow()
+            plan.status = "cancelled" if plan.operations else "failed"
+            plan.solver_status = "cancelled"
+            db.commit()
     return job
 
 
 def wait(plan_id: int, timeout: float = 60.0) -> bool:
-    """Wait for the solve of a plan started in this process (tests, the demo); True when it ended."""
+    """Wait for the solve of a plan to end (tests, the demo, the CLI); where no worker runs in this process, the
+    caller runs it. True when it ended."""
     with get_sessionmaker()() as db:
         job = service.job_of(db, plan_id)
-        job_id = job.id if job else None
-    thread = _threads.get(job_id) if job_id is not None else None
-    if thread is not None:
-        thread.join(timeout)
-        return not thread.is_alive()
-    return True
+        if job is None or job.state not in ("queued", "running"):
+            return True
+        run_id = job.run_job_id
+    if run_id is None:
+        return False  # an old row nobody runs: clear_stale ends it
+    return runner.drain((), timeout, job_ids=[run_id])
 
 
 def wait_repairs(timeout: float = 60.0) -> None:
-    for t in list(_repairs):
-        t.join(timeout)
+    """Wait for (or, with no worker here, run) the queued repair jobs."""
+    runner.drain([REPAIR], timeout)
 
 
-# ---------------------------------------------------------------- the solving thread
+# ---------------------------------------------------------------- the solve, in a worker
 
 
 @dataclass
@@ -209,16 +232,45 @@ class _Live:
     reported: int = 0  # schedules reported so far (the solver's quick first one included)
     written_solutions: int = 0
     stop: bool = False
+    cancelled: bool = False  # the runner job was cancelled (or taken over): it ends as such
     done: threading.Event = field(default_factory=threading.Event)
 
 
-def _run(job_id: int, plan_id: int, problem: Any, time_limit: float, hint: list[Assignment] | None) -> None:
+def run_solve(
+    ctx: runner.JobContext,
+    solve_job_id: int,
+    plan_id: int,
+    time_limit: float,
+    hint: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``scheduling.solve`` job: solve the stored problem of the plan (again, on a retry)."""
+    with get_sessionmaker()() as db:
+        job, plan = db.get(SolveJob, solve_job_id), db.get(SchedulePlan, plan_id)
+        if job is None or plan is None or job.state not in ("queued", "running"):
+            return {"status": "gone"}  # cancelled while queued, or failed by clear_stale
+        problem = b.problem_from_json(plan.problem)
+    live = _run(solve_job_id, plan_id, problem, time_limit, [Assignment(**a) for a in hint or []] or None, ctx)
+    if ctx._lost.is_set():
+        raise runner.Lost()
+    if live.cancelled:
+        raise runner.Cancelled()
+    return {"solutions": live.reported}
+
+
+def _run(
+    job_id: int,
+    plan_id: int,
+    problem: Any,
+    time_limit: float,
+    hint: list[Assignment] | None,
+    ctx: runner.JobContext | None = None,
+) -> _Live:
     live = _Live()
     maker = get_sessionmaker()
     with maker() as db:
         db.execute(update(SolveJob).where(SolveJob.id == job_id).values(state="running", heartbeat_at=utcnow()))
         db.commit()
-    monitor = threading.Thread(target=_monitor, args=(maker, job_id, plan_id, live), daemon=True)
+    monitor = threading.Thread(target=_monitor, args=(maker, job_id, plan_id, live, time_limit, ctx), daemon=True)
     monitor.start()
     result: Result | None = None
     failure = ""
@@ -237,14 +289,15 @@ def _run(job_id: int, plan_id: int, problem: Any, time_limit: float, hint: list[
     finally:
         live.done.set()
         monitor.join()
+    if ctx is not None and ctx._lost.is_set():
+        return live  # another worker has the job now: its result, not ours, is stored
     try:
         with maker() as db:
             _finish(db, job_id, plan_id, result, failure, live)
     except Exception:
         log.exception("could not store the result of plan %s", plan_id)
-    finally:
-        with _lock:
-            _threads.pop(job_id, None)
+        raise
+    return live
 
 
 def _report(live: _Live, p: Progress) -> None:
@@ -252,9 +305,26 @@ def _report(live: _Live, p: Progress) -> None:
     live.reported += 1
 
 
-def _monitor(maker: Callable[[], Session], job_id: int, plan_id: int, live: _Live) -> None:
-    """Progress to the database, cancel flag from it, until the solve ends."""
+def _monitor(
+    maker: Callable[[], Session],
+    job_id: int,
+    plan_id: int,
+    live: _Live,
+    time_limit: float,
+    ctx: runner.JobContext | None,
+) -> None:
+    """Progress to the database, cancel flags from it, until the solve ends."""
+    started = time.monotonic()
     while not live.done.wait(MONITOR_S):
+        if ctx is not None:
+            # The runner job's bar (on the jobs page): seconds of the time limit; a cancel there stops the search.
+            try:
+                msg = f"{live.reported} solutions" if live.reported else ""
+                ctx.progress(min(int(time.monotonic() - started), int(time_limit)), int(time_limit), msg)
+            except (runner.Cancelled, runner.Lost):
+                live.stop = live.cancelled = True
+            except Exception:
+                log.exception("job progress of plan %s not written", plan_id)
         try:
             with maker() as db:
                 job = db.get(SolveJob, job_id)
@@ -334,7 +404,7 @@ def _apply(db: Session, plan: SchedulePlan, result: Result) -> None:
 
 
 def solve_now(db: Session, actor: Actor, data: SolveIn, now: datetime | None = None) -> SchedulePlan:
-    """Solve in the calling thread (the demo, the CLI): the same rows as a background solve."""
+    """Solve and wait (the demo, the CLI): the same rows and job as a background solve."""
     plan = start_solve(db, actor, data, now=now)
     wait(plan.id, timeout=data.time_limit_s + 60)
     db.refresh(plan)
@@ -344,71 +414,25 @@ def solve_now(db: Session, actor: Actor, data: SolveIn, now: datetime | None = N
 # ---------------------------------------------------------------- breakdowns → repair proposals
 
 
-def is_down(severity: str | None, kind: str | None, state: str | None) -> bool:
-    return severity in DOWN_SEVERITIES or (kind == "state" and state in DOWN_STATES)
-
-
-def _plan_uses(db: Session, org_id: int, device_id: int, now: datetime) -> SchedulePlan | None:
-    plan = service.published_plan(db, org_id)
-    if plan is None:
-        return None
-    used = db.execute(
-        select(
-            exists().where(
-                PlanOperation.plan_id == plan.id, PlanOperation.device_id == device_id, PlanOperation.end > now
-            )
+def run_repair(
+    ctx: runner.JobContext,
+    org_id: int,
+    device_id: int,
+    alarm_id: int | None = None,
+    started_at: str | None = None,
+    message: str = "",
+) -> dict[str, Any]:
+    """The ``scheduling.repair`` job (one proposal per alarm: a retry adds none)."""
+    with get_sessionmaker()() as db:
+        proposal = propose_repair(
+            db,
+            org_id,
+            device_id,
+            down_from=datetime.fromisoformat(started_at) if started_at else utcnow(),
+            alarm_id=alarm_id,
+            reason=message,
         )
-    ).scalar()
-    return plan if used else None
-
-
-def on_alarm(**data: Any) -> None:
-    """The ``alarm.raised`` subscriber: cheap checks here (inside the ingest transaction), the repair in a thread."""
-    if not is_down(data.get("severity"), data.get("kind"), data.get("state")):
-        return
-    org_id, device_id = data.get("org_id"), data.get("device_id")
-    if not isinstance(org_id, int) or not isinstance(device_id, int):
-        return
-    try:
-        with get_sessionmaker()() as db:
-            if _plan_uses(db, org_id, device_id, utcnow()) is None:
-                return
-    except Exception:
-        log.exception("breakdown check for device %s failed", device_id)
-        return
-    t = threading.Thread(target=_repair_thread, kwargs=data, daemon=True, name=f"repair-{device_id}")
-    _repairs.append(t)
-    del _repairs[:-20]
-    t.start()
-
-
-def _repair_thread(**data: Any) -> None:
-    alarm_id = data.get("alarm_id")
-    maker = get_sessionmaker()
-    # The alarm is raised inside the ingest transaction: wait until it is committed (or rolled back: then nothing).
-    from chaoyun.devices.models import Alarm
-
-    deadline = time.monotonic() + 10
-    while alarm_id is not None:
-        with maker() as db:
-            if db.get(Alarm, alarm_id) is not None:
-                break
-        if time.monotonic() > deadline:
-            return
-        time.sleep(0.1)
-    try:
-        with maker() as db:
-            start = data.get("started_at")
-            propose_repair(
-                db,
-                int(data["org_id"]),
-                int(data["device_id"]),
-                down_from=start if isinstance(start, datetime) else utcnow(),
-                alarm_id=alarm_id,
-                reason=str(data.get("message") or "")[:300],
-            )
-    except Exception:
-        log.exception("repair after the breakdown of device %s failed", data.get("device_id"))
+        return {"proposal": proposal.id if proposal is not None else None}
 
 
 def propose_repair(
@@ -424,7 +448,7 @@ def propose_repair(
 ) -> RepairProposal | None:
     """A repaired copy of the published plan with the machine down in [down_from, down_until), as a proposal."""
     now = now or utcnow()
-    base = _plan_uses(db, org_id, device_id, now)
+    base = plan_uses(db, org_id, device_id, now)
     if base is None:
         return None
     if alarm_id is not None:
@@ -500,14 +524,3 @@ def propose_repair(
     db.add(proposal)
     db.commit()
     return proposal
-
-
-_installed = False
-
-
-def install() -> None:
-    """Subscribe to breakdowns (once per process; the web app does it when its routes load)."""
-    global _installed
-    if not _installed:
-        events.subscribe("alarm.raised", on_alarm)
-        _installed = True

@@ -141,6 +141,7 @@ class SolveJob(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("apps_sched_plans.id", ondelete="CASCADE"), index=True)
     state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | cancelled | failed
+    run_job_id: Mapped[int | None] = mapped_column(Integer)  # the job runner's job (``jobs.id``) that solves it
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     best_objective: Mapped[float | None] = mapped_column(Float)
     bound: Mapped[float | None] = mapped_column(Float)
