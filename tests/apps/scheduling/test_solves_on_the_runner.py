@@ -1,5 +1,5 @@
-"""Solves and repairs are jobs of the job runner: a solve is a ``scheduling.solve`` job with the jobs page's
-progress, cancelled from there too; a solve whose worker died is retried by another and ends solved; a breakdown
+"""Solves and repairs are jobs of the job runner: a solve is a ``scheduling.solve`` job that reports progress and
+stops on the runner's cancel as on the plan's; a solve whose worker died is retried by another and ends solved; a breakdown
 alarm raised outside any web process (as in ``chaoyun ingest-worker``) becomes a repair job once it commits."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_a_solve_is_a_runner_job_with_progress_and_its_cancel_stops_the_search(d
         time.sleep(0.2)
     assert job.status == "running" and job.total == 120 and job.done >= 1, (job.status, job.done, job.total)
     t0 = time.monotonic()
-    runner.request_cancel(db, job)  # the jobs page's Cancel, not the plan's
+    runner.request_cancel(db, job)  # the runner's cancel, not the plan's
     assert jobs.wait(plan.id, 30) and time.monotonic() - t0 < 10
     db.expire_all()
     job, solve = _run_job(db, plan.id), service.job_of(db, plan.id)
