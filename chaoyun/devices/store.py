@@ -66,6 +66,7 @@ DENSE = 8  # points per series from which a batch skips the buffer
 PG_MOVE_LOCK = 0x63_79_68_6F_74  # advisory lock key of the buffer move on PostgreSQL ("cyhot")
 # Advisory lock key of current-value upserts ("cylat"), taken with try: see PostgresStore._upsert_latest.
 PG_LATEST_LOCK = 0x63_79_6C_61_74
+MARKS_KEPT = 500_000  # rollup marks a PostgreSQL writer remembers (rollups.py: "skips marks"), then starts over
 LATEST_SECONDS = 0.5  # current values are upserted at most this often per process (newest per series kept)
 # SQLite page cache per connection. A worker holds up to three (ingest, write-behind, readers); the working set of
 # a sorted move is one leaf page per series, so 16 MiB covers ~4,000 series and the OS page cache the rest.
@@ -934,6 +935,8 @@ class PostgresStore(TelemetryStore):
         self._local = threading.local()
         self._partitions: set[int] = set()
         self._part_lock = threading.Lock()
+        self._marked: set[tuple[int, int, int]] = set()  # marks this process wrote in epoch _mark_epoch
+        self._mark_epoch: int | None = None
 
     def _conn(self) -> Any:
         import psycopg
@@ -1000,8 +1003,28 @@ class PostgresStore(TelemetryStore):
             raise
         with conn.transaction():
             self._into_cold(conn, lo, hi, rows, image)
+            epoch = self._mark_new(conn, marks)
+            done = self._upsert_latest(conn, latest)
+        if epoch is not None:  # committed: these marks are there until the epoch moves on
+            if epoch != self._mark_epoch or len(self._marked) > MARKS_KEPT:
+                self._marked, self._mark_epoch = set(), epoch
+            self._marked.update(marks)
+        return done
+
+    def _mark_new(self, conn: Any, marks: list[tuple[int, int, int]]) -> int | None:
+        """Upsert the marks this process has not written in the current mark epoch (all of them if the epoch
+        moved or its lock is taken); returns the epoch read, None if the lock was not free (rollups.py)."""
+        free, epoch = conn.execute(
+            "SELECT pg_try_advisory_xact_lock_shared(%s), "
+            "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM telemetry_rollup_epoch)",  # 1st nextval: 1
+            (rollups.MARKS_LOCK,),
+        ).fetchone()
+        if not free:
             self._mark(conn, marks)
-            return self._upsert_latest(conn, latest)
+            return None
+        known = self._marked if epoch == self._mark_epoch else ()
+        self._mark(conn, [m for m in marks if m not in known] if known else marks)
+        return int(epoch)
 
     def _into_cold(self, conn: Any, lo: int, hi: int, rows: Sequence[RowT], image: bytes | None) -> None:
         """COPY (rows, or their binary image) into the clustered table; known rows are skipped."""
