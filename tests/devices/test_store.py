@@ -376,3 +376,19 @@ def test_postgres_current_values_never_wait_for_another_writer() -> None:
             other.rollback()
         store.write_pending()
         assert store._fetch("SELECT value FROM telemetry_latest WHERE device_id = 31 AND metric_id = 1") == [(2.0,)]
+
+
+def test_newest_row_per_series_the_same_in_numpy_as_row_by_row() -> None:
+    """Large batches find each series' newest row from shared numpy key columns; out-of-order times and equal
+    times (the later row wins) give what the row-by-row loop gives."""
+    import random
+
+    from chaoyun.devices.store import NUMPY_ROWS, key_columns, latest_of
+
+    rnd = random.Random(3)
+    rows = [
+        (rnd.randrange(40), rnd.randrange(6), rnd.randrange(500) * 1000, float(i), None)
+        for i in range(NUMPY_ROWS + 1000)
+    ]
+    assert latest_of(rows, key_columns(rows)) == latest_of(rows)
+    assert len(latest_of(rows)) == 240
