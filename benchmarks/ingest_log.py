@@ -7,9 +7,10 @@ restarted at two thirds. Measured: messages/s stored by the workers (steady), CP
 and of the broker nodes (process CPU time / messages: a figure that the machine's load moves less than a rate),
 and loss: every message a node acknowledged must be in the store (rows counted at the end).
 
-With ``--broker rabbitmq`` the same devices publish to a private RabbitMQ node (MQTT plugin) whose messages go
-to a quorum queue bound to ``amq.topic``: the broker side only (messages/s acknowledged to devices and the
-queue's count at the end), for the comparison in docs/deployment.md.
+With ``--broker rabbitmq`` the same devices publish to private RabbitMQ nodes (``--nodes``, default 3, clustered;
+MQTT plugin on each) whose messages go to a quorum queue with a replica per node bound to ``amq.topic``: the
+broker side only (messages/s acknowledged to devices, broker CPU, and the queue's count at the end), for the
+comparison in docs/deployment.md.
 
 Usage: ``.venv/bin/python benchmarks/ingest_log.py [--devices 300] [--rate 5000] [--seconds 20] [--workers 2]
 [--kill-node] [--broker nats|rabbitmq]``; writes benchmarks/out/ingest_log.json.
@@ -273,52 +274,90 @@ def run_nats(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def run_rabbitmq(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    """A private RabbitMQ node (its own name, ports and data folder) with the MQTT plugin; a quorum queue bound to
-    amq.topic for the devices' topics; devices publish QoS 1 (PUBACK after the queue confirmed)."""
-    amqp, dist, mqtt_port = (_free_port() for _ in range(3))
-    tmp = tmp / "rabbitmq"  # the server runs as the rabbitmq user: a folder it may write
+    """Private RabbitMQ nodes (their own names, ports and data folders) with the MQTT plugin, clustered when
+    ``--nodes`` > 1; a quorum queue (one replica per node) bound to amq.topic for the devices' topics; devices,
+    spread over the nodes, publish QoS 1 (PUBACK after the queue confirmed)."""
+    tmp = tmp / "rabbitmq"  # the servers run as the rabbitmq user: folders it may write
     tmp.mkdir(mode=0o777)
     tmp.chmod(0o777)
     tmp.parent.chmod(0o755)
-    node = f"chaoyunbench{os.getpid()}@localhost"
-    (tmp / "rabbitmq.conf").write_text(
-        f"listeners.tcp.default = 127.0.0.1:{amqp}\nmqtt.listeners.tcp.default = 127.0.0.1:{mqtt_port}\n"
-        "mqtt.allow_anonymous = false\nloopback_users = none\n")
-    (tmp / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
-    env = dict(os.environ, RABBITMQ_NODENAME=node, RABBITMQ_NODE_PORT=str(amqp), RABBITMQ_DIST_PORT=str(dist),
-               RABBITMQ_CONFIG_FILE=str(tmp / "rabbitmq"), RABBITMQ_ENABLED_PLUGINS_FILE=str(tmp / "enabled_plugins"),
-               RABBITMQ_MNESIA_BASE=str(tmp / "mnesia"), RABBITMQ_LOG_BASE=str(tmp / "log"),
-               RABBITMQ_PID_FILE=str(tmp / "rabbit.pid"))
-    proc = subprocess.Popen(["rabbitmq-server"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nodes: list[dict[str, Any]] = []
+    for k in range(args.nodes):
+        amqp, dist, mqtt_port = (_free_port() for _ in range(3))
+        d = tmp / f"n{k + 1}"
+        d.mkdir(mode=0o777)
+        d.chmod(0o777)
+        name = f"chaoyunbench{os.getpid()}n{k + 1}@localhost"
+        (d / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{amqp}\nmqtt.listeners.tcp.default = 127.0.0.1:{mqtt_port}\n"
+            "mqtt.allow_anonymous = false\nloopback_users = none\n")
+        (d / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
+        env = dict(os.environ, RABBITMQ_NODENAME=name, RABBITMQ_NODE_PORT=str(amqp), RABBITMQ_DIST_PORT=str(dist),
+                   RABBITMQ_CONFIG_FILE=str(d / "rabbitmq"), RABBITMQ_ENABLED_PLUGINS_FILE=str(d / "enabled_plugins"),
+                   RABBITMQ_MNESIA_BASE=str(d / "mnesia"), RABBITMQ_LOG_BASE=str(d / "log"),
+                   RABBITMQ_PID_FILE=str(d / "rabbit.pid"))
+        proc = subprocess.Popen(["rabbitmq-server"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        nodes.append({"name": name, "env": env, "proc": proc, "mqtt": mqtt_port, "pid_file": d / "rabbit.pid"})
 
-    def ctl(*a: str) -> str:
-        r = subprocess.run(["rabbitmqctl", "-n", node, *a], env=env, capture_output=True, text=True, timeout=120)
+    def ctl(node: dict[str, Any], *a: str) -> str:
+        r = subprocess.run(["rabbitmqctl", "-n", node["name"], *a], env=node["env"], capture_output=True, text=True,
+                           timeout=120)
         if r.returncode:
             raise SystemExit(f"rabbitmqctl {' '.join(a)}: {r.stderr[-500:]}")
         return r.stdout
 
     def stop() -> None:
-        subprocess.run(["rabbitmqctl", "-n", node, "stop"], env=env, capture_output=True, timeout=60)
-        if proc.poll() is None:
-            proc.kill()
+        for node in nodes:
+            subprocess.run(["rabbitmqctl", "-n", node["name"], "stop"], env=node["env"], capture_output=True,
+                           timeout=60)
+            if node["proc"].poll() is None:
+                node["proc"].kill()
 
     atexit.register(stop)
-    ctl("wait", str(tmp / "rabbit.pid"), "--timeout", "120")
-    ctl("add_user", "meters", "meters-pw")
-    ctl("set_permissions", "-p", "/", "meters", ".*", ".*", ".*")
+    first = nodes[0]
+    for node in nodes:
+        ctl(node, "wait", str(node["pid_file"]), "--timeout", "120")
+    for node in nodes[1:]:  # join the first node's cluster
+        ctl(node, "stop_app")
+        ctl(node, "join_cluster", first["name"])
+        ctl(node, "start_app")
+    ctl(first, "add_user", "meters", "meters-pw")
+    ctl(first, "set_permissions", "-p", "/", "meters", ".*", ".*", ".*")
     # The queue and its binding, declared through rabbitmqadmin-free rabbitmqctl eval (no AMQP client here).
-    ctl("eval", 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, queue, <<"ingest">>), true, false, '
-        '[{<<"x-queue-type">>, longstr, <<"quorum">>}], none, <<"bench">>).')
-    ctl("eval", 'rabbit_binding:add({binding, rabbit_misc:r(<<"/">>, exchange, <<"amq.topic">>), '
+    ctl(first, "eval", 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, queue, <<"ingest">>), true, false, '
+        f'[{{<<"x-queue-type">>, longstr, <<"quorum">>}}, {{<<"x-quorum-initial-group-size">>, long, {args.nodes}}}], '
+        'none, <<"bench">>).')
+    ctl(first, "eval", 'rabbit_binding:add({binding, rabbit_misc:r(<<"/">>, exchange, <<"amq.topic">>), '
         '<<"chaoyun.v1.devices.*.telemetry">>, rabbit_misc:r(<<"/">>, queue, <<"ingest">>), []}, <<"bench">>).')
     uids = [f"meter-{i:05d}" for i in range(args.devices)]
-    sent, acked, took = _publish(uids, [mqtt_port], "meters", "meters-pw", args.rate, args.seconds, args.procs)
+    cpu0 = [_proc_cpu(n["proc"].pid) for n in nodes]
+    sent, acked, took = _publish(uids, [n["mqtt"] for n in nodes], "meters", "meters-pw", args.rate, args.seconds,
+                                 args.procs)
+    cpu = sum(_proc_cpu(n["proc"].pid) for n in nodes) - sum(cpu0)
     time.sleep(2)
-    out = ctl("list_queues", "-q", "name", "messages")
+    out = ctl(first, "list_queues", "-q", "name", "messages")
     queued = int(next(line.split()[1] for line in out.splitlines() if line.startswith("ingest")))
-    return {"broker": "rabbitmq 1 node, quorum queue", "devices": args.devices,
+    return {"broker": f"rabbitmq {args.nodes} node(s), quorum queue ({args.nodes} replicas)", "devices": args.devices,
             "offered_msgs_per_s": round(sent / took), "acked_msgs_per_s": round(acked / took),
+            "broker_cpu_us_per_acked_msg": round(1e6 * cpu / max(acked, 1), 1),
             "sent": sent, "acked": acked, "queued": queued, "acked_missing": max(0, acked - queued)}
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (the Erlang VM runs under rabbitmq-server's shell)."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        procs = [p, *p.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for q in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = q.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def _free_port() -> int:
@@ -337,6 +376,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--kill-node", action="store_true", help="kill node n2 at 1/3 of the run, restart it at 2/3")
+    ap.add_argument("--nodes", type=int, default=3, help="--broker rabbitmq: cluster nodes (1: a single node)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="chaoyun-bench-log-"))
     atexit.register(shutil.rmtree, tmp, True)

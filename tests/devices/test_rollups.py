@@ -181,43 +181,47 @@ def test_postgres_writers_skip_known_marks_and_no_point_escapes_a_refresh() -> N
 
     from tests.devices.test_store import _pg_store
 
-    for store in _pg_store():
+    for pg in _pg_store():
         dense = [(1, 7, S0 + i * 1000, float(i), None) for i in range(600)]  # 10 minutes of hour 0: dense
-        store.write(dense[:300])
-        gens = lambda: store._fetch("SELECT hour, gen FROM telemetry_rollup_dirty")  # noqa: E731
-        assert gens() == [(S0, 0)]
-        store.write(dense[300:])
-        assert gens() == [(S0, 0)], "a known mark was upserted again"
-        assert rollups.refresh(store) == 1
-        _check(store, [(ts, v) for _, _, ts, v, _ in dense])
+        pg.write(dense[:300])
+        assert _marks(pg) == [(S0, 0)]
+        pg.write(dense[300:])
+        assert _marks(pg) == [(S0, 0)], "a known mark was upserted again"
+        assert rollups.refresh(pg) == 1
+        _check(pg, [(ts, v) for _, _, ts, v, _ in dense])
         # A writer that skipped the mark commits while a refresh waits for the epoch's lock: the refresh reads
         # the mark, waits, and its recompute includes the writer's points.
         more = [(1, 7, S0 + 600_000 + i * 1000, 1000.0 + i, None) for i in range(600)]
-        store.write(more[:300])  # new epoch: marks again
-        with psycopg.connect(store.url) as writer:  # a writer in mid-transaction that skipped the mark
-            assert writer.execute("SELECT pg_try_advisory_xact_lock_shared(%s)", (rollups.MARKS_LOCK,)).fetchone()[0]
+        pg.write(more[:300])  # new epoch: marks again
+        with psycopg.connect(pg.url) as writer:  # a writer in mid-transaction that skipped the mark
+            shared = "SELECT pg_try_advisory_xact_lock_shared(%s)"
+            assert writer.execute(shared, (rollups.MARKS_LOCK,)).fetchone()[0]
             with writer.cursor().copy(
                 "COPY telemetry (device_id, metric_id, ts, value, text) FROM STDIN"
             ) as cp:
                 for r in more[300:]:
                     cp.write_row(r)
-            refresher = threading.Thread(target=rollups.refresh, args=(store,))
+            refresher = threading.Thread(target=rollups.refresh, args=(pg,))
             refresher.start()
             refresher.join(1.0)
             assert refresher.is_alive(), "the refresh did not wait for a writer holding the epoch's lock"
             writer.commit()
         refresher.join(30)
         assert not refresher.is_alive()
-        _check(store, [(ts, v) for _, _, ts, v, _ in dense + more])
+        _check(pg, [(ts, v) for _, _, ts, v, _ in dense + more])
         # While the epoch's lock is held exclusively (a refresh advancing it), a writer marks without waiting.
         late = [(1, 7, S0 + 1_800_000 + i * 1000, -1.0, None) for i in range(20)]
-        with psycopg.connect(store.url) as refresh:
+        with psycopg.connect(pg.url) as refresh:
             refresh.execute("SELECT pg_advisory_xact_lock(%s)", (rollups.MARKS_LOCK,))
-            w = threading.Thread(target=store.write, args=(late,))
+            w = threading.Thread(target=pg.write, args=(late,))
             w.start()
             w.join(5)
             assert not w.is_alive(), "a writer waited for the mark epoch's lock"
             refresh.rollback()
-        assert gens() == [(S0, 0)]
-        assert rollups.refresh(store) == 1
-        _check(store, [(ts, v) for _, _, ts, v, _ in dense + more + late])
+        assert _marks(pg) == [(S0, 0)]
+        assert rollups.refresh(pg) == 1
+        _check(pg, [(ts, v) for _, _, ts, v, _ in dense + more + late])
+
+
+def _marks(store: TelemetryStore) -> list[Any]:  # noqa: F811
+    return store._fetch("SELECT hour, gen FROM telemetry_rollup_dirty")

@@ -1,6 +1,7 @@
 """Solves and repairs are jobs of the job runner: a solve is a ``scheduling.solve`` job that reports progress and
-stops on the runner's cancel as on the plan's; a solve whose worker died is retried by another and ends solved; a breakdown
-alarm raised outside any web process (as in ``chaoyun ingest-worker``) becomes a repair job once it commits."""
+stops on the runner's cancel as on the plan's; a solve whose worker died is retried by another and ends solved; a
+breakdown alarm raised outside any web process (as in ``chaoyun ingest-worker``) becomes a repair job once it
+commits."""
 
 from __future__ import annotations
 
