@@ -236,6 +236,17 @@ class LocalCluster:
                 except TimeoutError as exc:
                     tail = (self.root / f"{n.name}.log").read_text(errors="replace")[-600:]
                     raise TimeoutError(f"{exc}; {n.name}'s log ends: {tail}") from None
+        # A port that answers may be another process's (taken between picking and binding): the node then exits
+        # at once ("address already in use"). Seen in CI, where the run then hung on the missing node.
+        import time
+
+        time.sleep(0.5)
+        for n in self.nodes:
+            p = self.procs.get(n.name)
+            if (name is None or n.name == name) and p is not None and p.poll() is not None:
+                self.procs.pop(n.name)
+                tail = (self.root / f"{n.name}.log").read_text(errors="replace")[-600:]
+                raise TimeoutError(f"{n.name} exited at start; its log ends: {tail}")
 
     def kill(self, name: str) -> None:
         """SIGKILL: the node dies as in a crash (no shutdown, no flush)."""
@@ -261,7 +272,7 @@ class LocalCluster:
 
         import nats
 
-        async def ok(url: str) -> bool:
+        async def check(url: str) -> bool:
             try:
                 nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False)
             except Exception:
@@ -273,6 +284,16 @@ class LocalCluster:
                 return False
             finally:
                 await nc.close()
+
+        async def ok(url: str) -> bool:
+            # Bounded as a whole: a node that died mid-handshake once left connect or close waiting for ever
+            # (a CI run hung here instead of failing).
+            import asyncio
+
+            try:
+                return await asyncio.wait_for(check(url), timeout=5)
+            except TimeoutError:
+                return False
 
         deadline = time.monotonic() + timeout
         for url in self._admin_urls:
