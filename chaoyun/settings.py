@@ -73,7 +73,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("BACKGROUND", "1", "0 disables background jobs inside the web process"),
     Var("JOBS_URL", "", "job queue: empty = embedded (SQLite file in VAR_DIR, worker inside the web process); "
         "redis://host:6379/N = production (web processes only enqueue; run `chaoyun worker`)"),
-    Var("JOBS_WORKERS", "2", "worker threads of `chaoyun worker` (and of the embedded worker)"),
+    Var("JOBS_WORKERS", "4", "worker threads of `chaoyun worker` (and of the embedded worker); a schedule solve "
+        "holds one for its time limit"),
     Var("JOBS_LEASE_S", "30", "seconds a running job's lease lasts; a dead worker's job is retried after it"),
     Var("JOBS_ONLY", "", "comma-separated periodic task names to run (empty: all; for tests and diagnosis)"),
     Var("JOBS_SELFTEST_S", "0", "period of a self-test periodic task that records each run (0: off)"),
