@@ -24,7 +24,9 @@ devices with one point per series dirties thousands of B-tree pages, and writes 
 MQTT, HTTP, gateways) are appended to ``telemetry_hot``, a heap without an index, and moved into ``telemetry``
 in one sorted statement when the buffer holds ``HOT_ROWS`` rows or its oldest row is ``HOT_SECONDS`` old
 (checked on write and by a background thread): a series then gets tens of points per move, one page touch for
-all of them. Dense batches (backfill, imports: ``DENSE`` or more points per series) go to ``telemetry``
+all of them. On PostgreSQL the move runs on that background thread (``MOVE_BEHIND``): moves do not block writers
+there, and a writer that moved the buffer itself stopped taking batches for the move's length (a quarter of an
+MQTT ingest worker's time). Dense batches (backfill, imports: ``DENSE`` or more points per series) go to ``telemetry``
 directly, sorted by key. Readers see both: a query adds the buffered points of its series (a scan of the small
 buffer) to what the clustered table returns, first stored point winning as there.
 """
@@ -147,7 +149,12 @@ def latest_of(rows: Sequence[RowT], keys: KeyCols | None = None) -> dict[tuple[i
 class TelemetryStore(ABC):
     """What every backend offers. ``metric`` arguments take a metric id or the metric's key."""
 
+    # Due moves go to the write-behind thread instead of the writer that found them due. Only where a move does
+    # not block writes anyway (PostgreSQL; SQLite has one writer at a time, so the writer would wait regardless).
+    MOVE_BEHIND = False
+
     def __init__(self) -> None:
+        self._move_due = threading.Event()
         self._hot_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._hot_count = 0  # rows this process put in the buffer since it last moved it
@@ -190,7 +197,10 @@ class TelemetryStore(ABC):
                     self._hot_since = time.monotonic()
                 due = self._hot_count >= HOT_ROWS or time.monotonic() - self._hot_since >= HOT_SECONDS
             if due:
-                self.flush()
+                if self.MOVE_BEHIND:
+                    self._move_due.set()
+                else:
+                    self.flush()
         return len(rows)
 
     def flush(self) -> None:
@@ -253,7 +263,10 @@ class TelemetryStore(ABC):
         # write buffer that has grown old while no write came to check it (the last batch before a quiet spell),
         # and checkpoints what this process wrote (off the writers' path, see SqliteStore._checkpoint).
         while True:
-            time.sleep(LATEST_SECONDS)
+            if self._move_due.wait(LATEST_SECONDS):
+                self._move_due.clear()
+                with contextlib.suppress(Exception):  # the next write or round tries again
+                    self.flush()
             if self._pending and time.monotonic() - self._latest_at >= LATEST_SECONDS:
                 self.write_pending()
             since = self._hot_since
@@ -960,6 +973,7 @@ def _hour_marks_of(cols: tuple[Any, Any, Any, Any]) -> list[tuple[int, int, int]
 
 
 class PostgresStore(TelemetryStore):
+    MOVE_BEHIND = True
     MARK = "%s"
     HOT_ORDER = "seq"
 

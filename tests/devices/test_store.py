@@ -204,6 +204,17 @@ def test_write_buffer_and_clustered_table_read_as_one(store: TelemetryStore, mon
         assert store.last_seen([9])[9] == from_ms(s + 5)
 
 
+def _moved(store: TelemetryStore, lo: int, hi: int) -> None:
+    """The buffer's rows of series (0, 1) in [lo, hi) have moved: at once where the writer moves it, within
+    seconds where the write-behind thread does (PostgreSQL, MOVE_BEHIND)."""
+    import time
+
+    deadline = time.monotonic() + (5 if store.MOVE_BEHIND else 0)
+    while store._hot_rows(0, 1, lo, hi):
+        assert time.monotonic() < deadline, "the buffer was not moved"
+        time.sleep(0.05)
+
+
 def test_buffer_moves_when_full_or_old(store: TelemetryStore, monkeypatch: Any) -> None:
     import chaoyun.devices.store as store_mod
 
@@ -213,7 +224,7 @@ def test_buffer_moves_when_full_or_old(store: TelemetryStore, monkeypatch: Any) 
     store.write([(d, 1, s, 1.0, None) for d in range(30)])
     assert len(store._hot_rows(0, 1, s, s + 1)) == 1
     store.write([(d, 1, s + 1000, 1.0, None) for d in range(30)])  # 60 rows: over the limit
-    assert store._hot_rows(0, 1, s, s + 2000) == []
+    _moved(store, s, s + 2000)
     assert store.count() == 60
     monkeypatch.setattr(store_mod, "HOT_ROWS", 10**9)
     monkeypatch.setattr(store_mod, "HOT_SECONDS", 0.3)
@@ -223,8 +234,35 @@ def test_buffer_moves_when_full_or_old(store: TelemetryStore, monkeypatch: Any) 
 
     time.sleep(0.4)
     store.write([(d, 1, s + 3000, 1.0, None) for d in range(30)])
-    assert store._hot_rows(0, 1, s, s + 4000) == []
+    _moved(store, s, s + 4000)
     assert store.count() == 120
+
+
+def test_a_writer_does_not_wait_for_a_move_where_moves_run_behind(store: TelemetryStore, monkeypatch: Any) -> None:
+    """PostgreSQL: the write that finds the buffer due returns before the move has run (the write-behind thread
+    moves it), so an MQTT worker keeps taking batches meanwhile; SQLite's writer moves it itself."""
+    import threading
+
+    import chaoyun.devices.store as store_mod
+
+    monkeypatch.setattr(store_mod, "HOT_ROWS", 50)
+    monkeypatch.setattr(store_mod, "HOT_SECONDS", 10**9)
+    s = to_ms(T0)
+    movers: list[str] = []
+    real = store._flush
+
+    def flush() -> None:
+        movers.append(threading.current_thread().name)
+        real()
+
+    monkeypatch.setattr(store, "_flush", flush)
+    store.write([(d, 1, s, 1.0, None) for d in range(60)])
+    _moved(store, s, s + 1)
+    writer = threading.current_thread().name
+    if store.MOVE_BEHIND:
+        assert movers and writer not in movers, movers
+    else:
+        assert movers == [writer]
 
 
 def test_current_values_written_behind(store: TelemetryStore) -> None:

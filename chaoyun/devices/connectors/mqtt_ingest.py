@@ -107,6 +107,7 @@ class IngestWorker:
         self.connected = asyncio.Event()
         # (message, gmqtt handler, packet id or None for QoS 0, connection generation)
         self._pending: list[tuple[RawMessage, Any, int | None, int]] = []
+        self._first_at = 0.0  # when the oldest pending message arrived (monotonic)
         self._gen = 0
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -133,6 +134,8 @@ class IngestWorker:
     def _arrived(self) -> None:
         self.stats.received += 1
         n = len(self._pending)
+        if n == 1:
+            self._first_at = time.monotonic()
         if n >= self.batch_max:
             self._wake.set()
         if n >= self.receive_maximum and not self._paused:
@@ -246,9 +249,14 @@ class IngestWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.batch_wait)
                 continue
             if len(self._pending) < self.batch_max and not self._stop.is_set():
-                # Let a batch fill for at most batch_wait after its first message.
-                await asyncio.sleep(self.batch_wait)
+                # Let a batch fill for at most batch_wait after its first message. Counted from its arrival, not
+                # from now: messages that came while the last batch was being stored have waited already (a fresh
+                # wait after every batch left the sink idle a third of the time under load).
+                wait = self.batch_wait - (time.monotonic() - self._first_at)
+                if wait > 0:
+                    await asyncio.sleep(wait)
             batch, self._pending = self._pending[: self.batch_max], self._pending[self.batch_max :]
+            self._first_at = time.monotonic() if self._pending else 0.0
             if not batch:
                 continue
             started = time.perf_counter()
