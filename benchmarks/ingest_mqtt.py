@@ -262,6 +262,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     for _ in pubs:
         ready.acquire(timeout=300)
     connect_s = time.perf_counter() - t_conn
+    pprocs = [psutil.Process(p.pid) for p in pubs]
+
+    def pub_cpu_s() -> float:
+        total = 0.0
+        for p in pprocs:
+            with contextlib.suppress(psutil.Error):
+                total += sum(p.cpu_times()[:2])
+        return total
 
     # The probe publisher (main process) and the latency / memory samplers.
     import paho.mqtt.client as mqtt
@@ -296,7 +304,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                             "committed": committed(), "worker_rss_mb": rss_mb(),
                             "broker_rss_mb": bproc.memory_info().rss / 2**20,
                             "worker_cpu_s": cpu_s(), "broker_cpu_s": sum(bproc.cpu_times()[:2]),
-                            "db_cpu_s": db_cpu_s()})
+                            "db_cpu_s": db_cpu_s(), "pub_cpu_s": pub_cpu_s()})
         if pending_probe is None and el >= next_probe and phase in ("steady", "burst"):
             ts = int(time.time() * 1000)
             probe.publish("chaoyun/v1/devices/probe/telemetry", json.dumps({"ts": ts, "values": {"voltage": 230}}),
@@ -364,7 +372,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     cpu_per_msg: dict[str, float] = {}
     if len(steady) > 2 and steady[-1]["committed"] > steady[0]["committed"]:
         done = steady[-1]["committed"] - steady[0]["committed"]
-        for who in ("worker", "broker", "db"):
+        for who in ("worker", "broker", "db", "pub"):
             used = steady[-1][f"{who}_cpu_s"] - steady[0][f"{who}_cpu_s"]
             cpu_per_msg[who] = round(used / done * 1e6, 1)
     result = {
@@ -413,6 +421,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
          "unit": f"us/msg (broker {cpu_per_msg.get('broker', float('nan'))}, PostgreSQL "
                  f"{cpu_per_msg.get('db', float('nan'))} us/msg; load {os.getloadavg()[0]:.1f})",
          "target": "<= 25", "ok": cpu_per_msg.get("worker", 1e9) <= 25},
+        # Every process's CPU per message times the rate: what the steady phase asked of the machine's cores.
+        {"part": "c", "what": "CPU budget at the steady rate (worker + broker + database + publishers)",
+         "value": round(sum(cpu_per_msg.values()) * result["steady_msgs_per_s"] / 1e6, 2),
+         "unit": f"cores of {os.cpu_count()} ({' + '.join(f'{k} {v}' for k, v in cpu_per_msg.items())} us/msg)",
+         "target": "-", "ok": True},
         {"part": "c", "what": "worker RSS max (steady first → last)", "value": result["worker_rss_mb_max"],
          "unit": f"MB ({result['worker_rss_mb_steady_first']} → {result['worker_rss_mb_steady_last']})",
          "target": "< 500", "ok": (result["worker_rss_mb_max"] or 0) < 500},
