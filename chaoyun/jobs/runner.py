@@ -337,7 +337,7 @@ def _requeue(ctx: JobContext, error: str) -> None:
         ).rowcount:  # type: ignore[attr-defined]
             db.add(JobEvent(job_id=ctx.job_id, attempt=ctx.attempt, event="requeued", worker=WORKER_ID, at=now))
         db.commit()
-    _send("chaoyun.run_job", ctx.job_id)
+    send(ctx.job_id)
 
 
 def reap() -> int:
@@ -369,7 +369,7 @@ def reap() -> int:
             )
         db.commit()
     for job_id in again + stale:
-        _send("chaoyun.run_job", job_id)
+        send(job_id)
     if again:
         log.warning("jobs of lost workers retried: %s", again)
     return len(again) + len(stale)
