@@ -179,7 +179,7 @@ class TelemetryStore(ABC):
         dense = len(rows) >= DENSE * len(newest)
         if dense:
             # What the buffer holds was stored first; moved first, it keeps winning over a redelivery.
-            self.flush()
+            self.flush(wait=False)
         taken = self._take_latest(latest)
         ok = False
         try:
@@ -200,13 +200,17 @@ class TelemetryStore(ABC):
                 if self.MOVE_BEHIND:
                     self._move_due.set()
                 else:
-                    self.flush()
+                    self.flush(wait=False)
         return len(rows)
 
-    def flush(self) -> None:
-        """Move the write buffer into the clustered table (any process's rows, not only this one's)."""
-        if not self._flush_lock.acquire(blocking=False):
-            return  # another thread of this process is moving it now
+    def flush(self, wait: bool = True) -> None:
+        """Move the write buffer into the clustered table (any process's rows, not only this one's).
+
+        Writers pass ``wait=False``: when another thread of this process is moving it now, they go on. Everyone
+        else (retention, rollups, tests) waits for that move and then moves what is left, so the buffer they
+        asked to move has moved when this returns (a move on the write-behind thread is common on PostgreSQL)."""
+        if not self._flush_lock.acquire(blocking=wait):
+            return
         try:
             with self._hot_lock:
                 self._hot_count, self._hot_since = 0, None
@@ -266,13 +270,13 @@ class TelemetryStore(ABC):
             if self._move_due.wait(LATEST_SECONDS):
                 self._move_due.clear()
                 with contextlib.suppress(Exception):  # the next write or round tries again
-                    self.flush()
+                    self.flush(wait=False)
             if self._pending and time.monotonic() - self._latest_at >= LATEST_SECONDS:
                 self.write_pending()
             since = self._hot_since
             if since is not None and time.monotonic() - since >= HOT_SECONDS:
                 with contextlib.suppress(Exception):  # the next write or round tries again
-                    self.flush()
+                    self.flush(wait=False)
             if self._wrote:
                 self._wrote = False
                 with contextlib.suppress(Exception):

@@ -238,6 +238,31 @@ def test_buffer_moves_when_full_or_old(store: TelemetryStore, monkeypatch: Any) 
     assert store.count() == 120
 
 
+def test_an_explicit_flush_waits_for_a_move_in_progress(store: TelemetryStore, monkeypatch: Any) -> None:
+    """Retention, rollups and device deletion call flush() and then read or cut the clustered table: when another
+    thread of the process is moving the buffer (the write-behind thread, on PostgreSQL often), flush() waits for
+    it and moves what is left. A writer's flush(wait=False) goes on at once."""
+    import threading
+
+    import chaoyun.devices.store as store_mod
+
+    monkeypatch.setattr(store_mod, "HOT_ROWS", 10**9)
+    monkeypatch.setattr(store_mod, "HOT_SECONDS", 10**9)
+    s = to_ms(T0)
+    store.write([(d, 1, s, 1.0, None) for d in range(30)])
+    assert len(store._hot_rows(0, 1, s, s + 1)) == 1
+    with store._flush_lock:  # a move in progress on another thread
+        store.flush(wait=False)  # returns at once (it would deadlock here otherwise)
+        t = threading.Thread(target=store.flush)
+        t.start()
+        t.join(0.3)
+        assert t.is_alive(), "flush() returned while another thread was still moving the buffer"
+    t.join(10)
+    assert not t.is_alive()
+    assert store._hot_rows(0, 1, s, s + 1) == []
+    assert store.count() == 30
+
+
 def test_a_writer_does_not_wait_for_a_move_where_moves_run_behind(store: TelemetryStore, monkeypatch: Any) -> None:
     """PostgreSQL: the write that finds the buffer due returns before the move has run (the write-behind thread
     moves it), so an MQTT worker keeps taking batches meanwhile; SQLite's writer moves it itself."""
