@@ -988,6 +988,7 @@ class PostgresStore(TelemetryStore):
         self._partitions: set[int] = set()
         self._part_lock = threading.Lock()
         self._marked: set[tuple[int, int, int]] = set()  # marks this process wrote in epoch _mark_epoch
+        self._marks_lock = threading.Lock()
         self._mark_epoch: int | None = None
 
     def _conn(self) -> Any:
@@ -1059,11 +1060,17 @@ class PostgresStore(TelemetryStore):
             self._into_cold(conn, lo, hi, rows, image)
             epoch = self._mark_new(conn, marks)
             done = self._upsert_latest(conn, latest)
-        if epoch is not None:  # committed: these marks are there until the epoch moves on
+        self._remember_marks(epoch, marks)
+        return done
+
+    def _remember_marks(self, epoch: int | None, marks: list[tuple[int, int, int]]) -> None:
+        """After the commit: these marks are there until the epoch moves on (None: the lock was not free)."""
+        if epoch is None:
+            return
+        with self._marks_lock:  # writers and the write-behind thread's moves
             if epoch != self._mark_epoch or len(self._marked) > MARKS_KEPT:
                 self._marked, self._mark_epoch = set(), epoch
             self._marked.update(marks)
-        return done
 
     def _mark_new(self, conn: Any, marks: list[tuple[int, int, int]]) -> int | None:
         """Upsert the marks this process has not written in the current mark epoch (all of them if the epoch
@@ -1128,31 +1135,50 @@ class PostgresStore(TelemetryStore):
                     return
                 top = int(top)
                 self._ensure_partitions(conn, lo, hi)
-                # Out sorted and deduplicated (first stored wins), in by binary COPY: INSERT ... SELECT
-                # inserts row by row, COPY in blocks (measured: about twice as fast).
-                with (
-                    conn.cursor() as cur,
-                    cur.copy(
-                        "COPY (SELECT DISTINCT ON (device_id, metric_id, ts) device_id, metric_id, ts, value, text "
-                        f"FROM telemetry_hot WHERE seq <= {top} "
-                        "ORDER BY device_id, metric_id, ts, seq) TO STDOUT (FORMAT BINARY)"
-                    ) as cp,
-                ):
-                    image = b"".join(cp)
-                self._into_cold(conn, int(lo), int(hi), (), image)
-                conn.execute(
-                    rollups.MARK_UPSERT.format(
-                        source="SELECT DISTINCT device_id, metric_id, (ts / 3600000) * 3600000, 0 FROM telemetry_hot "
-                        f"WHERE seq <= {top}"
+                self._move_rows(conn, int(lo), int(hi), top)
+                # The hours these rows fall in, marked for the rollups. Most were marked by the previous move in
+                # this mark epoch (the same series, the same hour): skipped as writers skip them (77 ms of a
+                # 100,000-row move's upserts, measured, for marks that were all there).
+                marks = [
+                    (int(d), int(m), int(h)) for d, m, h in conn.execute(
+                        "SELECT DISTINCT device_id, metric_id, (ts / 3600000) * 3600000 FROM telemetry_hot "
+                        f"WHERE seq <= {top} ORDER BY 1, 2, 3"
                     )
-                )
+                ]
+                epoch = self._mark_new(conn, marks)
                 conn.execute(f"DELETE FROM telemetry_hot WHERE seq <= {top}")
         except psycopg.errors.SerializationFailure:
             return  # another process moved these rows first
         except psycopg.Error:
             self._partitions.clear()
             raise
+        self._remember_marks(epoch, marks)
         conn.execute("VACUUM telemetry_hot")  # its space is reused by the next rows (autovacuum may be off)
+
+    @staticmethod
+    def _move_rows(conn: Any, lo: int, hi: int, top: int) -> None:
+        """The buffer's rows up to ``top`` into the clustered table, sorted by key, inside the server.
+
+        A plain INSERT ... SELECT: measured against the earlier sorted COPY out and binary COPY back in
+        (410 ms per 100,000 rows) it takes 240 ms; with ON CONFLICT DO NOTHING it takes 410 again (speculative
+        insertion per row). Known rows are rare (a redelivered batch), so the plain statement runs first in a
+        savepoint, and only when it meets one the whole move goes again deduplicated (first stored wins)."""
+        import psycopg
+
+        # Within one day the rows go to that day's partition itself: no routing row by row.
+        table = partition_name(lo - lo % DAY_MS) if lo // DAY_MS == hi // DAY_MS else "telemetry"
+        try:
+            with conn.transaction():
+                conn.execute(
+                    f"INSERT INTO {table} SELECT device_id, metric_id, ts, value, text FROM telemetry_hot "
+                    f"WHERE seq <= {top} ORDER BY device_id, metric_id, ts"
+                )
+        except psycopg.errors.UniqueViolation:
+            conn.execute(
+                "INSERT INTO telemetry SELECT DISTINCT ON (device_id, metric_id, ts) device_id, metric_id, ts, value, "
+                f"text FROM telemetry_hot WHERE seq <= {top} ORDER BY device_id, metric_id, ts, seq "
+                "ON CONFLICT DO NOTHING"
+            )
 
     @staticmethod
     def _mark(conn: Any, marks: Sequence[tuple[int, int, int]]) -> None:

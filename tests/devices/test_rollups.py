@@ -67,6 +67,25 @@ def test_rollups_equal_raw_aggregates_and_late_points_recompute(store: Telemetry
     assert rollups.refresh(store) == 0  # nothing left marked
 
 
+def test_buffer_moves_in_one_mark_epoch_and_after_a_refresh(store: TelemetryStore) -> None:  # noqa: F811
+    """A PostgreSQL move skips the hour marks it already wrote in the current mark epoch (the previous move's,
+    same series and hour): still, every moved point is in the rollups after the next refresh, and a move after
+    that refresh marks its hour again."""
+    points: list[tuple[int, float]] = []
+    for k in range(3):  # three moves into the same hour, one refresh after the second
+        batch = [(S0 + k * 60_000 + i * 1000, float(10 * k + i)) for i in range(5)]
+        for ts, v in batch:  # one point per write: the write buffer, not a dense write
+            store.write([(1, 7, ts, v, None), (2, 7, ts, v, None)])
+        store.flush()
+        points += batch
+        if k == 1:
+            assert rollups.refresh(store) == 2  # the hour of each of the two series
+            _check(store, points)
+    assert rollups.refresh(store) == 2
+    _check(store, points)
+    assert _stored(store, HOUR_MS)[S0]["max"] == 24.0
+
+
 def test_chart_reads_the_coarsest_tier_with_raw_values(store: TelemetryStore) -> None:  # noqa: F811
     # Two days at one point per 10 s.
     pts = [(1, 7, S0 + i * 10_000, float(i % 977), None) for i in range(2 * 86_400 // 10)]
