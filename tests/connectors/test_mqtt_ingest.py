@@ -258,4 +258,4 @@ def test_a_batch_waits_from_its_first_message_not_after_every_store() -> None:
         raise errors[0]
     assert [c[2] for c in calls] == [["first"], ["second"]]
     # "second" arrived at ~0.3 s; by the end of the first store (~0.5 s) it had waited its 0.2 s already.
-    assert calls[1][0] - calls[0][1] < 0.1, calls
+    assert calls[1][0] - calls[0][1] < 0.15, calls  # the old wait: 0.2 s
