@@ -976,6 +976,12 @@ def _hour_marks_of(cols: tuple[Any, Any, Any, Any]) -> list[tuple[int, int, int]
     return list(zip(di[first].tolist(), mi[first].tolist(), hi[first].tolist(), strict=True))
 
 
+def _target_table(lo: int, hi: int) -> str:
+    """Where rows with timestamps in [lo, hi] go: within one day, that day's partition itself (no routing row by
+    row); across days, the partitioned table."""
+    return partition_name(lo - lo % DAY_MS) if lo // DAY_MS == hi // DAY_MS else "telemetry"
+
+
 class PostgresStore(TelemetryStore):
     MOVE_BEHIND = True
     MARK = "%s"
@@ -1091,8 +1097,7 @@ class PostgresStore(TelemetryStore):
         """COPY (rows, or their binary image) into the clustered table; known rows are skipped."""
         import psycopg
 
-        # Within one day the rows go to that day's partition itself: no routing row by row.
-        table = partition_name(lo - lo % DAY_MS) if lo // DAY_MS == hi // DAY_MS else "telemetry"
+        table = _target_table(lo, hi)
         try:
             with conn.transaction():
                 self._copy(conn, table, rows, image)
@@ -1165,8 +1170,7 @@ class PostgresStore(TelemetryStore):
         savepoint, and only when it meets one the whole move goes again deduplicated (first stored wins)."""
         import psycopg
 
-        # Within one day the rows go to that day's partition itself: no routing row by row.
-        table = partition_name(lo - lo % DAY_MS) if lo // DAY_MS == hi // DAY_MS else "telemetry"
+        table = _target_table(lo, hi)
         try:
             with conn.transaction():
                 conn.execute(
