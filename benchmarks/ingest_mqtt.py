@@ -451,7 +451,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     ]
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--devices", type=int, default=2000)
     ap.add_argument("--rate", type=float, default=20000)
@@ -472,7 +472,12 @@ def main() -> None:
         print(f"{r['what']:<70} {r['value']:>12,.1f}  {r['unit']}  target {r['target']}  {'OK' if r['ok'] else 'MISS'}")
     data = json.loads((OUT / args.out_name).read_text())
     print({k: v for k, v in data.items() if k != "samples"})
+    # A missed speed target is a finding; lost or unstored acknowledged messages are a failed run.
+    broken = [r["what"] for r in rows if r["target"] in ("no loss", "drained") and not r["ok"]]
+    if broken:
+        print("FAILED:", "; ".join(broken), file=sys.stderr)
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
